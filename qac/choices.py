@@ -1,0 +1,12 @@
+"""The names users may write for encodings, estimators and masks.
+
+A light module (no Qiskit import) so the spec loader and the CLI can validate choices
+instantly. The pass modules hold the real registries and a test checks they agree.
+"""
+
+from __future__ import annotations
+
+ENCODINGS: tuple[str, ...] = ("binary",)
+ESTIMATORS: tuple[str, ...] = ("interference",)
+MASKS: tuple[str, ...] = ("none", "causal")
+OPTIMIZATION_LEVELS: tuple[int, ...] = (0, 1, 2, 3)

@@ -1,0 +1,170 @@
+"""The ``qac`` command line: compile, run, targets.
+
+Qiskit, Aer and the IBM runtime are imported inside the commands that need them, so
+``qac --help`` is instant. Bad input prints one line on stderr and exits 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: aer"
+
+
+def handle_errors(command):
+    """Turn QacError (and I/O errors) into one line on stderr and exit code 2."""
+
+    @click.option("--debug", is_flag=True, help="show the full traceback on errors")
+    @functools.wraps(command)
+    def wrapper(*args, debug: bool = False, **kwargs):
+        from qac.errors import QacError
+
+        try:
+            return command(*args, **kwargs)
+        except QacError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; nothing was written", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def console(stderr: bool = False):
+    """A rich console; piped output gets a wide page so tables are not cut at 80 columns."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, width=width, file=stream)
+
+
+def resources_table(compiled):
+    from rich.table import Table
+
+    table = Table(title=f"{compiled.spec.name} on {compiled.target.name}", caption=f"pipeline: {compiled.pipeline}")
+    for column in ("kernel", "template", "circuits", "qubits", "2q gates", "depth", "physical qubits"):
+        table.add_column(column, justify="left" if column in ("kernel", "template", "physical qubits") else "right")
+    for row in compiled.resources():
+        table.add_row(row["kernel"], row["template"], str(row["circuits"]), str(row["qubits"]),
+                      str(row["two_qubit_gates"]), str(row["depth"]),
+                      ",".join(map(str, row["physical_qubits"])))
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qac")
+def main():
+    """qac — compile attention kernels softmax(Q·Kᵀ·scale + mask)·V into quantum circuits."""
+
+
+@main.command("compile")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="write QASM 3, QPY, bindings, manifest here")
+@click.option("--force", is_flag=True, help="replace the output directory if it exists")
+@click.option("--seed", type=int, help="override the spec's seed")
+@click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
+@click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
+@handle_errors
+def compile_command(spec, target, output, force, seed, passes, print_after_all):
+    """Compile SPEC (attention.yaml) for a target; write the program with -o."""
+    from pathlib import Path
+
+    from qac.errors import OutputError
+
+    if output and Path(output).exists() and not force:  # refuse before any work
+        raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
+    import qac
+
+    compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all)
+    out = console()
+    if print_after_all:
+        for name, text in compiled.snapshots:
+            out.print(f"[bold]// IR after {name}[/bold]")
+            out.print(text, markup=False)
+    out.print(resources_table(compiled))
+    if output:
+        compiled.save(output, force=force)
+        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json)", markup=False)
+
+
+@main.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
+@click.option("--noise", is_flag=True, help="simulate with the target's noise model")
+@click.option("--shots", type=int, help="shots per circuit (default: the spec's)")
+@click.option("--seed", type=int, help="override the spec's seed")
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="write result.npz into this directory")
+@click.option("--force", is_flag=True, help="replace the output directory if it exists")
+@handle_errors
+def run_command(spec, target, noise, shots, seed, output, force):
+    """Compile SPEC, simulate it on Aer, reconstruct the attention output, compare with numpy."""
+    from pathlib import Path
+
+    from qac.errors import ExecutionError, OutputError
+
+    if output and Path(output).exists() and not force:
+        raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
+    if shots is not None and shots <= 0:
+        raise ExecutionError(f"--shots must be positive, not {shots}; pass e.g. --shots 4096")
+    import numpy as np
+
+    import qac
+
+    compiled = qac.compile(spec, target, seed=seed)
+    result = compiled.run(shots=shots, noise=noise)
+    out = console()
+    out.print(resources_table(compiled))
+    np.set_printoptions(precision=4, suppress=True, linewidth=120)
+    out.print(f"attention output ({result.output.shape[0]}x{result.output.shape[1]}, "
+              f"{result.shots} shots/circuit, {'noisy' if noise else 'ideal'} {compiled.target.name}):", markup=False)
+    out.print(str(result.output), markup=False)
+    out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
+              f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
+    if output:
+        from qac.emit import npz_bytes, write_atomic
+
+        arrays = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
+                  "scores": result.scores, "scores_stderr": result.scores_stderr}
+        write_atomic(Path(output), {"result.npz": npz_bytes(arrays)}, force=force)
+        out.print(f"wrote {output}/result.npz", markup=False)
+
+
+@main.command("targets")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@handle_errors
+def targets_command(as_json):
+    """List the targets: simulators and device calibration snapshots."""
+    from qac import targets
+
+    rows = targets.catalogue()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    from rich.table import Table
+
+    def fmt(value, spec=".2e"):
+        return "-" if value is None else format(value, spec)
+
+    table = Table(title="qac targets (IBM names are calibration snapshots, not live devices)")
+    for column in ("name", "qubits", "2q gate", "median 2q error", "median readout error", "snapshot", "real device"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], str(row["qubits"]), row.get("two_qubit_gate") or "-",
+                      fmt(row.get("median_two_qubit_error")), fmt(row.get("median_readout_error")),
+                      row.get("snapshot_date") or "-", row.get("status", "-"))
+    console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

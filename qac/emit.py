@@ -1,0 +1,147 @@
+"""Emission: OpenQASM 3, QPY, bindings and the manifest — deterministic and atomic.
+
+Everything written depends only on the spec, the seed, the target and the package versions,
+so the same inputs give byte-identical files (zip entries carry a fixed date; JSON keys are
+sorted). Wall-clock pass timings vary run to run, so they live in ``timings.json``, not in
+the manifest. A compile writes into a temporary sibling directory and renames it into place:
+a failure leaves nothing behind, and an existing directory is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from qac.errors import OutputError
+
+FORMAT_VERSION = 1
+PACKAGES = ("qac", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "numpy")
+
+
+def qasm_text(circuit) -> str:
+    """OpenQASM 3 via ``qasm3.dumps`` (``dumps_experimental`` panics on parameters)."""
+    from qiskit import qasm3
+
+    return qasm3.dumps(circuit)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def build_manifest(compiled) -> dict:
+    spec, program = compiled.spec, compiled.program
+    templates = []
+    for name in sorted(program.isa):
+        t = program.module.templates[name]
+        templates.append({
+            "name": name, "file": f"kernels/{name}.qasm", "encoding": t.encoding, "estimator": t.estimator,
+            "d_pad": t.d_pad, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
+            **program.facts["resources"][name], "physical_qubits": program.facts["physical_qubits"][name],
+        })
+    return {
+        "format": FORMAT_VERSION,
+        "spec": {"name": spec.name, "digest": spec.digest(), "N": spec.N, "M": spec.M, "d": spec.d,
+                 "dv": spec.dv, "heads": spec.heads, "mask": spec.mask, "scale": spec.scale_value,
+                 "shots": spec.shots},
+        "seed": spec.seed,
+        "target": {"name": compiled.target.name, "kind": compiled.target.kind, "status": compiled.target.status,
+                   "num_qubits": compiled.target.num_qubits, "snapshot_date": compiled.target.snapshot_date},
+        "pipeline": compiled.pipeline,
+        "versions": package_versions(),
+        "templates": templates,
+        "kernels": compiled.resources(),
+        "files": {"qasm": [t["file"] for t in templates], "isa_qpy": "program.qpy",
+                  "logical_qpy": "logical.qpy", "bindings": "bindings.npz", "timings": "timings.json"},
+    }
+
+
+def json_text(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``np.savez`` with a fixed zip date, so identical arrays give identical bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w") as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def qpy_bytes(circuits) -> bytes:
+    from qiskit import qpy
+
+    buffer = io.BytesIO()
+    qpy.dump(circuits, buffer)
+    return buffer.getvalue()
+
+
+def artefacts(compiled) -> dict[str, bytes]:
+    """Every file of the output directory, by relative path."""
+    program = compiled.program
+    names = sorted(program.isa)
+    files = {f"kernels/{n}.qasm": qasm_text(program.isa[n]).encode() for n in names}
+    files["program.qpy"] = qpy_bytes([program.isa[n] for n in names])
+    files["logical.qpy"] = qpy_bytes([program.module.templates[n].circuit for n in names])
+    arrays = {}
+    for kernel in compiled.kernels:
+        arrays[f"{kernel.name}.values"] = program.module.bindings[kernel.name].values
+        arrays[f"{kernel.name}.pairs"] = kernel.pairs
+    files["bindings.npz"] = npz_bytes(arrays)
+    files["manifest.json"] = json_text(build_manifest(compiled)).encode()
+    files["timings.json"] = json_text({k: round(v, 6) for k, v in compiled.timings.items()}).encode()
+    return files
+
+
+def write_atomic(directory: Path, files: dict[str, bytes], *, force: bool = False) -> Path:
+    """Write ``files`` into a temporary sibling, then rename it to ``directory``."""
+    directory = Path(directory)
+    if directory.exists() and not force:
+        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"output path {directory} is a file, not a directory; choose another -o")
+    parent = directory.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {directory}: {exc.strerror}; choose another -o") from None
+    try:
+        for relative, data in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if directory.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=parent))
+            os.replace(directory, retired / directory.name)
+            os.replace(staging, directory)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def save(compiled, directory: Path, *, force: bool = False) -> Path:
+    if directory.exists() and not force:  # refuse before doing any work
+        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
+    return write_atomic(directory, artefacts(compiled), force=force)

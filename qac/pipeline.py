@@ -1,0 +1,146 @@
+"""Passes, the compile context, and the pipeline that runs them.
+
+A pass is a frozen dataclass with a ``name`` and one pure method ``run(module, context)``
+that reads one level and returns the same or the next (xDSL's ``ModulePass``). Its options
+are its dataclass fields, so a pipeline is text and back::
+
+    normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=1}
+
+The pipeline times each pass, verifies the IR after it, and keeps a snapshot of the IR text
+when asked (LLVM's ``-print-after-all``). Passes never print, write files or read globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from qac.errors import CompileError
+
+
+@dataclass
+class CompileContext:
+    """What a pass may know beyond its module: the target, the seed and the timer."""
+
+    target: Any  # qac.targets.TargetDescription
+    seed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: ClassVar[str]
+    reads: ClassVar[str]  # the level it reads ("L1".."L4")
+    writes: ClassVar[str]  # the level it leaves
+
+    def run(self, module: Any, context: CompileContext) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def options_text(self) -> str:
+        fields = [f for f in dataclasses.fields(self) if f.init]
+        if not fields:
+            return self.name
+        opts = ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields)
+        return f"{self.name}{{{opts}}}"
+
+
+def registry() -> dict[str, type[Pass]]:
+    """Every pass by name: the table the pipeline text, the CLI and the docs read."""
+    from qac.passes import PASSES
+
+    return PASSES
+
+
+_ITEM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
+
+
+def _coerce(value: str, annotation: Any, where: str) -> Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    try:
+        if "int" in kind and "float" not in kind:
+            return int(value)
+        if "float" in kind:
+            return float(value)
+        if "bool" in kind:
+            if value.lower() in ("true", "1", "yes"):
+                return True
+            if value.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(value)
+    except ValueError:
+        raise CompileError(f"pipeline: {where} expects {kind}, got {value!r}; fix the pipeline text") from None
+    return value
+
+
+def parse_pipeline(text: str) -> list[Pass]:
+    """Parse pipeline text into pass instances; unknown passes/options are ``CompileError``."""
+    passes_by_name = registry()
+    text = text.strip()
+    if not text:
+        raise CompileError("pipeline: the pipeline text is empty; write e.g. 'normalize,encode,estimate,layout'")
+    pos, result = 0, []
+    while pos < len(text):
+        m = _ITEM.match(text, pos)
+        if not m or m.end() == pos:
+            raise CompileError(f"pipeline: cannot parse {text[pos:]!r}; write passes as name{{key=value,...}} separated by commas")
+        name, options = m.group(1), m.group(2)
+        pos = m.end()
+        cls = passes_by_name.get(name)
+        if cls is None:
+            hint = difflib.get_close_matches(name, passes_by_name, n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"known passes: {', '.join(sorted(passes_by_name))}"
+            raise CompileError(f"pipeline: unknown pass '{name}'; {fix}")
+        known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        kwargs = {}
+        for item in filter(None, (s.strip() for s in (options or "").split(","))):
+            key, sep, value = item.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or key not in known:
+                hint = difflib.get_close_matches(key, known, n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else (
+                    f"options of {name}: {', '.join(known) or 'none'}")
+                raise CompileError(f"pipeline: pass '{name}' has no option '{key}'; {fix}")
+            kwargs[key] = _coerce(value, known[key].type, f"{name}.{key}")
+        try:
+            result.append(cls(**kwargs))
+        except CompileError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise CompileError(f"pipeline: bad options for '{name}': {exc}; fix the pipeline text") from None
+    return result
+
+
+def format_pipeline(passes: list[Pass]) -> str:
+    return ",".join(p.options_text() for p in passes)
+
+
+@dataclass
+class PipelineRun:
+    module: Any
+    timings: dict[str, float]
+    snapshots: list[tuple[str, str]]  # (pass text, IR text after it)
+
+
+def run_pipeline(passes: list[Pass], module: Any, context: CompileContext, *, keep_snapshots: bool = False) -> PipelineRun:
+    """Run passes in order: check levels, time each, verify the IR after each."""
+    snapshots: list[tuple[str, str]] = []
+    if keep_snapshots:
+        snapshots.append(("input", module.describe()))
+    for p in passes:
+        if getattr(module, "level", None) != p.reads:
+            raise CompileError(f"pipeline: pass '{p.name}' reads {p.reads} but receives "
+                               f"{getattr(module, 'level', type(module).__name__)}; reorder the pipeline")
+        start = time.perf_counter()
+        module = p.run(module, context)
+        elapsed = time.perf_counter() - start
+        context.timings[p.name] = context.timings.get(p.name, 0.0) + elapsed
+        if module.level != p.writes:  # a pass that lies about its level is a bug, not user error
+            raise CompileError(f"internal: pass '{p.name}' left {module.level}, declared {p.writes}")
+        module.verify()
+        if keep_snapshots:
+            snapshots.append((p.options_text(), module.describe()))
+    return PipelineRun(module, dict(context.timings), snapshots)

@@ -1,0 +1,65 @@
+"""Finite shots: reported error bars are honest; PUBs and bound circuits agree."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import qac
+from qac.decode import estimate_from_counts, outcome_counts
+from tests.conftest import spec_mapping
+
+
+def test_two_sigma_coverage_across_seeds():
+    """Across fixed seeds, at least 90% of output entries lie within 2 reported σ."""
+    rng = np.random.default_rng(2024)
+    Q, K, V = rng.standard_normal((5, 4)), rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+    compiled = qac.compile(spec_mapping(Q, K, V, shots=2048), "aer")
+    inside = []
+    for seed in range(20):
+        result = compiled.run(seed=seed)
+        assert result.shots == 2048 and result.max_stderr > 0
+        inside.append(np.abs(result.error) <= 2 * result.stderr)
+    coverage = np.mean(inside)
+    assert coverage >= 0.90, coverage
+    assert coverage < 1.0  # error bars that always cover would be too wide to be useful
+
+
+def test_sampling_is_reproducible_for_a_seed(example_spec):
+    compiled = qac.compile(example_spec, "aer")
+    a, b = compiled.run(shots=512, seed=3), compiled.run(shots=512, seed=3)
+    np.testing.assert_array_equal(a.output, b.output)
+    assert not np.array_equal(a.output, compiled.run(shots=512, seed=4).output)
+
+
+def test_outcome_counts_unpack_qiskit_bit_arrays():
+    from qiskit.primitives import BitArray
+
+    samples = np.array([[0, 1, 1, 3, 2], [3, 3, 3, 0, 1]])
+    bits = BitArray.from_samples(samples.ravel().tolist(), num_bits=10).reshape(2, 5)
+    counts = outcome_counts(bits.array, 10)
+    assert counts.shape == (2, 1024)
+    np.testing.assert_array_equal(counts[0, :4], [1, 2, 1, 1])
+    np.testing.assert_array_equal(counts[1, :4], [1, 1, 0, 3])
+
+
+def test_standard_error_is_smoothed_but_matches_binomial_formula():
+    values = np.array([1.0, -1.0])
+    counts = np.array([[300, 100], [400, 0]])
+    mean, sem = estimate_from_counts(counts, values)
+    np.testing.assert_allclose(mean, [0.5, 1.0])
+    shots = 400
+    for k, s in zip((300, 400), sem):
+        p = (k + 1) / (shots + 2)
+        assert abs(s - 2 * np.sqrt(p * (1 - p) / shots)) / s < 0.01
+    assert sem[1] > 0  # an all-zeros run still reports uncertainty
+
+
+def test_noisy_run_uses_the_target_noise_model(example_spec):
+    compiled = qac.compile(example_spec, "ibm_brisbane")
+    ideal = compiled.run(shots=2000, seed=1)
+    noisy = compiled.run(shots=2000, seed=1, noise=True)
+    assert noisy.noise and not ideal.noise
+    # device noise shrinks the interference signal: |estimates| move towards 0
+    ideal_c = np.abs(ideal.inner_products["h0_scores"][0])
+    noisy_c = np.abs(noisy.inner_products["h0_scores"][0])
+    assert noisy_c.mean() < ideal_c.mean()

@@ -1,0 +1,92 @@
+"""The encodings' and estimators' building blocks against exact statevectors, and the pipeline text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import Operator, Statevector
+
+from qac import choices
+from qac.errors import CompileError
+from qac.passes import PASSES
+from qac.passes.encode import ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, tree_angles
+from qac.passes.estimate import ESTIMATORS
+from qac.passes.normalize import padded_width, split_norms
+from qac.pipeline import format_pipeline, parse_pipeline
+
+
+def test_registries_match_the_choices_users_may_write():
+    assert tuple(ENCODINGS) == choices.ENCODINGS
+    assert tuple(ESTIMATORS) == choices.ESTIMATORS
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_multiplexed_ry_applies_the_right_angle_for_every_control_value(level):
+    rng = np.random.default_rng(level)
+    alpha = rng.uniform(-np.pi, np.pi, 1 << level)
+    raw = np.concatenate([np.zeros((1, (1 << level) - 1)), alpha[None, :]], axis=1)
+    theta = gray_angles(raw, level + 1)[0, (1 << level) - 1:]
+    circuit = QuantumCircuit(level + 1)
+    multiplexed_ry(circuit, theta, 0, list(range(1, level + 1)))
+    unitary = Operator(circuit).data
+    for x in range(1 << level):  # control value x on qubits 1..level, target qubit 0
+        block = unitary[np.ix_([2 * x, 2 * x + 1], [2 * x, 2 * x + 1])]
+        c, s = np.cos(alpha[x] / 2), np.sin(alpha[x] / 2)
+        np.testing.assert_allclose(block, [[c, -s], [s, c]], atol=1e-12)
+
+
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_ry_tree_prepares_any_real_unit_vector(n, seed):
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(1 << n) * (rng.random(1 << n) < 0.7)  # some exact zeros
+    if not v.any():
+        v[0] = -1.0
+    v /= np.linalg.norm(v)
+    params = [Parameter(f"p{i:03d}") for i in range((1 << n) - 1)]
+    circuit = QuantumCircuit(n)
+    append_ry_tree(circuit, list(range(n)), params)
+    assert circuit.count_ops().get("cx", 0) == (1 << n) - 2  # Möttönen: 2^n - 2 CNOTs
+    bound = circuit.assign_parameters(gray_angles(tree_angles(v[None, :]), n)[0])
+    np.testing.assert_allclose(Statevector(bound).data.real, v, atol=1e-12)
+
+
+@pytest.mark.parametrize("d,expected", [(1, 1), (2, 2), (3, 4), (5, 8), (16, 16), (17, 32)])
+def test_padded_width(d, expected):
+    assert padded_width(d) == expected
+
+
+def test_split_norms_keeps_zero_rows_zero_and_units_exact():
+    rows = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
+    units, norms = split_norms(rows, 4)
+    np.testing.assert_allclose(norms, [5.0, 0.0])
+    np.testing.assert_allclose(units, [[0.6, 0.8, 0, 0], [0, 0, 0, 0]])
+
+
+def test_pipeline_text_round_trips():
+    text = "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=3}"
+    passes = parse_pipeline(text)
+    assert [p.name for p in passes] == ["normalize", "encode", "estimate", "layout"]
+    assert format_pipeline(passes) == text
+    assert format_pipeline(parse_pipeline(" normalize , encode , estimate , layout ")) == (
+        "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=1}")
+    assert set(PASSES) >= {"normalize", "encode", "estimate", "layout"}
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("normalise,encode", "unknown pass 'normalise'; did you mean 'normalize'?"),
+    ("encode{methd=binary}", "has no option 'methd'; did you mean 'method'?"),
+    ("encode{method=quantum}", "unknown encoding 'quantum'"),
+    ("layout{optimization_level=x}", "layout.optimization_level expects int"),
+    ("layout{optimization_level=7}", "optimization_level must be 0, 1, 2 or 3"),
+    ("", "the pipeline text is empty"),
+    ("normalize;encode", "cannot parse"),
+])
+def test_bad_pipeline_text_is_a_clear_error(text, fragment):
+    with pytest.raises(CompileError, match=None) as info:
+        parse_pipeline(text)
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
