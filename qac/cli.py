@@ -59,7 +59,24 @@ def resources_table(compiled):
     return table
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Subcommands that live in their own modules (``qac.commands.*``), imported on use."""
+
+    lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command"}
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qac")
 def main():
     """qac — compile attention kernels softmax(Q·Kᵀ·scale + mask)·V into quantum circuits."""
@@ -73,8 +90,9 @@ def main():
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
 @click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
+@click.option("--verify", "verify", is_flag=True, help="check every routed kernel against its template (as `qac verify`)")
 @handle_errors
-def compile_command(spec, target, output, force, seed, passes, print_after_all):
+def compile_command(spec, target, output, force, seed, passes, print_after_all, verify):
     """Compile SPEC (attention.yaml) for a target; write the program with -o."""
     from pathlib import Path
 
@@ -91,6 +109,13 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all):
             out.print(f"[bold]// IR after {name}[/bold]")
             out.print(text, markup=False)
     out.print(resources_table(compiled))
+    if verify:
+        from qac.verify import print_report, verify_compiled
+
+        report = verify_compiled(compiled)
+        print_report(report, out)
+        if not report.ok:
+            raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
         out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json)", markup=False)
@@ -100,12 +125,15 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all):
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
+@click.option("--mitigation/--no-mitigation", default=None,
+              help="readout + signal-rescale mitigation (default: on with --noise)")
 @click.option("--shots", type=int, help="shots per circuit (default: the spec's)")
+@click.option("--precision", type=float, help="wanted standard error of the output; sets the shots")
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="write result.npz into this directory")
 @click.option("--force", is_flag=True, help="replace the output directory if it exists")
 @handle_errors
-def run_command(spec, target, noise, shots, seed, output, force):
+def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force):
     """Compile SPEC, simulate it on Aer, reconstruct the attention output, compare with numpy."""
     from pathlib import Path
 
@@ -120,7 +148,7 @@ def run_command(spec, target, noise, shots, seed, output, force):
     import qac
 
     compiled = qac.compile(spec, target, seed=seed)
-    result = compiled.run(shots=shots, noise=noise)
+    result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision)
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)

@@ -14,14 +14,6 @@ from qac.ir import AttentionGraph, IsaProgram
 from qac.pipeline import CompileContext, format_pipeline, parse_pipeline, run_pipeline
 
 
-def default_pipeline_text(spec) -> str:
-    options = spec.compile
-    encoding = "binary" if options.encoding == "auto" else options.encoding
-    estimator = "interference" if options.estimator == "auto" else options.estimator
-    return (f"normalize,encode{{method={encoding}}},estimate{{method={estimator}}},"
-            f"layout{{optimization_level={options.optimization_level}}}")
-
-
 def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,
             passes: str | None = None, keep_snapshots: bool = False) -> CompiledAttention:
     """Compile an attention spec for a target.
@@ -45,7 +37,9 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
     if seed is not None:
         spec = spec.with_options(seed=seed)
     description = targets.get(target)
-    pipeline = parse_pipeline(passes or spec.compile.passes or default_pipeline_text(spec))
+    from qac.passes import default_pipeline
+
+    pipeline = parse_pipeline(passes or spec.compile.passes or default_pipeline(spec, description))
     context = CompileContext(target=description, seed=spec.seed)
     context.timings["frontend"] = 0.0
     graph = AttentionGraph.from_spec(spec)
@@ -137,7 +131,7 @@ class CompiledAttention:
         return save(self, Path(directory), force=force)
 
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
-            exact: bool = False):
+            exact: bool = False, mitigation: bool | None = None, precision: float | None = None):
         """Run on Aer and reconstruct the attention output with error bars.
 
         Args:
@@ -145,8 +139,14 @@ class CompiledAttention:
             noise: simulate with the target's noise model.
             seed: sampler seed (default: the spec's seed).
             exact: skip sampling; use each bound circuit's exact outcome probabilities.
+            mitigation: readout + signal-rescale mitigation (default: on when ``noise``).
+            precision: wanted standard error of the output; sets the shots per kernel.
         """
         from qac import execute
+
+        if mitigation or precision is not None:
+            raise ExecutionError("mitigation and precision-driven shots are not available yet; "
+                                 "run without --mitigation/--precision")
 
         estimators = [self._estimator_of(k) for k in self.kernels]
         pubs = self.pubs()

@@ -99,8 +99,15 @@ def sample_estimates(pubs, estimators, *, shots: int, seed: int, noise_model=Non
     for k, pub_result in zip(live, pub_results):
         bits = pub_result.data["meas"]
         counts = outcome_counts(bits.array.reshape(len(pubs[k][1]), bits.num_shots, -1), bits.num_bits)
-        results[k] = estimate_from_counts(counts, estimators[k].outcome_values(bits.num_bits))
+        results[k] = finish(estimators[k], *estimate_from_counts(counts, estimators[k].outcome_values(bits.num_bits)))
     return results
+
+
+def finish(estimator, mean: np.ndarray, sem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map the mean of f to the inner product (identity unless the estimator says otherwise,
+    e.g. an unsigned estimator's square root and offset)."""
+    hook = getattr(estimator, "finish", None)
+    return (mean, sem) if hook is None else hook(mean, sem)
 
 
 def exact_estimates(pubs, estimators) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -112,7 +119,7 @@ def exact_estimates(pubs, estimators) -> list[tuple[np.ndarray, np.ndarray]]:
             continue
         distributions = np.array([exact_distribution(circuit.assign_parameters(row)) for row in values])
         num_bits = circuit.num_clbits
-        results.append(estimate_from_probabilities(distributions, estimator.outcome_values(num_bits)))
+        results.append(finish(estimator, *estimate_from_probabilities(distributions, estimator.outcome_values(num_bits))))
     return results
 
 

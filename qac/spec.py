@@ -44,7 +44,7 @@ MAX_YAML_NODES = 200_000  # bigger inline data belongs in .npy files
 MAX_YAML_DEPTH = 32  # specs nest 5 deep; this stops runaway recursion in the composer
 MAX_FILE_BYTES = 32 * 2**20
 
-TOP_KEYS = ("name", "seed", "heads", "mask", "scale", "shots", "Q", "K", "V", "compile")
+TOP_KEYS = ("name", "seed", "heads", "mask", "scale", "shots", "precision", "Q", "K", "V", "compile")
 COMPILE_KEYS = ("encoding", "estimator", "optimization_level", "passes")
 SOURCE_KEYS = ("npy", "random")
 RANDOM_KEYS = ("shape", "seed", "scale")
@@ -169,6 +169,17 @@ def _scale(value: Any) -> float | None:
     if isinstance(value, str):
         raise _Invalid(f"must be 'auto' or a number, got {_show(value)}", "write scale: auto or e.g. scale: 0.125")
     return _as_float(value, "scale: 0.125")
+
+
+def _precision(value: Any) -> float | None:
+    """Target standard error of the attention output; shots are then derived from it."""
+    if value is None:
+        return None
+    number = _as_float(value, "precision: 0.01")
+    if not 0 < number <= 1:
+        raise _Invalid(f"must be in (0, 1], got {_show(value)}",
+                       "write the wanted standard error of the output, e.g. precision: 0.01")
+    return number
 
 
 def _compile_fields(data: Any) -> dict[str, Any]:
@@ -358,6 +369,7 @@ _FIELDS = {
     "shots": lambda v, _: _as_int(v, 1, MAX_SHOTS, "shots: 4096"),
     "seed": lambda v, _: _as_int(v, 0, MAX_SEED, "seed: 7"),
     "scale": lambda v, _: _scale(v),
+    "precision": lambda v, _: _precision(v),
     "mask": lambda v, _: _choice(v, choices.MASKS, "mask"),
     "Q": _matrix, "K": _matrix, "V": _matrix,
     "compile": lambda v, _: v if isinstance(v, CompileOptions) else CompileOptions(**_compile_fields(v)),
@@ -402,6 +414,7 @@ class Spec(BaseModel):
     scale: float | None = None
     mask: str = "none"
     shots: int = 4096
+    precision: float | None = None  # wanted output standard error; sets shots when given
     seed: int = 0
     compile: CompileOptions = CompileOptions()
     path: pathlib.Path | None = None
