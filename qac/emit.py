@@ -53,7 +53,7 @@ def build_manifest(compiled) -> dict:
             "d_pad": t.d_pad, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
             **program.facts["resources"][name], "physical_qubits": program.facts["physical_qubits"][name],
         })
-    return {
+    manifest = {
         "format": FORMAT_VERSION,
         "spec": {"name": spec.name, "digest": spec.digest(), "N": spec.N, "M": spec.M, "d": spec.d,
                  "dv": spec.dv, "heads": spec.heads, "mask": spec.mask, "scale": spec.scale_value,
@@ -68,6 +68,12 @@ def build_manifest(compiled) -> dict:
         "files": {"qasm": [t["file"] for t in templates], "isa_qpy": "program.qpy",
                   "logical_qpy": "logical.qpy", "bindings": "bindings.npz", "timings": "timings.json"},
     }
+    # Passes publish JSON-able facts for the manifest here (e.g. the cost model's choice).
+    for key, value in sorted(program.facts.get("manifest", {}).items()):
+        if key in manifest:
+            raise KeyError(f"internal: manifest key {key!r} published twice")
+        manifest[key] = value
+    return manifest
 
 
 def json_text(data) -> str:
