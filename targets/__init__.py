@@ -5,6 +5,11 @@ Names:
   * ``ibm_<device>`` / ``ibmq_<device>``: every IBM calibration snapshot shipped by
     qiskit-ibm-runtime's fake provider, by device name (``ibm_brisbane``, ``ibm_torino``,
     ``ibmq_athens``...). ``fake_<dir>`` (``fake_brisbane``) is accepted as an alias.
+  * vendor devices described by YAML files shipped in this package (``ionq_aria``,
+    ``quantinuum_h2``, ``iqm_garnet``, ``rigetti_ankaa3``): vendor-published average error
+    rates, not calibration snapshots (``docs/devices.md``).
+  * a path ending in ``.yaml``/``.yml``: a user's own device file (relative to the current
+    directory; cached by resolved path).
 
 Importing this package is light (stdlib only). ``get``/``names``/``catalogue`` read the
 snapshot JSON files directly; qiskit, qiskit-aer and qiskit-ibm-runtime are imported only
@@ -20,6 +25,7 @@ import os
 from qac.errors import TargetError
 
 from . import aer as _aer
+from . import devices as _devices
 from . import ibm as _ibm
 from .description import KINDS, STATUSES, TargetDescription
 
@@ -38,8 +44,8 @@ _LIST_HINT = "run `qac targets` to list them"
 
 
 def names() -> list[str]:
-    """All canonical target names: ``"aer"`` first, then IBM device names sorted."""
-    return [DEFAULT, *sorted(_ibm.registry().targets)]
+    """All canonical target names: ``"aer"`` first, then IBM snapshots and device files sorted."""
+    return [DEFAULT, *sorted({*_ibm.registry().targets, *_devices.SHIPPED})]
 
 
 def _all_keys() -> list[str]:
@@ -67,14 +73,12 @@ def _unknown(raw: str, key: str) -> TargetError:
 
 
 def get(name: str | os.PathLike) -> TargetDescription:
-    """The target called ``name`` (canonical name or alias, case-insensitive); cached."""
+    """The target called ``name`` (canonical name or alias, case-insensitive), or the device
+    file at a path ending in ``.yaml``/``.yml``; cached."""
     if isinstance(name, os.PathLike) or (
         isinstance(name, str) and name.strip().lower().endswith((".yaml", ".yml"))
     ):
-        raise TargetError(
-            f"device files ({os.fspath(name)!s}) are not supported by this qac version yet; "
-            f"use a built-in target name ({_LIST_HINT})"
-        )
+        return _devices.from_path(name)
     if not isinstance(name, str):
         raise TargetError(
             f"target name must be a string, got {type(name).__name__}; "
@@ -90,7 +94,7 @@ def get(name: str | os.PathLike) -> TargetDescription:
 def _get_canonical(key: str) -> TargetDescription | None:
     if key == DEFAULT:
         return _aer.description()
-    return _ibm.lookup(key)
+    return _devices.shipped(key) or _ibm.lookup(key)
 
 
 def _get(key: str, raw: str) -> TargetDescription:

@@ -22,12 +22,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from qiskit_aer.noise import NoiseModel
 
 KINDS = ("simulator", "ibm_snapshot", "device_file")
-STATUSES = ("simulator", "retired", "live", "unknown")
+STATUSES = ("simulator", "retired", "live", "unknown", "published-specs", "calibration", "hypothetical")
 
 _KIND_MODULES = {
     "simulator": "qac.targets.aer",
     "ibm_snapshot": "qac.targets.ibm",
-    # "device_file": "qac.targets.device_file",   # YAML vendor devices (IonQ, Quantinuum...)
+    "device_file": "qac.targets.devices",  # YAML vendor devices (IonQ, Quantinuum, IQM, Rigetti, user files)
 }
 
 
@@ -62,13 +62,18 @@ class TargetDescription:
     median_readout_error: float | None
     median_two_qubit_duration_ns: float | None
     snapshot_date: str | None  # ISO date (YYYY-MM-DD) of the calibration snapshot
-    status: str  # "simulator" | "retired" | "live" | "unknown" (status of the real device)
+    # "simulator" | "retired" | "live" | "unknown" (status of the real device behind a snapshot);
+    # device files: "published-specs" (vendor averages) | "calibration" | "hypothetical"
+    status: str
     provenance: str  # one line: package + version + file
     dead_couplers: tuple[tuple[int, int], ...] = ()  # 2q error >= 1.0 or missing
     # --- extras (defaults so new kinds need not fill them) ---
     bad_readout_qubits: tuple[int, ...] = ()  # readout error >= 0.5: no 2q connectivity
     aliases: tuple[str, ...] = ()  # other accepted names, e.g. ("fake_brisbane",)
     source: str | None = None  # directory / file the data was read from
+    # key the kind module is called with (default: name); a user device file's resolved path,
+    # so two user files that share a ``name`` never share a cached Target or noise model
+    key: str | None = None
 
     # ------------------------------------------------------------------ lazy accessors
     def qiskit_target(self) -> Target | None:
@@ -77,15 +82,15 @@ class TargetDescription:
         For IBM snapshots this is a filtered copy of the fake backend's Target with dead
         couplers and couplers touching bad-readout qubits removed.
         """
-        return _kind_module(self.kind).qiskit_target(self.name)
+        return _kind_module(self.kind).qiskit_target(self.key or self.name)
 
     def backend(self) -> Any:
         """Cached backend to run on: the fake IBM backend, or ``AerSimulator()`` for aer."""
-        return _kind_module(self.kind).backend(self.name)
+        return _kind_module(self.kind).backend(self.key or self.name)
 
     def noise_model(self) -> NoiseModel | None:
-        """Cached Aer ``NoiseModel`` built from the snapshot (``None`` for the ideal simulator)."""
-        return _kind_module(self.kind).noise_model(self.name)
+        """Cached Aer ``NoiseModel`` built from the snapshot or device file (``None`` for the ideal simulator)."""
+        return _kind_module(self.kind).noise_model(self.key or self.name)
 
     def transpile_kwargs(self) -> dict:
         """Extra kwargs for ``generate_preset_pass_manager`` (besides optimization_level/seed)."""

@@ -1,0 +1,689 @@
+"""Vendor devices described by YAML files (kind ``device_file``): IonQ, Quantinuum, IQM, Rigetti.
+
+A device file gives the qubit count, the coupling graph, the native gates as Qiskit standard
+gate names with their *published average* error and duration, the readout error, optionally
+T1/T2, and the source of every figure. ``docs/devices.md`` documents the schema.
+
+Shipped files live next to this module (``targets/<name>.yaml``) and are listed by name; any
+path ending in ``.yaml``/``.yml`` given to ``qac.targets.get`` loads a user's file (relative
+to the current directory, cached by resolved path).
+
+Loading and validating is stdlib + PyYAML only (``qac targets`` stays instant). Qiskit and Aer
+are imported by ``qiskit_target``/``noise_model``/``backend``, built once per file per process.
+Every problem is ONE line of :class:`~qac.errors.TargetError`::
+
+    <file>:<line>: <field>: <what is wrong>; <how to fix it>
+
+Noise model (``noise_model``): per gate, a thermal-relaxation channel from T1/T2 and the gate
+duration (when the file gives coherence times) composed with a depolarizing channel carrying
+the rest of the published average gate infidelity ``r``. With no relaxation the depolarizing
+parameter is ``λ = r·d/(d−1)``, ``d = 2**n`` (1q: 2r, 2q: 4r/3): the n-qubit depolarizing
+channel ``(1−λ)ρ + λ·I/d`` has average gate fidelity ``1 − λ(d−1)/d`` (Nielsen, Phys. Lett. A
+303, 249 (2002): ``F_avg = (d·F_pro + 1)/(d + 1)``; Magesan et al., PRL 106, 180504 (2011)).
+With relaxation: ``λ = d·(F_relax − F)/(d·F_relax − 1)``, as qiskit-aer's own
+``noise.device.models._device_depolarizing_error``. Readout: one ``ReadoutError`` per qubit
+with P(1|0) and P(0|1) (equal when the file gives a single ``error``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import numbers
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qac.errors import TargetError
+
+from .description import TargetDescription
+
+KIND = "device_file"
+DEVICE_DIR = Path(__file__).resolve().parent
+SHIPPED = ("ionq_aria", "iqm_garnet", "quantinuum_h2", "rigetti_ankaa3")
+DEVICE_STATUSES = ("published-specs", "calibration", "hypothetical")
+FORMAT = "qac-device/1"
+
+MAX_QUBITS = 1024
+MAX_ALL_TO_ALL = 128  # all-to-all lists n·(n−1) directed edges
+MAX_FILE_BYTES = 4 * 2**20
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 16
+
+TOP_KEYS = ("format", "name", "vendor", "device", "status", "as_of", "qubits", "coupling", "gates",
+            "readout", "coherence", "source", "notes")
+REQUIRED = ("format", "name", "vendor", "qubits", "coupling", "gates", "readout", "source")
+GATE_KEYS = ("error", "duration_ns", "source", "notes")
+READOUT_KEYS = ("error", "p1_given_0", "p0_given_1", "duration_ns", "source", "notes")
+COHERENCE_KEYS = ("t1_us", "t2_us", "source", "notes")
+COUPLING_KEYS = ("grid", "edges", "source", "notes")
+
+# Qiskit standard gates that qiskit-aer executes by name (so a transpiled circuit runs with no
+# "unknown instruction") and that Qiskit's BasisTranslator reaches from cx/h/ry.
+ONE_QUBIT_GATES = ("r", "rx", "ry", "rz", "sx", "x", "u", "p", "h")
+TWO_QUBIT_GATES = ("cz", "cx", "ecr", "rxx", "ryy", "rzz", "rzx")
+GATE_HINTS = {
+    "iswap": "qiskit-aer has no 'iswap' instruction (AerError: unknown instruction: iswap); "
+             "model the entangler as cz and say so in notes",
+    "ms": "qiskit-aer has no 'ms' instruction; write rxx (IonQ's MS(0,0,θ) is RXX(θ))",
+    "gpi": "write r (GPI(φ) = R(π, φ) up to phase)",
+    "gpi2": "write r (GPI2(φ) = R(π/2, φ))",
+    "prx": "write r (IQM's PRX(θ, φ) is Qiskit's R(θ, φ))",
+    "zz": "write rzz (ZZ = RZZ(π/2))",
+    "u1q": "write r (Quantinuum's U1q(θ, φ) is Qiskit's R(θ, φ))",
+    "cnot": "write cx",
+}
+
+Loc = tuple[Any, ...]
+
+
+# ============================================================================ the parsed file
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    num_qubits: int
+    error: float
+    duration_ns: float
+
+
+@dataclass(frozen=True)
+class Device:
+    """A validated device file (pure data; no qiskit)."""
+
+    key: str  # registry key: the name for shipped files, the resolved path for user files
+    path: Path
+    name: str
+    vendor: str
+    device: str
+    status: str
+    as_of: str | None
+    num_qubits: int
+    all_to_all: bool
+    edges: tuple[tuple[int, int], ...]  # undirected, as written (a < b not required)
+    gates: tuple[Gate, ...]
+    readout_p1_given_0: float
+    readout_p0_given_1: float
+    readout_duration_ns: float | None
+    t1_us: float | None
+    t2_us: float | None
+    source: str
+
+    @property
+    def two_qubit_gate(self) -> Gate:
+        return next(g for g in self.gates if g.num_qubits == 2)
+
+    @property
+    def directed_edges(self) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted({e for a, b in self.edges for e in ((a, b), (b, a))}))
+
+    @property
+    def readout_error(self) -> float:
+        return (self.readout_p1_given_0 + self.readout_p0_given_1) / 2
+
+
+# ============================================================================ errors
+class _Invalid(Exception):
+    def __init__(self, what: str, fix: str, at: Loc = ()):
+        super().__init__(f"{what}; {fix}")
+        self.at = tuple(at)
+
+
+def _field(loc: Loc) -> str:
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "device"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+def _located(label: str, positions: dict[Loc, int], problem: _Invalid) -> TargetError:
+    line = None
+    for n in range(len(problem.at), -1, -1):  # the spot itself, else the nearest parent
+        if problem.at[:n] in positions:
+            line = positions[problem.at[:n]]
+            break
+    where = label if line is None else f"{label}:{line}"
+    return TargetError(_one_line(f"{where}: {_field(problem.at)}: {problem}"))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)[:40]
+
+
+# ============================================================================ YAML reading
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe loader that also reads ``1e-3`` as a number (YAML 1.2 style)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map")}
+
+
+class _Refused(Exception):
+    def __init__(self, mark, text: str, loc: Loc = ()):
+        super().__init__(text)
+        self.mark, self.text, self.loc = mark, text, loc
+
+
+def _guard(text: str) -> None:
+    """Refuse aliases (alias bombs), huge and deep documents before any node is built."""
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(event.start_mark, "YAML aliases (*name) are not supported; write the value out in full")
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_YAML_NODES:
+                raise _Refused(event.start_mark, f"more than {MAX_YAML_NODES} values; "
+                                                 "use coupling: {grid: ...} or all-to-all instead of long edge lists")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise _Refused(event.start_mark, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the file")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _to_python(loader, node, loc: Loc, positions: dict[Loc, int]) -> Any:
+    if node.tag not in _PLAIN_TAGS:
+        raise _Refused(node.start_mark, f"YAML tag {node.tag!r} is not supported; remove the tag", loc)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _to_python(loader, key_node, loc, {}) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise _Refused(key_node.start_mark, "a key is not a plain name; write keys such as qubits or gates", loc)
+            if key in out:
+                raise _Refused(key_node.start_mark, f"duplicate key {key!r}; keep only one of them", loc + (key,))
+            positions[loc + (key,)] = key_node.start_mark.line + 1
+            out[key] = _to_python(loader, value_node, loc + (key,), positions)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            positions[loc + (i,)] = item.start_mark.line + 1
+            items.append(_to_python(loader, item, loc + (i,), positions))
+        return items
+    try:
+        return loader.construct_object(node)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # e.g. a 5000-digit integer
+        raise _Refused(node.start_mark, f"cannot read {node.value[:40]!r} ({exc}); write a plain value", loc) from None
+
+
+def read_yaml(path: Path, label: str) -> tuple[dict, dict[Loc, int]]:
+    """Parse a device file into plain Python values plus the 1-based line of every key."""
+    try:
+        if path.is_dir():
+            raise TargetError(f"{label}: is a directory, not a file; give the path of a device .yaml file")
+        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+            raise TargetError(f"{label}: the file is {size} bytes; device files are at most {MAX_FILE_BYTES} bytes")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise TargetError(f"{label}: device file not found; check the path (relative to {os.getcwd()})") from None
+    except OSError as exc:
+        raise TargetError(f"{label}: cannot read the device file ({exc.strerror}); check the path and permissions") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TargetError(f"{label}:{line}: the file is not UTF-8 text; save it as UTF-8") from None
+
+    loader, positions = None, {}
+    try:
+        _guard(text)
+        loader = _Loader(text)
+        root = loader.get_single_node()
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+            raise TargetError(f"{label}:1: the file is empty; write a device mapping (see docs/devices.md)")
+        positions[()] = line = root.start_mark.line + 1
+        if not isinstance(root, yaml.MappingNode):
+            kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+            raise TargetError(f"{label}:{line}: the document is {kind}, not a mapping; "
+                              "write top-level keys such as name:, qubits: and gates:")
+        return _to_python(loader, root, (), positions), positions
+    except _Refused as refused:
+        field = f"{_field(refused.loc)}: " if refused.loc else ""
+        raise TargetError(_one_line(f"{label}:{refused.mark.line + 1}: {field}{refused.text}")) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        tabbed = "\t" in "".join(text.splitlines()[line - 1: line])
+        fix = "indent with spaces; YAML does not allow tabs" if tabbed else f"fix the YAML syntax on line {line}"
+        raise TargetError(_one_line(f"{label}:{line}: invalid YAML: {problem}; {fix}")) from None
+    except yaml.YAMLError as exc:  # ReaderError: control characters
+        line = text[: getattr(exc, "position", 0) or 0].count("\n") + 1
+        reason = getattr(exc, "reason", "unreadable characters")
+        raise TargetError(_one_line(f"{label}:{line}: invalid YAML: {reason}; remove the character")) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+# ============================================================================ validation
+def _check_keys(data: dict, valid: tuple[str, ...], loc: Loc) -> None:
+    for key in data:
+        if key in valid:
+            continue
+        close = difflib.get_close_matches(key.lower(), valid, n=1, cutoff=0.6)
+        fix = f"did you mean '{close[0]}'?" if close else f"valid keys are {', '.join(valid)}"
+        raise _Invalid(f"unknown key {key!r}", fix, loc + (key,))
+
+
+def _mapping(value: Any, loc: Loc, example: str) -> dict:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping, got {_show(value)}", f"write e.g. {example}", loc)
+    return value
+
+
+def _text(value: Any, loc: Loc, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"must be non-empty text, got {_show(value)}", f"write e.g. {example}", loc)
+    return " ".join(value.split())
+
+
+def _int(value: Any, lo: int, hi: int, loc: Loc, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _Invalid(f"must be a whole number, got {_show(value)}", f"write e.g. {example}", loc)
+    if not lo <= value <= hi:
+        raise _Invalid(f"is {value}, outside {lo}..{hi}", f"use a value from {lo} to {hi}", loc)
+    return int(value)
+
+
+def _number(value: Any, lo: float, hi: float, loc: Loc, example: str, *, hi_open: bool = False,
+            what: str = "a number") -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _Invalid(f"must be {what}, got {_show(value)}", f"write e.g. {example}", loc)
+    number = float(value)
+    if not math.isfinite(number):
+        raise _Invalid(f"is {value}, not a finite number", f"write e.g. {example}", loc)
+    if number < lo or number > hi or (hi_open and number >= hi):
+        bound = f"[{lo:g}, {hi:g})" if hi_open else f"[{lo:g}, {hi:g}]"
+        raise _Invalid(f"is {value}, outside {bound}", f"write {what} in {bound}, e.g. {example}", loc)
+    return number
+
+
+def _error_rate(value: Any, loc: Loc, example: str) -> float:
+    return _number(value, 0.0, 1.0, loc, example, hi_open=True,
+                   what="an error probability (1 - average gate fidelity)")
+
+
+def _duration(value: Any, loc: Loc) -> float:
+    return _number(value, 0.0, 1e12, loc, "duration_ns: 40", what="a duration in nanoseconds")
+
+
+def _edges(value: Any, num_qubits: int, loc: Loc) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f"must be a non-empty list of [a, b] qubit pairs, got {_show(value)}",
+                       "write e.g. edges: [[0, 1], [1, 2]]", loc)
+    seen: dict[frozenset, int] = {}
+    out = []
+    for i, edge in enumerate(value):
+        at = loc + (i,)
+        if not isinstance(edge, list) or len(edge) != 2:
+            raise _Invalid(f"edge {i + 1} is {_show(edge)}, not a pair", "write each edge as [a, b]", at)
+        a, b = (_int(q, 0, 10**9, at, "[0, 1]") for q in edge)
+        for q in (a, b):
+            if q >= num_qubits:
+                raise _Invalid(f"edge {i + 1} [{a}, {b}] uses qubit {q}, but qubits are 0..{num_qubits - 1}",
+                               f"use qubit indices below qubits: {num_qubits} (qubits are numbered from 0)", at)
+        if a == b:
+            raise _Invalid(f"edge {i + 1} [{a}, {b}] couples a qubit to itself", "remove it", at)
+        pair = frozenset((a, b))
+        if pair in seen:
+            raise _Invalid(f"edge {i + 1} [{a}, {b}] repeats edge {seen[pair] + 1}",
+                           "list each coupler once (edges are undirected; both directions are used)", at)
+        seen[pair] = i
+        out.append((a, b))
+    return tuple(out)
+
+
+def _coupling(value: Any, num_qubits: int) -> tuple[bool, tuple[tuple[int, int], ...]]:
+    loc = ("coupling",)
+    if isinstance(value, str):
+        if value == "all-to-all":
+            if num_qubits > MAX_ALL_TO_ALL:
+                raise _Invalid(f"all-to-all with {num_qubits} qubits is too large",
+                               f"all-to-all allows up to {MAX_ALL_TO_ALL} qubits; list edges instead", loc)
+            return True, tuple((a, b) for a in range(num_qubits) for b in range(a + 1, num_qubits))
+        close = difflib.get_close_matches(value.lower(), ["all-to-all"], n=1, cutoff=0.5)
+        fix = "did you mean 'all-to-all'?" if close else "write all-to-all, {grid: [rows, cols]} or {edges: [[0, 1], ...]}"
+        raise _Invalid(f"unknown coupling {value!r}", fix, loc)
+    data = _mapping(value, loc, "coupling: {grid: [4, 5]}")
+    _check_keys(data, COUPLING_KEYS, loc)
+    shapes = [k for k in ("grid", "edges") if k in data]
+    if len(shapes) != 1:
+        what = "both grid and edges" if len(shapes) == 2 else "neither grid nor edges"
+        raise _Invalid(f"has {what}", "give exactly one of grid: [rows, cols] or edges: [[a, b], ...]", loc)
+    if "edges" in data:
+        return False, _edges(data["edges"], num_qubits, loc + ("edges",))
+    grid, at = data["grid"], loc + ("grid",)
+    if not isinstance(grid, list) or len(grid) != 2:
+        raise _Invalid(f"must be [rows, cols], got {_show(grid)}", "write e.g. grid: [4, 5]", at)
+    rows, cols = (_int(n, 1, MAX_QUBITS, at, "grid: [4, 5]") for n in grid)
+    if rows * cols != num_qubits:
+        raise _Invalid(f"[{rows}, {cols}] has {rows * cols} qubits but qubits is {num_qubits}",
+                       "make rows × cols equal qubits, or list the edges", at)
+    edges = []
+    for r in range(rows):  # row-major numbering: qubit r*cols + c
+        for c in range(cols):
+            q = r * cols + c
+            if c + 1 < cols:
+                edges.append((q, q + 1))
+            if r + 1 < rows:
+                edges.append((q, q + cols))
+    return False, tuple(edges)
+
+
+def _gates(value: Any) -> tuple[Gate, ...]:
+    loc = ("gates",)
+    data = _mapping(value, loc, "gates: {rz: {error: 0, duration_ns: 0}, r: {...}, cz: {...}}")
+    if not data:
+        raise _Invalid("is empty", "list the native gates, e.g. rz, r and cz", loc)
+    known = (*ONE_QUBIT_GATES, *TWO_QUBIT_GATES)
+    gates = []
+    for name, entry in data.items():
+        at = loc + (name,)
+        if name not in known:
+            hint = GATE_HINTS.get(name.lower())
+            if hint is None:
+                close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"use Qiskit gate names: {', '.join(known)}"
+            raise _Invalid(f"gate {name!r} is not supported", hint, at)
+        entry = _mapping(entry, at, f"{name}: {{error: 0.001, duration_ns: 40}}")
+        _check_keys(entry, GATE_KEYS, at)
+        for key in ("error", "duration_ns"):
+            if key not in entry:
+                raise _Invalid(f"missing {key}", f"add {key}: (e.g. {name}: {{error: 0.001, duration_ns: 40}})", at)
+        error = _error_rate(entry["error"], at + ("error",), "error: 0.001")
+        duration = _duration(entry["duration_ns"], at + ("duration_ns",))
+        if "source" in entry:
+            _text(entry["source"], at + ("source",), "source: 'vendor data sheet, 2024'")
+        gates.append(Gate(name, 2 if name in TWO_QUBIT_GATES else 1, error, duration))
+    two = [g.name for g in gates if g.num_qubits == 2]
+    if len(two) != 1:
+        what = "no two-qubit gate" if not two else f"{len(two)} two-qubit gates ({', '.join(two)})"
+        raise _Invalid(f"has {what}", f"give exactly one of {', '.join(TWO_QUBIT_GATES)}", loc)
+    one = {g.name for g in gates if g.num_qubits == 1}
+    universal = ("r" in one or "u" in one or {"rx", "ry"} <= one
+                 or ("rz" in one or "p" in one) and bool(one & {"rx", "ry", "sx", "h"}))
+    if not universal:
+        raise _Invalid(f"single-qubit gates {sorted(one) or 'none'} cannot make every rotation",
+                       "add r or u, or rz with rx/ry/sx", loc)
+    return tuple(gates)
+
+
+def _readout(value: Any) -> tuple[float, float, float | None]:
+    loc = ("readout",)
+    data = _mapping(value, loc, "readout: {error: 0.02, duration_ns: 1500}")
+    _check_keys(data, READOUT_KEYS, loc)
+    asym = [k for k in ("p1_given_0", "p0_given_1") if k in data]
+    if "error" in data and asym:
+        raise _Invalid("has both error and p1_given_0/p0_given_1",
+                       "give error (symmetric) or both p1_given_0 and p0_given_1", loc)
+    if "error" in data:
+        p = _number(data["error"], 0.0, 0.5, loc + ("error",), "error: 0.02", what="a probability")
+        p10 = p01 = p
+    elif len(asym) == 2:
+        p10 = _number(data["p1_given_0"], 0.0, 0.5, loc + ("p1_given_0",), "p1_given_0: 0.01", what="a probability")
+        p01 = _number(data["p0_given_1"], 0.0, 0.5, loc + ("p0_given_1",), "p0_given_1: 0.03", what="a probability")
+    else:
+        raise _Invalid("missing error", "add error: (symmetric) or both p1_given_0: and p0_given_1:", loc)
+    duration = _duration(data["duration_ns"], loc + ("duration_ns",)) if "duration_ns" in data else None
+    if "source" in data:
+        _text(data["source"], loc + ("source",), "source: 'vendor data sheet, 2024'")
+    return p10, p01, duration
+
+
+def _coherence(value: Any) -> tuple[float | None, float | None]:
+    loc = ("coherence",)
+    if value is None:
+        return None, None
+    data = _mapping(value, loc, "coherence: {t1_us: 100, t2_us: 80}")
+    _check_keys(data, COHERENCE_KEYS, loc)
+    for key in ("t1_us", "t2_us"):
+        if key not in data:
+            raise _Invalid(f"missing {key}", "give both t1_us and t2_us (microseconds), or drop coherence", loc)
+    t1 = _number(data["t1_us"], 0.0, 1e15, loc + ("t1_us",), "t1_us: 100", what="a time in microseconds")
+    t2 = _number(data["t2_us"], 0.0, 1e15, loc + ("t2_us",), "t2_us: 80", what="a time in microseconds")
+    if t1 <= 0 or t2 <= 0:
+        raise _Invalid("t1_us and t2_us must be positive", "give coherence times in microseconds, e.g. t1_us: 100", loc)
+    if t2 > 2 * t1:
+        raise _Invalid(f"t2_us {t2:g} is more than 2 × t1_us {t1:g}, which is unphysical",
+                       "check the values (T2 <= 2·T1)", loc + ("t2_us",))
+    return t1, t2
+
+
+def parse_device(data: dict, positions: dict[Loc, int], label: str, path: Path, key: str) -> Device:
+    """Validate a parsed device file; raises a one-line ``TargetError``."""
+    try:
+        _check_keys(data, TOP_KEYS, ())
+        for field in REQUIRED:
+            if field not in data:
+                raise _Invalid("missing", f"add {field}: (see docs/devices.md for a full example)", (field,))
+        if data["format"] != FORMAT:
+            raise _Invalid(f"unknown format {_show(data['format'])}", f"write format: {FORMAT}", ("format",))
+        name = _text(data["name"], ("name",), "name: my_device")
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+            raise _Invalid(f"{name!r} is not a lower-case identifier", "use letters, digits and _, e.g. my_device",
+                           ("name",))
+        vendor = _text(data["vendor"], ("vendor",), "vendor: Acme")
+        device = _text(data.get("device", name), ("device",), "device: Aria") if "device" in data else name
+        status = data.get("status", "unknown")  # "unknown" when a user file does not say
+        if status not in DEVICE_STATUSES and "status" in data:
+            close = difflib.get_close_matches(str(status), DEVICE_STATUSES, n=1, cutoff=0.5)
+            raise _Invalid(f"unknown status {status!r}",
+                           f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(DEVICE_STATUSES)}",
+                           ("status",))
+        as_of = None
+        if "as_of" in data:
+            as_of = str(data["as_of"]).strip() if isinstance(data["as_of"], (str, int)) else None
+            if not as_of or isinstance(data["as_of"], bool):
+                raise _Invalid(f"must be a year or date, got {_show(data['as_of'])}", "write e.g. as_of: '2024-10'",
+                               ("as_of",))
+        source = _text(data["source"], ("source",), "source: 'Acme data sheet, 2024 (https://...)'")
+        if "notes" in data:
+            _text(data["notes"], ("notes",), "notes: 'approximate published averages'")
+        num_qubits = _int(data["qubits"], 2, MAX_QUBITS, ("qubits",), "qubits: 20")
+        all_to_all, edges = _coupling(data["coupling"], num_qubits)
+        gates = _gates(data["gates"])
+        p10, p01, readout_ns = _readout(data["readout"])
+        t1, t2 = _coherence(data.get("coherence"))
+    except _Invalid as problem:
+        raise _located(label, positions, problem) from None
+    return Device(key=key, path=path, name=name, vendor=vendor, device=device, status=status, as_of=as_of,
+                  num_qubits=num_qubits, all_to_all=all_to_all, edges=edges, gates=gates,
+                  readout_p1_given_0=p10, readout_p0_given_1=p01, readout_duration_ns=readout_ns,
+                  t1_us=t1, t2_us=t2, source=source)
+
+
+def load_device(path: str | os.PathLike, *, key: str | None = None, label: str | None = None) -> Device:
+    """Read and validate one device file."""
+    path = Path(path)
+    label = label if label is not None else os.fspath(path)
+    data, positions = read_yaml(path, label)
+    return parse_device(data, positions, label, path, key if key is not None else str(path.resolve()))
+
+
+# ============================================================================ registry
+_devices: dict[str, Device] = {}  # registry key -> parsed file (shipped: name; user: resolved path)
+
+
+def shipped_path(name: str) -> Path:
+    return DEVICE_DIR / f"{name}.yaml"
+
+
+def _describe(dev: Device) -> TargetDescription:
+    two = dev.two_qubit_gate
+    when = f", as of {dev.as_of}" if dev.as_of else ""
+    kind_text = {"published-specs": "vendor-published averages, not a calibration snapshot",
+                 "calibration": "a calibration snapshot", "hypothetical": "hypothetical figures",
+                 "unknown": "figures of unstated origin"}[dev.status]
+    return TargetDescription(
+        name=dev.name,
+        kind=KIND,
+        num_qubits=dev.num_qubits,
+        basis_gates=tuple(sorted(g.name for g in dev.gates)),
+        two_qubit_gate=two.name,
+        coupling_edges=dev.directed_edges,
+        median_two_qubit_error=two.error,
+        median_readout_error=dev.readout_error,
+        median_two_qubit_duration_ns=two.duration_ns,
+        snapshot_date=None,
+        status=dev.status,
+        provenance=_one_line(f"{dev.vendor} {dev.device} device file {dev.path.name} ({kind_text}{when}); "
+                             f"source: {dev.source}"),
+        source=str(dev.path),
+        key=dev.key,
+    )
+
+
+@functools.cache
+def shipped(name: str) -> TargetDescription | None:
+    """The description of a shipped device file by name, or ``None`` if there is none."""
+    if name not in SHIPPED:
+        return None
+    path = shipped_path(name)
+    dev = load_device(path, key=name, label=f"targets/{path.name}")
+    if dev.name != name:  # pragma: no cover - guards the shipped files
+        raise TargetError(f"targets/{path.name}: name: is {dev.name!r}; the file must be called {dev.name}.yaml")
+    _devices[name] = dev
+    return _describe(dev)
+
+
+_user_files: dict[str, TargetDescription] = {}  # resolved path -> description
+
+
+def _from_resolved(resolved: str, label: str) -> TargetDescription:
+    if resolved not in _user_files:
+        dev = load_device(Path(resolved), key=resolved, label=label)
+        _devices[resolved] = dev
+        _user_files[resolved] = _describe(dev)
+    return _user_files[resolved]
+
+
+def from_path(path: str | os.PathLike) -> TargetDescription:
+    """A user's device file (relative paths against the current directory), cached by resolved path."""
+    given = os.fspath(path).strip()
+    resolved = Path(given).expanduser().resolve()
+    if not resolved.exists():
+        raise TargetError(f"{given}: device file not found (looked for {resolved}); check the path, "
+                          f"or use a target name (run `qac targets` to list them)")
+    return _from_resolved(str(resolved), given)
+
+
+def device(key: str) -> Device:
+    if key not in _devices:
+        if shipped(key) is None:  # pragma: no cover - descriptions always come through the registry
+            raise TargetError(f"device {key!r} is not loaded; use qac.targets.get(...) first")
+    return _devices[key]
+
+
+# ============================================================================ qiskit layer
+@functools.cache
+def qiskit_target(key: str):
+    """A qiskit ``Target``: every native gate on every qubit / both directions of every edge."""
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit.providers import QubitProperties
+    from qiskit.transpiler import InstructionProperties, Target
+
+    dev = device(key)
+    gates = get_standard_gate_name_mapping()
+    props = None
+    if dev.t1_us is not None:
+        props = [QubitProperties(t1=dev.t1_us * 1e-6, t2=dev.t2_us * 1e-6) for _ in range(dev.num_qubits)]
+    target = Target(description=f"{dev.vendor} {dev.device} ({dev.status}) from {dev.path.name}",
+                    num_qubits=dev.num_qubits, qubit_properties=props)
+    qubits = [(q,) for q in range(dev.num_qubits)]
+    for gate in dev.gates:
+        qargs = qubits if gate.num_qubits == 1 else dev.directed_edges
+        target.add_instruction(gates[gate.name], {
+            q: InstructionProperties(duration=gate.duration_ns * 1e-9, error=gate.error) for q in qargs})
+    readout_s = None if dev.readout_duration_ns is None else dev.readout_duration_ns * 1e-9
+    target.add_instruction(gates["measure"], {
+        q: InstructionProperties(duration=readout_s, error=dev.readout_error) for q in qubits})
+    return target
+
+
+def depolarizing_parameter(error: float, num_qubits: int, relax_fidelity: float = 1.0) -> float:
+    """Depolarizing λ whose channel, composed with a relaxation of average fidelity
+    ``relax_fidelity``, has average gate infidelity ``error`` (0 when relaxation explains it)."""
+    dim = 2**num_qubits
+    relax_infidelity = 1.0 - relax_fidelity
+    if error <= relax_infidelity:
+        return 0.0
+    error = min(error, dim / (dim + 1))
+    lam = dim * (error - relax_infidelity) / (dim * relax_fidelity - 1)
+    return min(lam, 4**num_qubits / (4**num_qubits - 1))
+
+
+def gate_error_channel(dev: Device, gate: Gate):
+    """The Aer ``QuantumError`` for one gate (relaxation ∘ depolarizing), or ``None`` if ideal."""
+    from qiskit.quantum_info import average_gate_fidelity
+    from qiskit_aer.noise import depolarizing_error, thermal_relaxation_error
+
+    relax = None
+    if dev.t1_us is not None and gate.duration_ns > 0:
+        one = thermal_relaxation_error(dev.t1_us * 1e3, dev.t2_us * 1e3, gate.duration_ns)  # all in ns
+        relax = one if gate.num_qubits == 1 else one.expand(one)
+    relax_fidelity = 1.0 if relax is None else float(average_gate_fidelity(relax))
+    lam = depolarizing_parameter(gate.error, gate.num_qubits, relax_fidelity)
+    depol = depolarizing_error(lam, gate.num_qubits) if lam > 0 else None
+    if depol is None:
+        return relax
+    return depol if relax is None else depol.compose(relax)
+
+
+@functools.cache
+def noise_model(key: str):
+    """Aer ``NoiseModel`` from the file: every native gate gets its error, every qubit its readout.
+
+    The published figures are averages, so one error per gate applies on every qubit / edge.
+    """
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    dev = device(key)
+    model = NoiseModel(basis_gates=sorted(g.name for g in dev.gates))
+    for gate in dev.gates:
+        channel = gate_error_channel(dev, gate)
+        if channel is not None:
+            model.add_all_qubit_quantum_error(channel, [gate.name])
+    p10, p01 = dev.readout_p1_given_0, dev.readout_p0_given_1
+    if p10 or p01:
+        model.add_all_qubit_readout_error(ReadoutError([[1 - p10, p10], [p01, 1 - p01]]))
+    return model
+
+
+@functools.cache
+def backend(key: str):
+    """``AerSimulator`` with the file's noise model."""
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator(noise_model=noise_model(key))
