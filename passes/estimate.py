@@ -1,14 +1,37 @@
 """``estimate`` (L2 → L3): inner-product estimators as parametrised templates + bindings.
 
-``interference`` (signed): prepare (|0⟩|â⟩ + |1⟩|b̂⟩)/√2, apply H to the branch qubit and
-measure it: P(0) = |â + b̂|²/4 = (1 + ⟨â|b̂⟩)/2, so the ±1 outcome value f(0)=+1, f(1)=−1
-has mean ⟨â|b̂⟩ and variance 1 − ⟨â|b̂⟩² per shot (Schuld, Sinayskiy, Petruccione, "Quantum
-computing for pattern classification", 2014; the "interference circuit"). With the binary
-encoding the joint state is one Ry tree on log2 d + 1 qubits whose top level is fixed at
-π/2 and whose lower levels are the two vectors' trees multiplexed on the branch qubit.
+Each estimator names f(outcome) whose mean over shots is decoded (``outcome_values``), and
+``finish`` maps that mean to c = ⟨â|b̂⟩. Per-shot variances (S shots, c the inner product):
 
-Structure depends only on (d_pad, encoding, estimator): one template per shape, shared by
-every head of that width; each (query, key) pair is a row of parameter values.
+``interference`` (signed; Schuld, Sinayskiy, Petruccione, "Quantum computing for pattern
+classification", PRICAI 2014): prepare (|0⟩|â⟩ + |1⟩|b̂⟩)/√2, H on the branch, measure it:
+P(0) = (1 + c)/2, f = ±1, Var[ĉ] = (1 − c²)/S. With ``binary`` the joint state is one open
+Ry tree on log2 d + 1 qubits; with a unary loader every RBS is multiplexed on the branch as
+RBS(m)·CZ·RBS(δ)·CZ (Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
+
+``hadamard`` (signed; the Hadamard test with controlled preparations, Aharonov, Jones,
+Landau, STOC 2006): H, 0-controlled L(â), 1-controlled L(b̂), H, measure the ancilla —
+the same distribution as interference for any encoding, at the price of generic controls.
+
+``swap`` (unsigned; Buhrman, Cleve, Watrous, de Wolf, PRL 87, 167902 (2001)): H, a
+controlled-SWAP per qubit pair of the two registers, H: P(0) = (1 + s)/2, s = ⟨a'|b'⟩².
+
+``destructive_swap`` (unsigned; Garcia-Escartin & Chamorro-Posada, PRA 87, 052330 (2013)):
+CX + H per qubit pair (a Bell-basis measurement), 2n qubits, no ancilla; the mean of
+f = (−1)^{Σ_i a_i b_i} over the measured bits is s.
+
+``compute_uncompute`` (unsigned; Havlíček et al., Nature 567, 209 (2019), the kernel
+estimator): L(a'), L(b')†, P(0…0) = s, f = [outcome = 0…0]. A unary loader returns the
+excitation to its start lane only from b', so one measured qubit suffices.
+
+Unsigned estimators load a' = (â, 1)/√2 and b' = (b̂, 1)/√2 (the offset component in lane
+d, which needs a free lane: d = 2ⁿ doubles the binary width), so ⟨a'|b'⟩ = (1 + c)/2 ≥ 0 and
+ĉ = 2√ŝ − 1. By the delta method Var[ĉ] = Var[ŝ]/s with s = ((1 + c)/2)²:
+(1 − s²)/(S·s) for swap and destructive_swap (f = ±1), (1 − s)/S for compute_uncompute
+(f ∈ {0, 1}); near c = −1 (s → 0) the unsigned estimators lose precision.
+
+Structure depends only on (encoding, estimator, register width): one template per shape,
+shared by every head of that width; each (query, key) pair is a row of parameter values.
 """
 
 from __future__ import annotations
@@ -18,10 +41,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qac.errors import CompileError
+from qac.errors import CompileError, TargetError
 from qac.ir import Binding, CircuitModule, Kernel, KernelPlan, Template
+from qac.passes.encode import ENCODINGS, open_tree_angles, unary_schedule, vectors_for
 from qac.pipeline import CompileContext, Pass
-from qac.passes.encode import append_ry_tree, gray_angles, num_qubits_for
+
+UNARY = ("unary_parallel", "unary_diagonal", "unary_semi_diagonal")
 
 
 def parameter_names(count: int) -> list[str]:
@@ -37,59 +62,309 @@ def template_parameters(count: int) -> list:
     return [Parameter(name, uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"qac:{name}")) for name in parameter_names(count)]
 
 
+def _circuit(num_qubits: int, num_bits: int, name: str):
+    from qiskit import ClassicalRegister, QuantumCircuit
+    from qiskit.circuit import Qubit
+
+    # Register-less qubits: qpy.dump orders a layout's registers nondeterministically.
+    qubits = [Qubit() for _ in range(num_qubits)]
+    return QuantumCircuit(qubits, ClassicalRegister(num_bits, "meas"), name=name), qubits
+
+
+def _loader(encoding, width: int, parameters, name: str):
+    """The encoding's loader on a register of its own (a sub-circuit to compose or control)."""
+    from qiskit import QuantumCircuit
+
+    sub = QuantumCircuit(encoding.qubits(width), name=name)
+    encoding.append(sub, list(sub.qubits), parameters)
+    return sub
+
+
+def _encoding(name: str):
+    return ENCODINGS[name]
+
+
+class Estimator:
+    """Shared plumbing: register width, offset vectors, per-pair gathering."""
+
+    name: str
+    signed: bool
+    encodings: tuple[str, ...]
+    variance_formula: str
+
+    def width(self, d: int, encoding: str = "binary") -> int:
+        """Lanes of one vector register: d, plus the offset lane for unsigned estimators."""
+        return _encoding(encoding).width(d + (0 if self.signed else 1))
+
+    def vector_parameters(self, kernel: Kernel, encoding: str) -> tuple[np.ndarray, np.ndarray]:
+        enc, width = _encoding(encoding), self.width(kernel.d, encoding)
+        if self.signed and kernel.lhs_angles is not None and kernel.lhs_angles.shape[1] == enc.num_parameters(width):
+            return kernel.lhs_angles, kernel.rhs_angles  # what `encode` computed
+        offset = not self.signed
+        return (enc.vector_parameters(vectors_for(kernel.lhs_units, kernel.d, width, offset)),
+                enc.vector_parameters(vectors_for(kernel.rhs_units, kernel.d, width, offset)))
+
+    def bind(self, kernel: Kernel, encoding: str = "binary") -> np.ndarray:
+        """Rows (P, params): the lhs vector's parameters, then the rhs vector's."""
+        lhs, rhs = self.vector_parameters(kernel, encoding)
+        i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
+        return np.concatenate([lhs[i], rhs[j]], axis=1)
+
+    def per_shot_variance(self, inner_product: float) -> float:
+        """Var[f]/(dĉ/dE f)² for one shot: the shot-noise variance of ĉ times S."""
+        raise NotImplementedError
+
+    def finish(self, mean: np.ndarray, sem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.signed:
+            return mean, sem
+        # s = ⟨a'|b'⟩² = ((1 + c)/2)²  ->  c = 2√s − 1, σ_c = σ_s/√s (delta method)
+        s = np.clip(mean, 0.0, 1.0)
+        root = np.sqrt(s)
+        stderr = np.where(root > 0, sem / np.maximum(root, 1e-300), 2.0 * np.sqrt(sem))
+        return 2.0 * root - 1.0, np.where(sem > 0, stderr, 0.0)
+
+
+def _unsigned_overlap(c: float) -> float:
+    return ((1.0 + c) / 2.0) ** 2
+
+
 @dataclass(frozen=True)
-class Interference:
-    """Signed inner product from one joint state on log2 d + 1 qubits; P(0) = (1 + ⟨â|b̂⟩)/2."""
+class Interference(Estimator):
+    """Signed inner product from one joint state; P(0) = (1 + ⟨â|b̂⟩)/2 on the branch qubit."""
 
     name = "interference"
     signed = True
-    encodings = ("binary",)
+    encodings = ("binary", *UNARY)
+    variance_formula = "(1 - c^2)/S"
 
-    @staticmethod
-    def qubits(d_pad: int) -> int:
-        return num_qubits_for(d_pad) + 1
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
-    def build(self, d_pad: int, name: str):
-        from qiskit import ClassicalRegister, QuantumCircuit
-        from qiskit.circuit import Qubit
+    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+        width = self.width(d, encoding)
+        return 2 * width - 1 if encoding == "binary" else 2 * (width - 1)
 
-        n = num_qubits_for(d_pad)
-        # Register-less qubits: qpy.dump orders a layout's registers nondeterministically,
-        # and byte-identical output matters more than register names (qubit n is the branch).
-        qubits = [Qubit() for _ in range(n + 1)]  # least significant first: branch on top
-        meas = ClassicalRegister(1, "meas")
-        circuit = QuantumCircuit(qubits, meas, name=name)
-        params = template_parameters((2 << n) - 1)
-        append_ry_tree(circuit, qubits, params)
-        circuit.h(qubits[n])
-        circuit.measure(qubits[n], meas[0])
+    def build(self, d: int, name: str, encoding: str = "binary"):
+        enc, width = _encoding(encoding), self.width(d, encoding)
+        n = enc.qubits(width)
+        circuit, qubits = _circuit(n + 1, 1, name)
+        params = template_parameters(self.num_parameters(d, encoding))
+        branch = qubits[n]
+        if encoding == "binary":  # one open tree on n + 1 qubits, branch on top
+            ENCODINGS["binary"].append(circuit, qubits, params)
+        else:
+            circuit.h(branch)
+            start, steps = unary_schedule(enc.loader, width)
+            circuit.x(qubits[start])
+            from qac.passes.encode import append_rbs
+
+            for k, (source, dest, _, _) in enumerate(steps):
+                append_rbs(circuit, params[2 * k], qubits[source], qubits[dest])
+                circuit.cz(branch, qubits[dest])
+                append_rbs(circuit, params[2 * k + 1], qubits[source], qubits[dest])
+                circuit.cz(branch, qubits[dest])
+        circuit.h(branch)
+        circuit.measure(branch, 0)
         return circuit
 
-    def bind(self, kernel: Kernel) -> np.ndarray:
-        """Rows of Gray-code angles of the joint tree, one per pair (i, j)."""
-        n = num_qubits_for(kernel.d_pad)
+    def bind(self, kernel: Kernel, encoding: str = "binary") -> np.ndarray:
         i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
-        if n == 0:  # d = 1: the joint vector (â, b̂)/√2 is a single signed leaf pair
-            top = 2.0 * np.arctan2(kernel.rhs_units[j, 0], kernel.lhs_units[i, 0])
-        else:  # both branches have norm 1/√2
-            top = np.full(len(i), np.pi / 2)
-        raw = [top[:, None]]
-        for level in range(n):
-            lo, hi = (1 << level) - 1, (1 << (level + 1)) - 1
-            raw += [kernel.lhs_angles[i, lo:hi], kernel.rhs_angles[j, lo:hi]]
-        return gray_angles(np.concatenate(raw, axis=1), n + 1)
+        width = self.width(kernel.d, encoding)
+        if encoding == "binary":  # the joint vector (â, b̂)/√2, the branch as its top bit
+            lhs = vectors_for(kernel.lhs_units, kernel.d, width, False)
+            rhs = vectors_for(kernel.rhs_units, kernel.d, width, False)
+            return open_tree_angles(np.concatenate([lhs[i], rhs[j]], axis=1) / np.sqrt(2.0))
+        lhs, rhs = self.vector_parameters(kernel, encoding)
+        a, b = lhs[i], rhs[j]
+        out = np.empty((len(i), 2 * a.shape[1]))
+        out[:, 0::2], out[:, 1::2] = (a + b) / 2, (a - b) / 2  # branch 0: m + δ = θ_a, branch 1: m − δ
+        return out
 
     @staticmethod
     def outcome_values(num_bits: int) -> np.ndarray:
         """f(outcome) whose mean is the inner product: +1 for branch 0, −1 for branch 1."""
         return np.array([1.0, -1.0])
 
+    def per_shot_variance(self, inner_product: float) -> float:
+        return 1.0 - inner_product**2
 
-ESTIMATORS = {"interference": Interference()}
+
+@dataclass(frozen=True)
+class Hadamard(Estimator):
+    """The Hadamard test with controlled preparations: 0-controlled L(â), 1-controlled L(b̂)."""
+
+    name = "hadamard"
+    signed = True
+    # Not `qiskit`: controlled `u` gates bind through nested parameter expressions (seconds a row).
+    encodings = ("binary", *UNARY)
+    variance_formula = "(1 - c^2)/S"
+
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        return _encoding(encoding).qubits(self.width(d, encoding)) + 1
+
+    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
+
+    def build(self, d: int, name: str, encoding: str = "binary"):
+        enc, width = _encoding(encoding), self.width(d, encoding)
+        n, k = enc.qubits(width), enc.num_parameters(width)
+        circuit, qubits = _circuit(n + 1, 1, name)
+        params = template_parameters(2 * k)
+        branch = qubits[n]
+        circuit.h(branch)
+        for state, part in ((0, params[:k]), (1, params[k:])):
+            gate = _loader(enc, width, part, f"load_{'ab'[state]}").to_gate()
+            circuit.append(gate.control(1, ctrl_state=state), [branch, *qubits[:n]])
+        circuit.h(branch)
+        circuit.measure(branch, 0)
+        return circuit
+
+    outcome_values = staticmethod(Interference.outcome_values)
+    per_shot_variance = Interference.per_shot_variance
 
 
-def template_name(encoding: str, estimator: str, d_pad: int) -> str:
-    return f"{encoding}_{estimator}_d{d_pad}"
+@dataclass(frozen=True)
+class Swap(Estimator):
+    """The controlled-SWAP test on (â, 1)/√2 and (b̂, 1)/√2; P(0) = (1 + ⟨a'|b'⟩²)/2."""
+
+    name = "swap"
+    signed = False
+    encodings = ("binary", *UNARY, "qiskit")
+    variance_formula = "(1 - s^2)/(S s), s = ((1 + c)/2)^2"
+
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).qubits(self.width(d, encoding)) + 1
+
+    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
+
+    def build(self, d: int, name: str, encoding: str = "binary"):
+        enc, width = _encoding(encoding), self.width(d, encoding)
+        n, k = enc.qubits(width), enc.num_parameters(width)
+        circuit, qubits = _circuit(2 * n + 1, 1, name)
+        params = template_parameters(2 * k)
+        circuit.compose(_loader(enc, width, params[:k], "load_a"), qubits[:n], inplace=True)
+        circuit.compose(_loader(enc, width, params[k:], "load_b"), qubits[n:2 * n], inplace=True)
+        ancilla = qubits[2 * n]
+        circuit.h(ancilla)
+        for a, b in zip(qubits[:n], qubits[n:2 * n]):
+            circuit.cswap(ancilla, a, b)
+        circuit.h(ancilla)
+        circuit.measure(ancilla, 0)
+        return circuit
+
+    outcome_values = staticmethod(Interference.outcome_values)
+
+    def per_shot_variance(self, inner_product: float) -> float:
+        s = _unsigned_overlap(inner_product)
+        return (1.0 - s * s) / s if s > 0 else np.inf
+
+
+@dataclass(frozen=True)
+class DestructiveSwap(Estimator):
+    """Bell-basis measurement of the two registers; mean of (−1)^{Σ a_i b_i} is ⟨a'|b'⟩²."""
+
+    name = "destructive_swap"
+    signed = False
+    encodings = ("binary", "qiskit")  # a unary register would measure 2d bits
+    variance_formula = "(1 - s^2)/(S s), s = ((1 + c)/2)^2"
+
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).qubits(self.width(d, encoding))
+
+    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
+
+    def build(self, d: int, name: str, encoding: str = "binary"):
+        enc, width = _encoding(encoding), self.width(d, encoding)
+        n, k = enc.qubits(width), enc.num_parameters(width)
+        circuit, qubits = _circuit(2 * n, 2 * n, name)
+        params = template_parameters(2 * k)
+        circuit.compose(_loader(enc, width, params[:k], "load_a"), qubits[:n], inplace=True)
+        circuit.compose(_loader(enc, width, params[k:], "load_b"), qubits[n:], inplace=True)
+        for a, b in zip(qubits[:n], qubits[n:]):
+            circuit.cx(a, b)
+            circuit.h(a)
+        circuit.measure(qubits, list(range(2 * n)))  # clbit i: a_i, clbit n + i: b_i
+        return circuit
+
+    @staticmethod
+    def outcome_values(num_bits: int) -> np.ndarray:
+        n = num_bits // 2
+        outcomes = np.arange(1 << num_bits)
+        both = (outcomes & ((1 << n) - 1)) & (outcomes >> n)
+        parity = np.array([bin(int(x)).count("1") & 1 for x in both])
+        return np.where(parity == 1, -1.0, 1.0)
+
+    per_shot_variance = Swap.per_shot_variance
+
+
+@dataclass(frozen=True)
+class ComputeUncompute(Estimator):
+    """L(a') then L(b')†: P(0…0) = ⟨a'|b'⟩² (one measured qubit for unary loaders)."""
+
+    name = "compute_uncompute"
+    signed = False
+    encodings = ("binary", *UNARY, "qiskit")
+    variance_formula = "(1 - s)/S, s = ((1 + c)/2)^2"
+
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        return _encoding(encoding).qubits(self.width(d, encoding))
+
+    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
+
+    def build(self, d: int, name: str, encoding: str = "binary"):
+        enc, width = _encoding(encoding), self.width(d, encoding)
+        n, k = enc.qubits(width), enc.num_parameters(width)
+        measured = [enc.start(width)] if enc.unary else list(range(n))
+        circuit, qubits = _circuit(n, len(measured), name)
+        params = template_parameters(2 * k)
+        circuit.compose(_loader(enc, width, params[:k], "load_a"), qubits, inplace=True)
+        circuit.compose(_loader(enc, width, params[k:], "load_b").inverse(), qubits, inplace=True)
+        circuit.measure([qubits[q] for q in measured], list(range(len(measured))))
+        return circuit
+
+    @staticmethod
+    def outcome_values(num_bits: int) -> np.ndarray:
+        """1 for the all-zero outcome (the state returned to |0…0⟩), 0 otherwise."""
+        values = np.zeros(1 << num_bits)
+        values[0] = 1.0
+        return values
+
+    def per_shot_variance(self, inner_product: float) -> float:
+        s = _unsigned_overlap(inner_product)
+        return (1.0 - s) if s > 0 else np.inf
+
+
+ESTIMATORS = {e.name: e for e in (Interference(), Swap(), DestructiveSwap(), ComputeUncompute(), Hadamard())}
+
+
+def compatible(encoding: str, estimator: str) -> bool:
+    return encoding in ESTIMATORS[estimator].encodings
+
+
+def template_name(encoding: str, estimator: str, width: int) -> str:
+    return f"{encoding}_{estimator}_d{width}"
+
+
+def check_fits(encoding: str, estimator: str, d: int, target) -> None:
+    """A clear error before building a kernel the target cannot hold."""
+    est = ESTIMATORS[estimator]
+    need, width = est.qubits(d, encoding), est.width(d, encoding)
+    if target is None or need <= target.num_qubits:
+        return
+    enc = ENCODINGS[encoding]
+    if enc.unary:
+        raise TargetError(f"encoding '{encoding}' puts one qubit per component: d={d} with estimator "
+                          f"'{estimator}' needs {need} qubits but target '{target.name}' has {target.num_qubits}; "
+                          f"use encoding 'binary' (log2 d qubits) or more heads")
+    if not est.signed and ESTIMATORS["interference"].qubits(d) <= target.num_qubits:
+        raise TargetError(f"estimator '{estimator}' is unsigned and needs an offset lane: d={d} pads to {width} "
+                          f"lanes, {need} qubits, but target '{target.name}' has {target.num_qubits}; "
+                          f"use the signed 'interference' estimator or a larger target")
+    raise TargetError(f"the kernel needs {need} qubits ({encoding}/{estimator}, d={d}) but target "
+                      f"'{target.name}' has {target.num_qubits}; use a larger target or more heads")
 
 
 @dataclass(frozen=True)
@@ -115,10 +390,12 @@ class Estimate(Pass):
         templates: dict[str, Template] = {}
         bindings: dict[str, Binding] = {}
         for kernel in module.kernels:
-            name = template_name(module.encoding, self.method, kernel.d_pad)
+            check_fits(module.encoding, self.method, kernel.d, getattr(context, "target", None))
+            width = estimator.width(kernel.d, module.encoding)
+            name = template_name(module.encoding, self.method, width)
             if name not in templates:
-                templates[name] = Template(name, estimator.build(kernel.d_pad, name),
-                                           module.encoding, self.method, kernel.d_pad)
-            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel))
+                templates[name] = Template(name, estimator.build(kernel.d, name, module.encoding),
+                                           module.encoding, self.method, width)
+            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)

@@ -6,7 +6,7 @@ instantly. The pass modules hold the real registries and a test checks they agre
 
 from __future__ import annotations
 
-ENCODINGS: tuple[str, ...] = ("binary",)
-ESTIMATORS: tuple[str, ...] = ("interference",)
+ENCODINGS: tuple[str, ...] = ("binary", "unary_parallel", "unary_diagonal", "unary_semi_diagonal", "qiskit")
+ESTIMATORS: tuple[str, ...] = ("interference", "swap", "destructive_swap", "compute_uncompute", "hadamard")
 MASKS: tuple[str, ...] = ("none", "causal")
 OPTIMIZATION_LEVELS: tuple[int, ...] = (0, 1, 2, 3)

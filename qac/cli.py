@@ -37,6 +37,14 @@ def handle_errors(command):
     return wrapper
 
 
+def check_seed(seed: int | None) -> None:
+    """The --seed option is checked here so the message names the option, not the spec."""
+    from qac.errors import SpecError
+
+    if seed is not None and not 0 <= seed <= 2**32 - 1:
+        raise SpecError(f"--seed must be from 0 to 4294967295, not {seed}; pass e.g. --seed 7")
+
+
 def console(stderr: bool = False):
     """A rich console; piped output gets a wide page so tables are not cut at 80 columns."""
     from rich.console import Console
@@ -83,9 +91,9 @@ def main():
 
 
 @main.command("compile")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
-@click.option("-o", "--output", type=click.Path(file_okay=False), help="write QASM 3, QPY, bindings, manifest here")
+@click.option("-o", "--output", type=click.Path(), help="write QASM 3, QPY, bindings, manifest here")
 @click.option("--force", is_flag=True, help="replace the output directory if it exists")
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
@@ -100,6 +108,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 
     if output and Path(output).exists() and not force:  # refuse before any work
         raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
+    check_seed(seed)
     import qac
 
     compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all)
@@ -122,7 +131,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 
 
 @main.command("run")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
 @click.option("--mitigation/--no-mitigation", default=None,
@@ -130,7 +139,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--shots", type=int, help="shots per circuit (default: the spec's)")
 @click.option("--precision", type=float, help="wanted standard error of the output; sets the shots")
 @click.option("--seed", type=int, help="override the spec's seed")
-@click.option("-o", "--output", type=click.Path(file_okay=False), help="write result.npz into this directory")
+@click.option("-o", "--output", type=click.Path(), help="write result.npz into this directory")
 @click.option("--force", is_flag=True, help="replace the output directory if it exists")
 @handle_errors
 def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force):
@@ -143,6 +152,17 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
     if shots is not None and shots <= 0:
         raise ExecutionError(f"--shots must be positive, not {shots}; pass e.g. --shots 4096")
+    if precision is not None and not 0 < precision <= 1:  # refuse before compiling (NaN fails too)
+        raise ExecutionError(f"--precision must be in (0, 1], not {precision}; "
+                             f"give the wanted standard error of the output, e.g. --precision 0.01")
+    check_seed(seed)
+    if noise:  # refuse before compiling: the simulator target has no noise model
+        from qac import targets
+
+        description = targets.get(target)
+        if description.kind == "simulator":
+            raise ExecutionError(f"target '{description.name}' has no noise model; "
+                                 f"use a device target such as ibm_brisbane for --noise")
     import numpy as np
 
     import qac
@@ -152,16 +172,36 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
-    out.print(f"attention output ({result.output.shape[0]}x{result.output.shape[1]}, "
-              f"{result.shots} shots/circuit, {'noisy' if noise else 'ideal'} {compiled.target.name}):", markup=False)
+    per_pair = f"{result.shots} shots/pair" if not result.precision else "shots per pair from --precision"
+    out.print(f"attention output ({result.output.shape[0]}x{result.output.shape[1]}, {per_pair}, "
+              f"{'noisy' if noise else 'ideal'} {compiled.target.name}{', mitigated' if result.mitigated else ''}):",
+              markup=False)
     out.print(str(result.output), markup=False)
     out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
               f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
+    if result.mitigated:
+        raw_error = float(np.max(np.abs(result.raw_error))) if result.raw_error.size else 0.0
+        raw_cover = float(np.mean(np.abs(result.raw_error) <= 2 * result.raw_stderr + 1e-12)) if result.raw_error.size else 1.0
+        out.print(f"unmitigated (same job): max |output - exact| = {raw_error:.4g}   "
+                  f"entries within 2 sigma: {100 * raw_cover:.0f}%", markup=False)
+        for where, fit in result.mitigation.items():
+            out.print(f"  {where}: attenuation {fit['attenuation']:.4f} ± {fit['attenuation_stderr']:.4f}, "
+                      f"offset {fit['offset']:+.4f}, readout p(1|0),p(0|1) {fit['readout_flip_rates']}"
+                      + (", sign-symmetrised" if fit["sign_symmetrised"] else ""), markup=False)
+    if result.precision:
+        p = result.precision
+        out.print(f"precision {p['requested']:g}: {p['pair_shots']} pair shots (pilot {p['pilot_shots']}/pair) vs "
+                  f"{p['uniform_pair_shots']} for a uniform split reaching the same error: "
+                  f"saving {100 * p['saving']:.0f}%", markup=False)
+    out.print(f"shots used: {result.shots_used} in {result.circuits_run} circuits "
+              f"({result.pairs_per_circuit:.3g} pairs/circuit; calibration and readout circuits included)", markup=False)
     if output:
         from qac.emit import npz_bytes, write_atomic
 
         arrays = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
                   "scores": result.scores, "scores_stderr": result.scores_stderr}
+        if result.mitigated:
+            arrays.update(raw_output=result.raw_output, raw_stderr=result.raw_stderr)
         write_atomic(Path(output), {"result.npz": npz_bytes(arrays)}, force=force)
         out.print(f"wrote {output}/result.npz", markup=False)
 
@@ -184,7 +224,8 @@ def targets_command(as_json):
     def fmt(value, spec=".2e"):
         return "-" if value is None else format(value, spec)
 
-    table = Table(title="qac targets (IBM names are calibration snapshots, not live devices)")
+    table = Table(title="qac targets",
+                  caption="ibm_* are calibration snapshots (not live devices); vendor files hold published averages")
     for column in ("name", "qubits", "2q gate", "median 2q error", "median readout error", "snapshot", "real device"):
         table.add_column(column)
     for row in rows:

@@ -15,7 +15,8 @@ from qac.pipeline import CompileContext, format_pipeline, parse_pipeline, run_pi
 
 
 def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,
-            passes: str | None = None, keep_snapshots: bool = False) -> CompiledAttention:
+            passes: str | None = None, keep_snapshots: bool = False,
+            pack: int | str | None = None) -> CompiledAttention:
     """Compile an attention spec for a target.
 
     Args:
@@ -25,6 +26,8 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
         passes: pipeline text overriding the spec's ``compile`` options, e.g.
             ``"normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=3}"``.
         keep_snapshots: keep the IR text after each pass (``--print-after-all``).
+        pack: place several copies of each template on the device (``"auto"`` or a count):
+            appends ``pack{copies=...}`` to the pipeline (multi-programming, ``passes/pack.py``).
 
     Returns:
         A ``CompiledAttention``: ``.circuits()``, ``.pubs()``, ``.qasm()``, ``.resources()``,
@@ -39,7 +42,10 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
     description = targets.get(target)
     from qac.passes import default_pipeline
 
-    pipeline = parse_pipeline(passes or spec.compile.passes or default_pipeline(spec, description))
+    text = passes or spec.compile.passes or default_pipeline(spec, description)
+    if pack is not None and "pack" not in {p.name for p in parse_pipeline(text)}:
+        text += f",pack{{copies={pack}}}"
+    pipeline = parse_pipeline(text)
     context = CompileContext(target=description, seed=spec.seed)
     context.timings["frontend"] = 0.0
     graph = AttentionGraph.from_spec(spec)
@@ -66,28 +72,106 @@ class CompiledAttention:
     def kernels(self):
         return self.program.module.plan.kernels
 
-    def _template_of(self, kernel) -> str:
+    @cached_property
+    def passes(self) -> list:
+        """The pipeline's pass instances (``encode`` binds calibration vectors like the data)."""
+        return parse_pipeline(self.pipeline)
+
+    def template_of(self, kernel) -> str:
         return self.program.module.bindings[kernel.name].template
 
-    def _estimator_of(self, kernel):
+    _template_of = template_of
+
+    def estimator_of(self, kernel):
         from qac.passes.estimate import ESTIMATORS
 
-        return ESTIMATORS[self.program.module.templates[self._template_of(kernel)].estimator]
+        return ESTIMATORS[self.program.module.templates[self.template_of(kernel)].estimator]
+
+    _estimator_of = estimator_of
+
+    def outcome_values(self, template: str) -> np.ndarray:
+        """f(outcome) of the template's estimator over its 2^bits outcomes."""
+        from qac.passes.estimate import ESTIMATORS
+
+        t = self.program.module.templates[template]
+        return np.asarray(ESTIMATORS[t.estimator].outcome_values(t.circuit.num_clbits), dtype=float)
+
+    # -- packing (multi-programming, passes/pack.py)
+    def packing(self, template: str) -> dict | None:
+        return self.program.facts.get("packing", {}).get(template)
+
+    def copies(self, template: str) -> int:
+        info = self.packing(template)
+        return 1 if info is None else int(info["copies"])
+
+    def pairs_per_circuit(self) -> float:
+        pairs = sum(len(k.pairs) for k in self.kernels)
+        circuits = sum(-(-len(k.pairs) // self.copies(self.template_of(k))) for k in self.kernels)
+        return pairs / circuits if circuits else 1.0
+
+    def packed_values(self, kernel) -> np.ndarray:
+        """Rows (P, p) → (⌈P/k⌉, k·p): pair l on copy l mod k; the last row padded with zeros."""
+        values = self.program.module.bindings[kernel.name].values
+        k = self.copies(self.template_of(kernel))
+        if k == 1:
+            return values
+        rows = -(-len(values) // k)
+        padded = np.zeros((rows * k, values.shape[1]))
+        padded[:len(values)] = values
+        return padded.reshape(rows, k * values.shape[1])
+
+    def execution_circuit(self, template: str, copy: int = 0):
+        """The ISA circuit one copy's rows run on. A packed template is simulated copy by copy:
+        copy c's gates and bits of the packed ISA circuit (its qubits are disjoint from the
+        others', and device noise models have no cross-talk, so the joint distribution is the
+        product of the copies'; ``tests/test_pack.py`` checks it against the whole circuit)."""
+        info = self.packing(template)
+        if info is None:
+            return self.program.isa[template]
+        key = (template, copy)
+        cache = self.__dict__.setdefault("_copy_circuits", {})
+        if key not in cache:
+            from qiskit import ClassicalRegister, QuantumCircuit
+
+            packed = self.program.isa[info["template"]]
+            qubits, bits = set(info["regions"][copy]), info["bits"]
+            meas = ClassicalRegister(bits, "meas")
+            sub = QuantumCircuit(list(packed.qubits), meas, name=f"{info['template']}_c{copy:02d}")
+            first = copy * bits
+            for inst in packed.data:
+                where = {packed.find_bit(q).index for q in inst.qubits}
+                if inst.operation.name == "barrier" or not where <= qubits:
+                    continue
+                clbits = [meas[packed.find_bit(c).index - first] for c in inst.clbits]
+                sub.append(inst.operation, inst.qubits, clbits)
+            cache[key] = sub
+        return cache[key]
+
+    def readout_circuits(self, template: str, copy: int = 0) -> list:
+        from qac.mitigate import readout_circuits
+
+        return readout_circuits(self.execution_circuit(template, copy))
 
     def pubs(self) -> list[tuple[Any, np.ndarray]]:
-        """Sampler PUBs ``(isa_template, parameter_values)``, one per kernel (heads in order)."""
-        return [(self.program.isa[self._template_of(k)], self.program.module.bindings[k.name].values)
-                for k in self.kernels]
+        """Sampler PUBs ``(isa_template, parameter_values)``, one per kernel (heads in order);
+        packed templates give ⌈P/k⌉ rows of k pairs each."""
+        out = []
+        for k in self.kernels:
+            name = self.template_of(k)
+            info = self.packing(name)
+            circuit = self.program.isa[name if info is None else info["template"]]
+            out.append((circuit, self.packed_values(k)))
+        return out
 
     def circuits(self, kernel: str | None = None) -> list:
-        """Bound ISA circuits, one per estimated (query, key) pair, kernels in order."""
+        """Bound ISA circuits, one per row of ``pubs()`` (one per pair unless packed), kernels in order."""
         chosen = [k for k in self.kernels if kernel in (None, k.name)]
         if kernel is not None and not chosen:
             raise ExecutionError(f"no kernel named {kernel!r}; kernels: {', '.join(k.name for k in self.kernels)}")
         out = []
-        for k in chosen:
-            isa = self.program.isa[self._template_of(k)]
-            out += [isa.assign_parameters(row) for row in self.program.module.bindings[k.name].values]
+        for (isa, values), k in zip(self.pubs(), self.kernels):
+            if k in chosen:
+                out += [isa.assign_parameters(row) for row in values]
         return out
 
     def qasm(self, template: str | None = None) -> str:
@@ -101,12 +185,15 @@ class CompiledAttention:
         return qasm_text(self.program.isa[name])
 
     def resources(self) -> list[dict]:
-        """Per kernel: template, rows (circuits), qubits, two-qubit gates, depth, physical qubits."""
+        """Per kernel: template, pairs, copies per circuit, circuits, qubits, two-qubit gates, depth,
+        physical qubits (of one copy; the manifest's ``placement`` has every copy's)."""
         rows = []
         for k in self.kernels:
             name = self._template_of(k)
+            copies = self.copies(name)
             rows.append({"kernel": k.name, "head": k.head, "template": name, "d": k.d, "d_pad": k.d_pad,
-                         "circuits": int(len(k.pairs)), "settled_zero": k.settled_zero,
+                         "pairs": int(len(k.pairs)), "copies": copies,
+                         "circuits": int(-(-len(k.pairs) // copies)), "settled_zero": k.settled_zero,
                          "masked": int((~k.visible).sum()),
                          **{key: v for key, v in self.program.facts["resources"][name].items() if key != "operations"},
                          "physical_qubits": self.program.facts["physical_qubits"][name]})
@@ -131,44 +218,53 @@ class CompiledAttention:
         return save(self, Path(directory), force=force)
 
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
-            exact: bool = False, mitigation: bool | None = None, precision: float | None = None):
+            exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
+            pilot_shots: int | None = None):
         """Run on Aer and reconstruct the attention output with error bars.
 
         Args:
-            shots: shots per circuit (default: the spec's ``shots``).
+            shots: shots per (query, key) pair (default: the spec's ``shots``); with
+                ``precision`` they default to a 512-shot pilot.
             noise: simulate with the target's noise model.
             seed: sampler seed (default: the spec's seed).
             exact: skip sampling; use each bound circuit's exact outcome probabilities.
-            mitigation: readout + signal-rescale mitigation (default: on when ``noise``).
-            precision: wanted standard error of the output; sets the shots per kernel.
+            mitigation: readout correction, sign symmetrisation and signal rescale from
+                calibration rows in the same job (default: on when ``noise``); see docs/noise.md.
+            precision: wanted standard error of every output entry (default: the spec's
+                ``precision``); a pilot run, then shots per score from the delta-method Jacobian.
+            pilot_shots: shots per pair of the pilot run of a precision run (default 512, or ``shots``).
         """
         from qac import execute
 
-        if mitigation or precision is not None:
-            raise ExecutionError("mitigation and precision-driven shots are not available yet; "
-                                 "run without --mitigation/--precision")
-
-        estimators = [self._estimator_of(k) for k in self.kernels]
-        pubs = self.pubs()
+        if precision is None:
+            precision = getattr(self.spec, "precision", None)
+        if precision is not None:
+            if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating)) \
+                    or not np.isfinite(precision) or not 0 < precision <= 1:
+                raise ExecutionError(f"precision must be in (0, 1], not {precision!r}; "
+                                     f"give the wanted standard error of the output, e.g. 0.01")
+        if mitigation is None:
+            mitigation = bool(noise)
+        seed = self.spec.seed if seed is None else seed
         if exact:
-            if noise:
-                raise ExecutionError("exact=True computes noiseless probabilities; drop noise=True or exact=True")
-            decoded, shots = execute.exact_estimates(pubs, estimators), None
-        else:
-            shots = self.spec.shots if shots is None else shots
-            if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
-                raise ExecutionError(f"shots must be a positive whole number, not {shots!r}")
-            noise_model = None
-            if noise:
-                noise_model = self.target.noise_model()
-                if noise_model is None:
-                    raise ExecutionError(f"target '{self.target.name}' has no noise model; "
-                                         f"use a device target such as ibm_brisbane for --noise")
-            decoded = execute.sample_estimates(pubs, estimators, shots=int(shots),
-                                               seed=self.spec.seed if seed is None else seed,
-                                               noise_model=noise_model)
-        estimates = {k.name: d for k, d in zip(self.kernels, decoded)}
-        output, stderr, scores, scores_stderr = execute.reconstruct(self.spec, self.program.module.plan, estimates)
-        return execute.Result(output=output, stderr=stderr, exact=self.exact, scores=scores,
-                              scores_stderr=scores_stderr, inner_products=estimates, shots=shots,
-                              noise=noise, target=self.target.name)
+            if noise or mitigation or precision is not None:
+                raise ExecutionError("exact=True computes noiseless infinite-shot probabilities; "
+                                     "drop noise/mitigation/precision or exact=True")
+            estimators = [self.estimator_of(k) for k in self.kernels]
+            pubs = [(self.program.isa[self.template_of(k)], self.program.module.bindings[k.name].values)
+                    for k in self.kernels]
+            decoded = execute.exact_estimates(pubs, estimators)
+            estimates = {k.name: d for k, d in zip(self.kernels, decoded)}
+            output, stderr, scores, scores_stderr = execute.reconstruct(self.spec, self.program.module.plan, estimates)
+            return execute.Result(output=output, stderr=stderr, exact=self.exact, scores=scores,
+                                  scores_stderr=scores_stderr, inner_products=estimates, shots=None,
+                                  noise=False, target=self.target.name)
+        explicit = shots is not None
+        shots = self.spec.shots if shots is None else shots
+        for label, value in (("shots", shots), ("pilot_shots", pilot_shots)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
+                raise ExecutionError(f"{label} must be a positive whole number, not {value!r}")
+        if precision is not None and pilot_shots is None and explicit:
+            pilot_shots = int(shots)
+        return execute.run_compiled(self, shots=int(shots), noise=noise, seed=seed, mitigation=bool(mitigation),
+                                    precision=precision, pilot_shots=pilot_shots)

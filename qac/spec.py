@@ -38,6 +38,7 @@ from qac.errors import SpecError
 MAX_ROWS = 4096  # N and M: each query×key pair is one circuit
 MAX_COLS = 1024  # d and dv
 MAX_PAIRS = 2**20  # N·M·heads circuits
+MAX_BINDING_VALUES = 2**27  # pairs × angles per pair: 1 GiB of float64 bindings
 MAX_SHOTS = 10**8
 MAX_SEED = 2**32 - 1
 MAX_YAML_NODES = 200_000  # bigger inline data belongs in .npy files
@@ -218,10 +219,12 @@ def _check_shape(rows: int, cols: int) -> None:
         raise _Invalid(f"{label} has {what}", "a matrix needs at least one row and one column")
     if rows > MAX_ROWS:
         raise _Invalid(f"{label} has {rows} rows",
-                       f"qac accepts at most {MAX_ROWS} rows per matrix (each query×key pair is one circuit)")
+                       f"qac accepts at most {MAX_ROWS} rows per matrix (each query×key pair is one circuit): "
+                       f"{rows} queries or keys need at least {rows} circuits")
     if cols > MAX_COLS:
         raise _Invalid(f"{label} has {cols} columns",
-                       f"qac accepts at most {MAX_COLS} columns per matrix (the vector width d or dv)")
+                       f"qac accepts at most {MAX_COLS} columns per matrix (the vector width d or dv): "
+                       f"d = {cols} pads to {1 << (cols - 1).bit_length()} amplitudes per vector")
 
 
 def _check_array_type(shape: tuple, dtype: np.dtype, what: str) -> None:
@@ -450,9 +453,9 @@ class Spec(BaseModel):
     def _check_shapes(self) -> None:
         (n, d), (m, dk), (mv, dv) = self.Q.shape, self.K.shape, self.V.shape
         if dk != d:
-            raise _Invalid(f"has {dk} columns but Q has {d}", "Q and K must have the same width d", ("K",))
+            raise _Invalid(f"has {dk} column{'s' if dk != 1 else ''} but Q has {d}", "Q and K must have the same width d", ("K",))
         if mv != m:
-            raise _Invalid(f"has {mv} rows but K has {m}",
+            raise _Invalid(f"has {mv} row{'s' if mv != 1 else ''} but K has {m}",
                            "K and V must have the same number of rows M (one value row per key)", ("V",))
         if d % self.heads or dv % self.heads:
             raise _Invalid(f"heads = {self.heads} does not divide d = {d} and dv = {dv}",
@@ -461,6 +464,12 @@ class Spec(BaseModel):
             raise _Invalid(f"N×M×heads = {n}×{m}×{self.heads} = {n * m * self.heads} query×key pairs",
                            f"qac accepts at most {MAX_PAIRS} pairs (each pair is one circuit); use fewer rows",
                            ("Q",))
+        # Any amplitude encoding binds at least d_head − 1 angles per vector, two vectors per pair.
+        values = n * m * self.heads * 2 * max(self.d_head - 1, 1)
+        if values > MAX_BINDING_VALUES:
+            raise _Invalid(f"{n}×{m}×{self.heads} pairs of width d_head = {self.d_head} need at least {values} "
+                           f"circuit angles ({values * 8 / 2**30:.1f} GiB of bindings)",
+                           f"qac accepts at most {MAX_BINDING_VALUES} (1 GiB); use fewer rows or a smaller d", ("Q",))
 
     N = property(lambda self: self.Q.shape[0], doc="number of queries")
     M = property(lambda self: self.K.shape[0], doc="number of keys")

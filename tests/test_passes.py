@@ -13,7 +13,8 @@ from qiskit.quantum_info import Operator, Statevector
 from qac import choices
 from qac.errors import CompileError
 from qac.passes import PASSES
-from qac.passes.encode import ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, tree_angles
+from qac.passes.encode import (ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, open_tree_angles,
+                               tree_angles, unary_angles, unary_schedule, vectors_for)
 from qac.passes.estimate import ESTIMATORS
 from qac.passes.normalize import padded_width, split_norms
 from qac.pipeline import format_pipeline, parse_pipeline
@@ -39,19 +40,76 @@ def test_multiplexed_ry_applies_the_right_angle_for_every_control_value(level):
         np.testing.assert_allclose(block, [[c, -s], [s, c]], atol=1e-12)
 
 
-@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
-def test_ry_tree_prepares_any_real_unit_vector(n, seed):
-    rng = np.random.default_rng(seed)
-    v = rng.standard_normal(1 << n) * (rng.random(1 << n) < 0.7)  # some exact zeros
+def random_unit(rng, width, zeros=0.3):
+    v = rng.standard_normal(width) * (rng.random(width) >= zeros)  # some exact zeros
     if not v.any():
         v[0] = -1.0
-    v /= np.linalg.norm(v)
+    return v / np.linalg.norm(v)
+
+
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_ry_tree_prepares_any_real_unit_vector(n, seed):
+    v = random_unit(np.random.default_rng(seed), 1 << n)
     params = [Parameter(f"p{i:03d}") for i in range((1 << n) - 1)]
     circuit = QuantumCircuit(n)
     append_ry_tree(circuit, list(range(n)), params)
     assert circuit.count_ops().get("cx", 0) == (1 << n) - 2  # Möttönen: 2^n - 2 CNOTs
     bound = circuit.assign_parameters(gray_angles(tree_angles(v[None, :]), n)[0])
     np.testing.assert_allclose(Statevector(bound).data.real, v, atol=1e-12)
+
+
+@given(st.integers(1, 7), st.integers(0, 2**32 - 1))
+def test_open_ry_tree_drops_n_minus_1_cnots_and_stays_exact(n, seed):
+    """Without the closing CNOTs (all controlled by the top qubit) the bind-time relabelling
+    (upper halves read backwards) still prepares the vector exactly."""
+    v = random_unit(np.random.default_rng(seed), 1 << n)
+    params = [Parameter(f"p{i:03d}") for i in range((1 << n) - 1)]
+    circuit = QuantumCircuit(n)
+    ENCODINGS["binary"].append(circuit, list(range(n)), params)
+    assert circuit.count_ops().get("cx", 0) == (1 << n) - n - 1
+    bound = circuit.assign_parameters(open_tree_angles(v[None, :])[0])
+    np.testing.assert_allclose(Statevector(bound).data, v, atol=1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["unary_parallel", "unary_diagonal", "unary_semi_diagonal"])
+@pytest.mark.parametrize("width", [2, 3, 5, 8])
+def test_unary_loaders_prepare_any_real_vector_in_the_unary_basis(encoding, width):
+    rng = np.random.default_rng(width)
+    enc = ENCODINGS[encoding]
+    for _ in range(3):
+        v = random_unit(rng, width)
+        params = [Parameter(f"p{i:03d}") for i in range(enc.num_parameters(width))]
+        circuit = QuantumCircuit(width)
+        enc.append(circuit, list(range(width)), params)
+        assert circuit.count_ops().get("cz", 0) == 2 * (width - 1)  # d - 1 RBS, 2 two-qubit gates each
+        state = Statevector(circuit.assign_parameters(enc.vector_parameters(v[None, :])[0])).data
+        expected = np.zeros(1 << width)
+        expected[[1 << lane for lane in range(width)]] = v
+        np.testing.assert_allclose(state, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("loader", ["diagonal", "semi_diagonal"])
+def test_chain_loaders_only_couple_neighbours_on_a_line(loader):
+    _, steps = unary_schedule(loader, 9)
+    assert all(abs(source - dest) == 1 for source, dest, _, _ in steps)
+    _, steps = unary_schedule("parallel", 8)
+    assert [(s, t) for s, t, _, _ in steps] == [(0, 4), (0, 2), (4, 6), (0, 1), (2, 3), (4, 5), (6, 7)]
+
+
+def test_qiskit_baseline_loader_prepares_a_rotated_copy_with_the_same_inner_products():
+    rng = np.random.default_rng(4)
+    enc = ENCODINGS["qiskit"]
+    a, b = (vectors_for(random_unit(rng, 5)[None, :], 5, 8, False) for _ in range(2))
+    params = [Parameter(f"p{i:03d}") for i in range(enc.num_parameters(8))]
+    circuit = QuantumCircuit(3)
+    enc.append(circuit, [0, 1, 2], params)
+    states = [Statevector(circuit.assign_parameters(enc.vector_parameters(x)[0])).data for x in (a, b)]
+    assert abs(abs(np.vdot(states[0], states[1])) - abs(float(a[0] @ b[0]))) < 1e-9
+
+
+def test_unary_angles_put_signs_where_a_lane_splits_off():
+    v = np.array([[0.0, -0.6, 0.0, 0.8]])
+    assert unary_angles(v, "diagonal").shape == (1, 3)
 
 
 @pytest.mark.parametrize("d,expected", [(1, 1), (2, 2), (3, 4), (5, 8), (16, 16), (17, 32)])
@@ -73,7 +131,10 @@ def test_pipeline_text_round_trips():
     assert format_pipeline(passes) == text
     assert format_pipeline(parse_pipeline(" normalize , encode , estimate , layout ")) == (
         "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=1}")
-    assert set(PASSES) >= {"normalize", "encode", "estimate", "layout"}
+    assert set(PASSES) >= {"normalize", "encode", "estimate", "layout", "cost"}
+    text = ("normalize,encode{method=unary_diagonal},estimate{method=compute_uncompute},"
+            "layout{optimization_level=3,trials=4},cost{auto=estimator,shots=1000,precision=0.02}")
+    assert format_pipeline(parse_pipeline(text)) == text
 
 
 @pytest.mark.parametrize("text,fragment", [
@@ -84,6 +145,9 @@ def test_pipeline_text_round_trips():
     ("layout{optimization_level=7}", "optimization_level must be 0, 1, 2 or 3"),
     ("", "the pipeline text is empty"),
     ("normalize;encode", "cannot parse"),
+    ("estimate{method=swapp}", "unknown estimator 'swapp'"),
+    ("layout{trials=0}", "trials must be between 1 and 64"),
+    ("cost{auto=everything}", "auto must be encoding, estimator or encoding+estimator"),
 ])
 def test_bad_pipeline_text_is_a_clear_error(text, fragment):
     with pytest.raises(CompileError, match=None) as info:

@@ -1,0 +1,101 @@
+"""The cost model: estimator variances against sampling, the auto choice, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qac
+from qac import targets
+from qac.decode import estimate_from_counts
+from qac.errors import CompileError, TargetError
+from qac.execute import exact_distribution
+from qac.passes.cost import choose, rank_key, statistics
+from qac.passes.estimate import ESTIMATORS
+from tests.conftest import spec_mapping
+
+VARIANCE_CASES = [("interference", "binary"), ("hadamard", "binary"), ("swap", "binary"),
+                  ("destructive_swap", "binary"), ("compute_uncompute", "binary"),
+                  ("compute_uncompute", "unary_diagonal"), ("interference", "unary_semi_diagonal")]
+
+
+@pytest.mark.parametrize("estimator,encoding", VARIANCE_CASES)
+@pytest.mark.parametrize("inner_product", [-0.5, 0.0, 0.6])
+def test_empirical_variance_matches_the_documented_formula(estimator, encoding, inner_product):
+    """S shots from the circuit's exact outcome distribution, repeated R times (fixed seed):
+    the spread of ĉ matches per_shot_variance(c)/S within 10%."""
+    from qac.ir import Kernel
+
+    d, shots, repeats = 4, 8000, 2000  # the delta method is asymptotic: σ_s ≪ s
+    a = np.array([1.0, 0.0, 0.0, 0.0])
+    b = np.array([inner_product, np.sqrt(1 - inner_product**2), 0.0, 0.0])
+    kernel = Kernel("k", 0, d, d, a[None, :], b[None, :], np.ones(1), np.ones(1),
+                    np.array([[0, 0]]), np.ones((1, 1), bool))
+    est = ESTIMATORS[estimator]
+    circuit = est.build(d, "t", encoding)
+    row = est.bind(kernel, encoding)[0]
+    probabilities = exact_distribution(circuit.assign_parameters(row))
+    rng = np.random.default_rng(1234)
+    counts = rng.multinomial(shots, probabilities / probabilities.sum(), size=repeats)
+    mean, sem = estimate_from_counts(counts, est.outcome_values(circuit.num_clbits))
+    estimates, _ = est.finish(mean, sem)
+    predicted = est.per_shot_variance(inner_product) / shots
+    assert abs(np.mean(estimates) - inner_product) < 5 * np.sqrt(predicted / repeats) + 1e-3
+    assert np.var(estimates) == pytest.approx(predicted, rel=0.10)
+
+
+def test_shots_and_expected_error_follow_the_esp_model():
+    s = statistics("interference", 0.5, 4096, 0.01)
+    assert s["variance_per_shot"] == 1.0
+    assert s["expected_error"] == pytest.approx(1 / (0.5 * 64))
+    assert s["shots_for_precision"] == 40000
+
+
+@pytest.mark.parametrize("target", ["aer", "ibm_fez"])
+def test_auto_never_picks_a_candidate_with_worse_predicted_error(target):
+    report = choose(4, targets.get(target), shots=4096, trials=1)
+    best = report["choice"]
+    assert all(best["expected_error"] <= c["expected_error"] for c in report["candidates"])
+    assert report["candidates"] == sorted(report["candidates"], key=rank_key)
+    assert report["runner_up"] is report["candidates"][1]
+    names = {(c["encoding"], c["estimator"]) for c in report["candidates"]} | {
+        (s["encoding"], s["estimator"]) for s in report["skipped"]}
+    assert len(names) == sum(len(e.encodings) for e in ESTIMATORS.values())  # every pair accounted for
+
+
+def test_auto_pipeline_is_concrete_and_the_manifest_records_choice_and_runner_up():
+    rng = np.random.default_rng(2)
+    mapping = spec_mapping(rng.standard_normal((2, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2)),
+                           compile={"encoding": "auto", "estimator": "auto"})
+    compiled = qac.compile(mapping, "ibm_fez")
+    assert "auto" not in compiled.pipeline.split("cost{")[0]
+    cost = compiled.manifest()["cost"]
+    choice = cost["auto"]["choice"]
+    assert f"encode{{method={choice['encoding']}}}" in compiled.pipeline
+    assert cost["auto"]["runner_up"]["expected_error"] >= choice["expected_error"]
+    template = next(iter(cost["templates"].values()))
+    assert template["two_qubit_gates"] == choice["two_qubit_gates"]  # the model saw what was compiled
+    again = qac.compile(compiled.pipeline and mapping, "ibm_fez", passes=compiled.pipeline)
+    assert again.manifest()["cost"] == cost  # reproducible from the recorded pipeline
+    assert np.abs(compiled.run(exact=True).error).max() < 1e-9
+
+
+def test_unsigned_estimator_without_room_for_the_offset_is_a_clear_error():
+    rng = np.random.default_rng(3)
+    mapping = spec_mapping(rng.standard_normal((2, 16)), rng.standard_normal((2, 16)), rng.standard_normal((2, 1)))
+    with pytest.raises(TargetError, match="unsigned and needs an offset lane: d=16 pads to 32") as info:
+        qac.compile(mapping, "ibmq_belem", passes="normalize,encode,estimate{method=destructive_swap},layout")
+    assert "\n" not in str(info.value)
+
+
+def test_unary_encoding_wider_than_the_device_is_a_clear_error():
+    rng = np.random.default_rng(3)
+    mapping = spec_mapping(rng.standard_normal((2, 8)), rng.standard_normal((2, 8)), rng.standard_normal((2, 1)))
+    with pytest.raises(TargetError, match="one qubit per component: d=8 .* needs 9 qubits"):
+        qac.compile(mapping, "ibmq_belem", passes="normalize,encode{method=unary_diagonal},estimate,layout")
+
+
+def test_incompatible_pair_is_a_clear_error():
+    with pytest.raises(CompileError, match="does not work with encoding 'unary_diagonal'"):
+        qac.compile(spec_mapping([[1.0, 2.0]], [[1.0, 0.0]], [[1.0]]), "aer",
+                    passes="normalize,encode{method=unary_diagonal},estimate{method=destructive_swap},layout")

@@ -1,0 +1,65 @@
+"""`qac inspect SPEC|DIR`: the table, --json, --print-after-all, --qasm, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from qac.cli import main
+from qac.inspect import classical_flops
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["inspect", *map(str, args)])
+
+
+def test_json_report_of_a_spec(example_spec):
+    result = run(example_spec, "--target", "ibm_fez", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    (kernel,) = report["kernels"]
+    for key in ("qubits", "two_qubit_gates", "depth", "duration_ns", "esp", "shots_for_precision", "physical_qubits"):
+        assert key in kernel
+    assert 0 < kernel["esp"] < 1 and kernel["duration_ns"] > 0
+    assert len(kernel["physical_qubits"]) == kernel["qubits"]
+    assert report["ir"] == ["input", "normalize", "encode{method=binary}", "estimate{method=interference}",
+                            "layout{optimization_level=1}"]
+    account = report["account"]
+    assert account["classical_flops"] == classical_flops(N=4, M=4, d=8, dv=8, heads=1)
+    assert account["shots_total"] == account["circuits"] * report["shots"]
+
+
+def test_table_ir_and_qasm(example_spec):
+    result = run(example_spec, "--print-after-all", "--qasm")
+    assert result.exit_code == 0, result.output
+    assert "// IR after layout{optimization_level=1}" in result.output
+    assert "shots for ε=0.01" in result.output
+    assert "honest account: classical attention costs" in result.output
+    assert "OPENQASM 3.0;" in result.output
+
+
+def test_a_compiled_directory(example_spec, tmp_path):
+    out = tmp_path / "build"
+    assert CliRunner().invoke(main, ["compile", str(example_spec), "-t", "ibm_brisbane", "-o", str(out)]).exit_code == 0
+    result = run(out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["target"] == "ibm_brisbane" and report["kernels"][0]["esp"] < 1
+    assert report["qasm"]["text"].startswith("OPENQASM 3.0;")
+
+
+def test_bad_input_is_one_line_exit_2(example_spec, tmp_path):
+    result = run(example_spec, "--passes", "normalize,encode{method=unary},estimate,layout")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "unknown encoding 'unary'" in result.output
+    result = run(tmp_path)
+    assert result.exit_code == 2 and "has no manifest.json" in result.output
+
+
+def test_command_module_imports_only_click():
+    code = ("import sys, qac.commands.inspect; "
+            "assert not any(m.startswith(('qiskit', 'numpy', 'rich')) for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
