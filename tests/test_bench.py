@@ -13,8 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-pytest.importorskip("matplotlib")
-
 import bench.common  # noqa: E402,F401  (environment first)
 from bench import __main__ as suite  # noqa: E402
 from bench import report  # noqa: E402
@@ -23,13 +21,7 @@ from bench.common import markdown_table  # noqa: E402
 
 @pytest.fixture(scope="module")
 def sections():
-    names = ["compile", "cost", "accuracy", "endtoend"]
-    try:
-        import qiskit_machine_learning  # noqa: F401
-
-        names.insert(2, "throughput")
-    except ImportError:
-        pass
+    names = ["compile", "cost", "throughput", "accuracy", "endtoend"]  # the [test] extra installs the peers
     return {s.key: s for s in suite.run_sections(names, "tiny")}
 
 
@@ -61,8 +53,6 @@ def test_accuracy_error_tracks_its_bound(sections):
 
 
 def test_throughput_ratios(sections):
-    if "throughput" not in sections:
-        pytest.skip("qiskit-machine-learning not installed")
     rows = sections["throughput"].data["rows"]
     qac = next(r for r in rows if r["method"].startswith("qac"))
     for r in rows:
