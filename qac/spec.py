@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
 from qac import choices
 from qac.errors import SpecError
+from qac.yamlfile import YamlRules, located, read_located_yaml
 
 MAX_ROWS = 4096  # N and M: each query×key pair is one circuit
 MAX_COLS = 1024  # d and dv
@@ -83,10 +83,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _message(label: str, line: int | None, field: str | None, text: str) -> str:
-    where = label if line is None else f"{label}:{line}"
-    message = f"{where}: {field}: {text}" if field else f"{where}: {text}"
-    return " ".join(message.splitlines())  # the CLI prints one line per error
+_message = located  # "<file>:<line>: <field>: <text>", one line (the CLI prints one line per error)
 
 
 def _field_name(loc: Loc) -> str:
@@ -511,126 +508,20 @@ class Spec(BaseModel):
 
 # --- YAML -------------------------------------------------------------------------------
 
-
-class _Refused(Exception):
-    def __init__(self, mark: yaml.Mark, text: str, loc: Loc = ()):
-        super().__init__(text)
-        self.mark, self.text, self.loc = mark, text, loc
-
-
-def _guard(text: str) -> None:
-    """Refuse aliases, huge and deep documents from the event stream, before any node is built.
-
-    Aliases are how "billion laughs" bombs expand; refusing them outright is simpler and safer
-    than a budget, and specs never need them.
-    """
-    nodes = depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
-            raise _Refused(event.start_mark, "YAML aliases (*name) are not supported; write the value out in full")
-        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-            nodes += 1
-            if nodes > MAX_YAML_NODES:
-                raise _Refused(event.start_mark, f"the document has more than {MAX_YAML_NODES} values; "
-                                                 "store large matrices in .npy files")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise _Refused(event.start_mark, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the document")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _make_loader(base: type) -> type:
-    class Loader(base):
-        """A safe loader that also reads `1e-3` as a number (YAML 1.2; YAML 1.1 says text)."""
-
-    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
-        r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
-    return Loader
-
-
-_Loader = _make_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml is ~30x faster
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")}
-
-
-def _to_python(loader: _Loader, node: yaml.Node, loc: Loc, positions: dict[Loc, int]) -> Any:
-    """Build plain Python values, recording the 1-based line of every key and list item."""
-    if node.tag not in _PLAIN_TAGS:  # `!!python/object` and friends: refuse, never construct
-        raise _Refused(node.start_mark, f"YAML tag {node.tag!r} is not supported; remove the tag", loc)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _to_python(loader, key_node, loc, {}) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                raise _Refused(key_node.start_mark, "a key is not a plain name; write keys such as heads or Q", loc)
-            if key in out:
-                raise _Refused(key_node.start_mark, f"duplicate key {key!r}; keep only one of them", loc + (key,))
-            positions[loc + (key,)] = key_node.start_mark.line + 1
-            out[key] = _to_python(loader, value_node, loc + (key,), positions)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            positions[loc + (i,)] = item.start_mark.line + 1
-            items.append(_to_python(loader, item, loc + (i,), positions))
-        return items
-    try:
-        return loader.construct_object(node)
-    except yaml.YAMLError:
-        raise
-    except Exception as exc:  # e.g. a 5000-digit integer
-        raise _Refused(node.start_mark, f"cannot read {node.value[:40]!r} ({exc}); write a plain value", loc) from None
-
-
-def _read_yaml(path: pathlib.Path, label: str) -> tuple[dict, dict[Loc, int]]:
-    try:
-        if path.is_dir():
-            raise SpecError(f"{label}: is a directory, not a file; give the path of the spec's .yaml file")
-        if (size := path.stat().st_size) > MAX_FILE_BYTES:
-            raise SpecError(f"{label}: the file is {size} bytes; qac reads spec files up to {MAX_FILE_BYTES} bytes, "
-                            "store large matrices in .npy files")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{label}: file not found; check the path (relative to {os.getcwd()})") from None
-    except OSError as exc:
-        raise SpecError(f"{label}: cannot read the file ({exc.strerror}); check the path and permissions") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError(f"{label}:{line}: the file is not UTF-8 text; save it as UTF-8") from None
-
-    loader, positions = None, {}
-    try:
-        _guard(text)
-        loader = _Loader(text)
-        root = loader.get_single_node()
-        if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
-            raise SpecError(f"{label}:1: the file is empty; write a mapping with at least Q, K and V")
-        positions[()] = line = root.start_mark.line + 1
-        if not isinstance(root, yaml.MappingNode):
-            kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-            raise SpecError(f"{label}:{line}: the document is {kind}, not a mapping; "
-                            "write top-level keys such as Q:, K: and V:")
-        return _to_python(loader, root, (), positions), positions
-    except _Refused as refused:
-        field = _field_name(refused.loc) if refused.loc else None
-        raise SpecError(_message(label, refused.mark.line + 1, field, refused.text)) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        tabbed = "\t" in "".join(text.splitlines()[line - 1: line])
-        fix = "indent with spaces; YAML does not allow tabs" if tabbed else f"fix the YAML syntax on line {line}"
-        raise SpecError(_message(label, line, None, f"invalid YAML: {problem}; {fix}")) from None
-    except yaml.YAMLError as exc:  # ReaderError: control characters
-        line = text[: getattr(exc, "position", 0) or 0].count("\n") + 1
-        reason = getattr(exc, "reason", "unreadable characters")
-        raise SpecError(_message(label, line, None, f"invalid YAML: {reason}; remove the character")) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+YAML_RULES = YamlRules(
+    error=SpecError, field_name=_field_name, max_bytes=MAX_FILE_BYTES, max_nodes=MAX_YAML_NODES,
+    max_depth=MAX_YAML_DEPTH,
+    directory="give the path of the spec's .yaml file",
+    too_big="qac reads spec files up to {max_bytes} bytes, store large matrices in .npy files",
+    not_found="file not found; check the path (relative to {cwd})",
+    unreadable="cannot read the file ({reason}); check the path and permissions",
+    too_many="the document has more than {max_nodes} values; store large matrices in .npy files",
+    too_deep="flatten the document",
+    empty="write a mapping with at least Q, K and V",
+    not_mapping="write top-level keys such as Q:, K: and V:",
+    key_example="heads or Q",
+    more_tags=("timestamp",),
+)
 
 
 def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec:
@@ -647,7 +538,7 @@ def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec
     elif isinstance(source, (str, os.PathLike)):
         label = os.fspath(source)
         path = pathlib.Path(label)
-        data, positions = _read_yaml(path, label)
+        data, positions = read_located_yaml(path, label, YAML_RULES)
         base = pathlib.Path(base_dir) if base_dir is not None else path.parent
     else:
         raise SpecError(f"<spec>: expected a YAML file path, a mapping or a Spec, got {type(source).__name__}; "

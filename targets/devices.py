@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from qac.errors import TargetError
+from qac.yamlfile import YamlRules, one_line, read_located_yaml
 
 from .description import TargetDescription
 
@@ -143,8 +143,7 @@ def _field(loc: Loc) -> str:
     return "".join(parts) or "device"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.splitlines())
+_one_line = one_line
 
 
 def _located(label: str, positions: dict[Loc, int], problem: _Invalid) -> TargetError:
@@ -155,6 +154,21 @@ def _located(label: str, positions: dict[Loc, int], problem: _Invalid) -> Target
             break
     where = label if line is None else f"{label}:{line}"
     return TargetError(_one_line(f"{where}: {_field(problem.at)}: {problem}"))
+
+
+YAML_RULES = YamlRules(
+    error=TargetError, field_name=_field, max_bytes=MAX_FILE_BYTES, max_nodes=MAX_YAML_NODES,
+    max_depth=MAX_YAML_DEPTH,
+    directory="give the path of a device .yaml file",
+    too_big="device files are at most {max_bytes} bytes",
+    not_found="device file not found; check the path (relative to {cwd})",
+    unreadable="cannot read the device file ({reason}); check the path and permissions",
+    too_many="more than {max_nodes} values; use coupling: {{grid: ...}} or all-to-all instead of long edge lists",
+    too_deep="flatten the file",
+    empty="write a device mapping (see docs/devices.md)",
+    not_mapping="write top-level keys such as name:, qubits: and gates:",
+    key_example="qubits or gates",
+)
 
 
 def _show(value: Any) -> str:
@@ -172,119 +186,9 @@ def _show(value: Any) -> str:
 
 
 # ============================================================================ YAML reading
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """Safe loader that also reads ``1e-3`` as a number (YAML 1.2 style)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map")}
-
-
-class _Refused(Exception):
-    def __init__(self, mark, text: str, loc: Loc = ()):
-        super().__init__(text)
-        self.mark, self.text, self.loc = mark, text, loc
-
-
-def _guard(text: str) -> None:
-    """Refuse aliases (alias bombs), huge and deep documents before any node is built."""
-    nodes = depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
-            raise _Refused(event.start_mark, "YAML aliases (*name) are not supported; write the value out in full")
-        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-            nodes += 1
-            if nodes > MAX_YAML_NODES:
-                raise _Refused(event.start_mark, f"more than {MAX_YAML_NODES} values; "
-                                                 "use coupling: {grid: ...} or all-to-all instead of long edge lists")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise _Refused(event.start_mark, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the file")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _to_python(loader, node, loc: Loc, positions: dict[Loc, int]) -> Any:
-    if node.tag not in _PLAIN_TAGS:
-        raise _Refused(node.start_mark, f"YAML tag {node.tag!r} is not supported; remove the tag", loc)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _to_python(loader, key_node, loc, {}) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                raise _Refused(key_node.start_mark, "a key is not a plain name; write keys such as qubits or gates", loc)
-            if key in out:
-                raise _Refused(key_node.start_mark, f"duplicate key {key!r}; keep only one of them", loc + (key,))
-            positions[loc + (key,)] = key_node.start_mark.line + 1
-            out[key] = _to_python(loader, value_node, loc + (key,), positions)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            positions[loc + (i,)] = item.start_mark.line + 1
-            items.append(_to_python(loader, item, loc + (i,), positions))
-        return items
-    try:
-        return loader.construct_object(node)
-    except yaml.YAMLError:
-        raise
-    except Exception as exc:  # e.g. a 5000-digit integer
-        raise _Refused(node.start_mark, f"cannot read {node.value[:40]!r} ({exc}); write a plain value", loc) from None
-
-
 def read_yaml(path: Path, label: str) -> tuple[dict, dict[Loc, int]]:
     """Parse a device file into plain Python values plus the 1-based line of every key."""
-    try:
-        if path.is_dir():
-            raise TargetError(f"{label}: is a directory, not a file; give the path of a device .yaml file")
-        if (size := path.stat().st_size) > MAX_FILE_BYTES:
-            raise TargetError(f"{label}: the file is {size} bytes; device files are at most {MAX_FILE_BYTES} bytes")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise TargetError(f"{label}: device file not found; check the path (relative to {os.getcwd()})") from None
-    except OSError as exc:
-        raise TargetError(f"{label}: cannot read the device file ({exc.strerror}); check the path and permissions") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise TargetError(f"{label}:{line}: the file is not UTF-8 text; save it as UTF-8") from None
-
-    loader, positions = None, {}
-    try:
-        _guard(text)
-        loader = _Loader(text)
-        root = loader.get_single_node()
-        if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
-            raise TargetError(f"{label}:1: the file is empty; write a device mapping (see docs/devices.md)")
-        positions[()] = line = root.start_mark.line + 1
-        if not isinstance(root, yaml.MappingNode):
-            kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-            raise TargetError(f"{label}:{line}: the document is {kind}, not a mapping; "
-                              "write top-level keys such as name:, qubits: and gates:")
-        return _to_python(loader, root, (), positions), positions
-    except _Refused as refused:
-        field = f"{_field(refused.loc)}: " if refused.loc else ""
-        raise TargetError(_one_line(f"{label}:{refused.mark.line + 1}: {field}{refused.text}")) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        tabbed = "\t" in "".join(text.splitlines()[line - 1: line])
-        fix = "indent with spaces; YAML does not allow tabs" if tabbed else f"fix the YAML syntax on line {line}"
-        raise TargetError(_one_line(f"{label}:{line}: invalid YAML: {problem}; {fix}")) from None
-    except yaml.YAMLError as exc:  # ReaderError: control characters
-        line = text[: getattr(exc, "position", 0) or 0].count("\n") + 1
-        reason = getattr(exc, "reason", "unreadable characters")
-        raise TargetError(_one_line(f"{label}:{line}: invalid YAML: {reason}; remove the character")) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    return read_located_yaml(path, label, YAML_RULES)
 
 
 # ============================================================================ validation

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from qac import choices, spec as spec_module
+from qac import choices, spec as spec_module, yamlfile
 from qac.errors import SpecError
 from qac.spec import MAX_PAIRS, CompileOptions, Spec, load_spec
 
@@ -341,7 +341,7 @@ PURE_PYTHON_CASES = {"syntax", "tabs", "two-documents", "control-char", "alias",
                          ids=[c[0] for c in HOSTILE if c[0] in PURE_PYTHON_CASES])
 def test_hostile_specs_without_libyaml(tmp_path, data_dir, monkeypatch, text, line, field, fragment):
     """The pure-Python PyYAML fallback gives the same locations and fixes."""
-    monkeypatch.setattr(spec_module, "_Loader", spec_module._make_loader(yaml.SafeLoader))
+    monkeypatch.setattr(yamlfile, "Loader", yamlfile.make_loader(yaml.SafeLoader))
     test_hostile_specs(tmp_path, data_dir, monkeypatch, text, line, field, fragment)
     assert load_spec(write(tmp_path, variant(scale="scale: 1e-1"), "ok.yaml")).scale == 0.1
 
