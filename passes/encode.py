@@ -142,6 +142,207 @@ def open_tree_angles(units: np.ndarray) -> np.ndarray:
     return gray_angles(reverse_upper_halves(tree_angles(permuted), n), n)
 
 
+# ------------------------------------------------------------------ routed trees (CX + Ry on a graph)
+def _parity(x: int) -> int:
+    return bin(x).count("1") & 1
+
+
+@dataclass(frozen=True)
+class TreeProgram:
+    """A state-preparation circuit of Ry and CX gates on ``num_qubits`` qubits, grouped in levels.
+
+    ``ops`` are ``("ry", qubit, level)`` and ``("cx", control, target)``. Track the CX network as a
+    GF(2) matrix A (physical bits y = A·x of virtual bits x). An Ry on qubit q rotates every pair
+    {x, x ⊕ u}, u = A⁻¹e_q (the level's *direction*), by ±θ: + where y_q = row_q(A)·x is 0. A level
+    ℓ holds 2^ℓ rotations of one direction u_ℓ (independent of u_0…u_{ℓ−1}) whose rows, restricted
+    to V_ℓ = span(u_0…u_{ℓ−1}), are distinct characters: so the angles each pair {b, b ⊕ u_ℓ}, b ∈ V_ℓ,
+    sees are a Hadamard transform of the 2^ℓ free angles, and level ℓ is the ℓ-th level of an Ry
+    tree in the basis u. Any such program prepares every real vector exactly: the vector is read
+    in the coordinates z (x = Σ z_j u_j, y = A_final·x) and the angles come from ``tree_angles``.
+    The CNOTs may connect any qubits, so the program can follow a device's coupling graph.
+    """
+
+    num_qubits: int
+    ops: tuple
+    levels: tuple  # per level: the slots' restricted characters (ints, bit j = row·u_j)
+    directions: tuple  # u_ℓ as bit masks over the virtual bits
+    final_rows: tuple  # rows of A after the last gate
+
+    @property
+    def two_qubit_gates(self) -> int:
+        return sum(1 for op in self.ops if op[0] == "cx")
+
+    def edges(self) -> set:
+        return {tuple(sorted(op[1:])) for op in self.ops if op[0] == "cx"}
+
+
+def analyse_tree_program(num_qubits: int, ops) -> TreeProgram:
+    """Check a CX/Ry program has the level structure above; record what binding needs."""
+    rows = [1 << q for q in range(num_qubits)]
+    cols = [1 << q for q in range(num_qubits)]
+    levels: list[list[int]] = []
+    directions: list[int] = []
+    for op in ops:
+        if op[0] == "cx":
+            _, c, t = op
+            rows[t] ^= rows[c]
+            cols[c] ^= cols[t]
+            continue
+        _, q, level = op
+        if level == len(levels):
+            span = {0}
+            for v in directions:
+                span |= {s ^ v for s in span}
+            if cols[q] in span:
+                raise CompileError("internal: tree program level direction is not independent")
+            directions.append(cols[q])
+            levels.append([])
+        if level != len(levels) - 1 or cols[q] != directions[level]:
+            raise CompileError("internal: tree program rotation outside its level's direction")
+        levels[level].append(sum(_parity(rows[q] & u) << j for j, u in enumerate(directions[:level])))
+    if len(levels) != num_qubits or any(sorted(slots) != list(range(1 << k)) for k, slots in enumerate(levels)):
+        raise CompileError("internal: tree program levels do not form a full tree")
+    return TreeProgram(num_qubits, tuple(ops), tuple(tuple(s) for s in levels), tuple(directions), tuple(rows))
+
+
+def synthesise_tree_program(num_qubits: int, edges, order, *, depth: int = 4, seed: int = 0) -> TreeProgram:
+    """Greedy routed tree on a coupling graph: level ℓ rotates physical qubit ``order[ℓ]``; between
+    two rotations the shortest CX sequence (≤ ``depth`` gates on ``edges``, the level's target
+    never a control) that gives the target a new character; ties go to the sequence that leaves
+    the most neighbours able to give a new one next, then to a seeded random draw."""
+    import random
+
+    rng = random.Random(seed) if seed else None
+    adj = [(a, b) for a, b in edges] + [(b, a) for a, b in edges]
+    rows, cols = tuple(1 << q for q in range(num_qubits)), tuple(1 << q for q in range(num_qubits))
+    ops: list = []
+    directions: list[int] = []
+    for level, t in enumerate(order):
+        directions.append(cols[t])
+
+        def restrict(r, level=level):
+            return sum(_parity(r & u) << j for j, u in enumerate(directions[:level]))
+
+        moves = [m for m in adj if m[0] != t]
+        neighbours = [a for a, b in adj if b == t]
+        visited = {restrict(rows[t])}
+        ops.append(("ry", t, level))
+        while len(visited) < (1 << level):
+            frontier, seen, good = [((), rows, cols)], {rows}, []
+            for _ in range(depth):
+                nxt = []
+                for seq, r, c in frontier:
+                    for a, b in moves:
+                        r2, c2 = list(r), list(c)
+                        r2[b] ^= r2[a]
+                        c2[a] ^= c2[b]
+                        r2 = tuple(r2)
+                        if r2 in seen:
+                            continue
+                        seen.add(r2)
+                        item = (seq + ((a, b),), r2, tuple(c2))
+                        (good if b == t and restrict(r2[t]) not in visited else nxt).append(item)
+                if good:
+                    break
+                frontier = nxt
+            if not good:
+                raise CompileError("internal: routed tree synthesis found no move; raise the depth")
+
+            def score(item):
+                r = item[1]
+                vis = visited | {restrict(r[t])}
+                return -sum(1 for a in neighbours if restrict(r[t] ^ r[a]) not in vis), rng.random() if rng else 0
+
+            seq, rows, cols = min(good, key=score)
+            ops += [("cx", a, b) for a, b in seq]
+            visited.add(restrict(rows[t]))
+            ops.append(("ry", t, level))
+    return analyse_tree_program(num_qubits, ops)
+
+
+def star_tree_program(num_qubits: int) -> TreeProgram:
+    """The open Möttönen tree (Gray-code multiplexors, no closing CNOTs) as a tree program."""
+    ops: list = []
+    for level in range(num_qubits):
+        target = num_qubits - 1 - level
+        controls = list(range(target + 1, num_qubits))
+        k = 1 << level
+        for i in range(k):
+            ops.append(("ry", target, level))
+            if k > 1 and i < k - 1:
+                changed = gray(i) ^ gray(i + 1)
+                ops.append(("cx", controls[changed.bit_length() - 1], target))
+    return analyse_tree_program(num_qubits, ops)
+
+
+# Coupling shapes that embed in heavy-hex (a path; a "spider": one degree-3 node with arms; an
+# "H": two degree-3 nodes joined through a degree-2 one), the
+# level order and the tie-break seed: found by searching orders and seeds offline (docs/kernels.md).
+ROUTED_TREES = {
+    2: (((0, 1),), (1, 0), 0),
+    3: (((0, 1), (1, 2)), (0, 2, 1), 0),
+    4: (((0, 1), (1, 2), (2, 3)), (0, 3, 2, 1), 0),
+    5: (((0, 1), (0, 2), (0, 3), (1, 4)), (3, 2, 4, 1, 0), 1),
+    6: (((0, 1), (0, 2), (0, 3), (1, 4), (2, 5)), (5, 3, 4, 2, 1, 0), 5),
+    7: (((0, 1), (1, 2), (0, 3), (0, 4), (2, 5), (2, 6)), (5, 6, 3, 4, 1, 0, 2), 17939),
+}
+
+
+@lru_cache(maxsize=None)
+def routed_tree_program(num_qubits: int) -> TreeProgram:
+    """The tree program for a coupling graph of degree ≤ 3 (heavy-hex), else the open star tree."""
+    if num_qubits in ROUTED_TREES:
+        edges, order, seed = ROUTED_TREES[num_qubits]
+        return synthesise_tree_program(num_qubits, edges, order, seed=seed)
+    return star_tree_program(num_qubits)
+
+
+@lru_cache(maxsize=None)
+def _program_tables(program: TreeProgram):
+    n = program.num_qubits
+    index = np.empty(1 << n, dtype=np.int64)
+    for i in range(1 << n):
+        x = 0
+        for j, u in enumerate(program.directions):  # z_0 is the most significant bit of the tree index
+            if (i >> (n - 1 - j)) & 1:
+                x ^= u
+        index[i] = sum(_parity(row & x) << q for q, row in enumerate(program.final_rows))
+    signs = []
+    for level, slots in enumerate(program.levels):
+        prefixes = np.arange(1 << level)
+        z = (prefixes[:, None] >> (level - 1 - np.arange(level))[None, :]) & 1 if level else np.zeros((1, 0), int)
+        chars = (np.array(slots)[:, None] >> np.arange(level)[None, :]) & 1 if level else np.zeros((1, 0), int)
+        signs.append(np.where((z @ chars.T) % 2 == 1, -1.0, 1.0) / (1 << level))  # (prefix, slot)
+    return index, signs
+
+
+def tree_program_angles(program: TreeProgram, units: np.ndarray) -> np.ndarray:
+    """Per row of ``units`` (R, 2ⁿ) the program's Ry angles, in the order of its ``ry`` ops."""
+    index, signs = _program_tables(program)
+    raw = tree_angles(units[:, index])
+    by_level = []
+    for level, s in enumerate(signs):
+        lo, hi = (1 << level) - 1, (1 << (level + 1)) - 1
+        by_level.append(raw[:, lo:hi] @ s)  # θ = Sᵀα / 2^ℓ
+    out = np.empty_like(raw)
+    counters = [0] * program.num_qubits
+    for k, op in enumerate(op for op in program.ops if op[0] == "ry"):
+        level = op[2]
+        out[:, k] = by_level[level][:, counters[level]]
+        counters[level] += 1
+    return out
+
+
+def append_tree_program(circuit, qubits, parameters, program: TreeProgram) -> None:
+    k = 0
+    for op in program.ops:
+        if op[0] == "cx":
+            circuit.cx(qubits[op[1]], qubits[op[2]])
+        else:
+            circuit.ry(parameters[k], qubits[op[1]])
+            k += 1
+
+
 # ------------------------------------------------------------------ unary loaders (RBS)
 def append_rbs(circuit, theta, source, dest) -> None:
     """RBS(θ): moves amplitude cos θ / sin θ from ``source`` to ``dest`` (2 two-qubit gates)."""

@@ -5,9 +5,10 @@ Each estimator names f(outcome) whose mean over shots is decoded (``outcome_valu
 
 ``interference`` (signed; Schuld, Sinayskiy, Petruccione, "Quantum computing for pattern
 classification", PRICAI 2014): prepare (|0⟩|â⟩ + |1⟩|b̂⟩)/√2, H on the branch, measure it:
-P(0) = (1 + c)/2, f = ±1, Var[ĉ] = (1 − c²)/S. With ``binary`` the joint state is one open
-Ry tree on log2 d + 1 qubits; with a unary loader every RBS is multiplexed on the branch as
-RBS(m)·CZ·RBS(δ)·CZ (Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
+P(0) = (1 + c)/2, f = ±1, Var[ĉ] = (1 − c²)/S. With ``binary`` the joint state is one routed
+tree program on log2 d + 1 qubits (``encode.routed_tree_program``: CNOTs on a heavy-hex
+shape); with a unary loader every RBS is multiplexed on the branch as RBS(m)·CZ·RBS(δ)·CZ
+(Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
 
 ``hadamard`` (signed; the Hadamard test with controlled preparations, Aharonov, Jones,
 Landau, STOC 2006): H, 0-controlled L(â), 1-controlled L(b̂), H, measure the ancilla —
@@ -43,7 +44,8 @@ import numpy as np
 
 from qac.errors import CompileError, TargetError
 from qac.ir import Binding, CircuitModule, Kernel, KernelPlan, Template
-from qac.passes.encode import ENCODINGS, open_tree_angles, unary_schedule, vectors_for
+from qac.passes.encode import (ENCODINGS, append_tree_program, routed_tree_program, tree_program_angles,
+                               unary_schedule, vectors_for)
 from qac.pipeline import CompileContext, Pass
 
 UNARY = ("unary_parallel", "unary_diagonal", "unary_semi_diagonal")
@@ -150,8 +152,8 @@ class Interference(Estimator):
         circuit, qubits = _circuit(n + 1, 1, name)
         params = template_parameters(self.num_parameters(d, encoding))
         branch = qubits[n]
-        if encoding == "binary":  # one open tree on n + 1 qubits, branch on top
-            ENCODINGS["binary"].append(circuit, qubits, params)
+        if encoding == "binary":  # one routed tree on n + 1 qubits (a heavy-hex shape), branch on top
+            append_tree_program(circuit, qubits, params, routed_tree_program(n + 1))
         else:
             circuit.h(branch)
             start, steps = unary_schedule(enc.loader, width)
@@ -173,7 +175,8 @@ class Interference(Estimator):
         if encoding == "binary":  # the joint vector (â, b̂)/√2, the branch as its top bit
             lhs = vectors_for(kernel.lhs_units, kernel.d, width, False)
             rhs = vectors_for(kernel.rhs_units, kernel.d, width, False)
-            return open_tree_angles(np.concatenate([lhs[i], rhs[j]], axis=1) / np.sqrt(2.0))
+            joint = np.concatenate([lhs[i], rhs[j]], axis=1) / np.sqrt(2.0)
+            return tree_program_angles(routed_tree_program(joint.shape[1].bit_length() - 1), joint)
         lhs, rhs = self.vector_parameters(kernel, encoding)
         a, b = lhs[i], rhs[j]
         out = np.empty((len(i), 2 * a.shape[1]))

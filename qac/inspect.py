@@ -119,7 +119,7 @@ def render(report: dict, out, *, print_after_all: bool = False, show_qasm: bool 
         duration = "—" if k["duration_ns"] is None else f"{k['duration_ns'] / 1000:.2f}"
         table.add_row(k["kernel"], f"{k['encoding']}/{k['estimator']}", str(k["circuits"]), str(k["qubits"]),
                       str(k["two_qubit_gates"]), str(k["depth"]), duration, f"{k['esp']:.3f}",
-                      str(k["shots_for_precision"]), ",".join(map(str, k["physical_qubits"])))
+                      ("unreachable" if k["shots_for_precision"] is None else str(k["shots_for_precision"])), ",".join(map(str, k["physical_qubits"])))
     out.print(table)
     auto = (report.get("cost") or {}).get("auto")
     if auto:

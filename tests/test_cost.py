@@ -10,7 +10,7 @@ from qac import targets
 from qac.decode import estimate_from_counts
 from qac.errors import CompileError, TargetError
 from qac.execute import exact_distribution
-from qac.passes.cost import choose, rank_key, statistics
+from qac.passes.cost import RESIDUAL_BIAS, choose, rank_key, statistics
 from qac.passes.estimate import ESTIMATORS
 from tests.conftest import spec_mapping
 
@@ -45,10 +45,23 @@ def test_empirical_variance_matches_the_documented_formula(estimator, encoding, 
 
 
 def test_shots_and_expected_error_follow_the_esp_model():
-    s = statistics("interference", 0.5, 4096, 0.01)
-    assert s["variance_per_shot"] == 1.0
-    assert s["expected_error"] == pytest.approx(1 / (0.5 * 64))
-    assert s["shots_for_precision"] == 40000
+    ideal = statistics("interference", 1.0, 4096, 0.01)
+    assert ideal["variance_per_shot"] == 1.0 and ideal["residual_bias"] == 0
+    assert ideal["expected_error"] == pytest.approx(1 / 64)
+    assert ideal["shots_for_precision"] == 10000
+    noisy = statistics("interference", 0.9, 4096, 0.02)
+    bias = RESIDUAL_BIAS * 0.1
+    assert noisy["residual_bias"] == pytest.approx(bias)
+    assert noisy["expected_error"] == pytest.approx(np.sqrt(1 / (4096 * 0.81) + bias**2))
+    assert noisy["shots_for_precision"] == int(np.ceil(1 / (0.81 * (0.02**2 - bias**2))))
+    # a precision below the residual bias cannot be bought with shots
+    assert statistics("interference", 0.5, 4096, 0.01)["shots_for_precision"] is None
+
+
+def test_residual_bias_makes_auto_prefer_fewer_gates_at_equal_variance():
+    """Two candidates with the same shot variance: the one with the higher ESP must win."""
+    clean, noisy = statistics("interference", 0.95, 8192, 0.01), statistics("interference", 0.80, 8192, 0.01)
+    assert clean["expected_error"] < noisy["expected_error"]
 
 
 @pytest.mark.parametrize("target", ["aer", "ibm_fez"])
@@ -99,3 +112,16 @@ def test_incompatible_pair_is_a_clear_error():
     with pytest.raises(CompileError, match="does not work with encoding 'unary_diagonal'"):
         qac.compile(spec_mapping([[1.0, 2.0]], [[1.0, 0.0]], [[1.0]]), "aer",
                     passes="normalize,encode{method=unary_diagonal},estimate{method=destructive_swap},layout")
+
+
+@pytest.mark.parametrize("target", ["ibm_brisbane", "ibm_fez"])
+def test_binary_interference_templates_route_with_no_swaps_on_heavy_hex(target):
+    """The routed tree's coupling graph embeds in heavy-hex: routing adds no two-qubit gate."""
+    from qac.passes.cost import candidate_figures
+    from qac.passes.encode import routed_tree_program
+
+    for d in (4, 16):
+        figures = candidate_figures("binary", "interference", d, targets.get(target), optimization_level=3,
+                                    trials=1, seed=0, shots=4096, precision=0.01)
+        n = ESTIMATORS["interference"].qubits(d)
+        assert figures["two_qubit_gates"] == routed_tree_program(n).two_qubit_gates

@@ -154,3 +154,35 @@ def test_bad_pipeline_text_is_a_clear_error(text, fragment):
         parse_pipeline(text)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ routed trees (issue 3, item 5)
+from qac.passes.encode import (ROUTED_TREES, analyse_tree_program, append_tree_program, routed_tree_program,  # noqa: E402
+                               star_tree_program, tree_program_angles)
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_tree_programs_prepare_any_real_unit_vector_exactly(n):
+    rng = np.random.default_rng(n)
+    for program in {routed_tree_program(n), star_tree_program(n)}:
+        params = [Parameter(f"p{i:03d}") for i in range((1 << n) - 1)]
+        circuit = QuantumCircuit(n)
+        append_tree_program(circuit, list(range(n)), params, program)
+        for _ in range(4):
+            v = random_unit(rng, 1 << n)
+            bound = circuit.assign_parameters(tree_program_angles(program, v[None, :])[0])
+            np.testing.assert_allclose(Statevector(bound).data, v, atol=1e-12)
+
+
+def test_routed_trees_only_use_their_heavy_hex_shape_and_count_as_documented():
+    counts = {n: routed_tree_program(n).two_qubit_gates for n in ROUTED_TREES}
+    assert counts == {2: 1, 3: 5, 4: 15, 5: 36, 6: 79, 7: 169}
+    for n, (edges, _, _) in ROUTED_TREES.items():
+        assert routed_tree_program(n).edges() <= {tuple(sorted(e)) for e in edges}
+        assert max(sum(q in e for e in edges) for q in range(n)) <= 3  # heavy-hex degree
+    assert star_tree_program(5).two_qubit_gates == 26  # the open Möttönen tree: 2^n - n - 1
+
+
+def test_a_program_that_breaks_the_level_structure_is_rejected():
+    with pytest.raises(CompileError, match="direction"):
+        analyse_tree_program(2, [("ry", 0, 0), ("ry", 0, 1)])
