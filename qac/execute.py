@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qac.attention import reconstruct_head, reference_attention
-from qac.decode import estimate_from_counts, estimate_from_probabilities, outcome_counts
+from qac.decode import estimate_from_counts, estimate_from_probabilities
 from qac.errors import ExecutionError
 
 
@@ -397,15 +397,7 @@ class Plan:
 
     def _decode(self, blocks: list[Block], values_by_copy: dict) -> tuple[np.ndarray, np.ndarray]:
         """Mean of f per row (sign partners combined as (m₊ − m₋)/2) and its standard error."""
-        means, sems = [], []
-        for block in blocks:
-            mean, sem = np.zeros(len(block.copy)), np.zeros(len(block.copy))
-            for copy, values in values_by_copy.items():
-                rows = block.copy == copy
-                if rows.any():
-                    mean[rows], sem[rows] = estimate_from_counts(block.counts[rows], values)
-            means.append(mean)
-            sems.append(sem)
+        means, sems = _block_means(blocks, values_by_copy)
         if len(blocks) == 2:
             return (means[0] - means[1]) / 2, np.sqrt(sems[0] ** 2 + sems[1] ** 2) / 2
         return means[0], sems[0]
@@ -494,8 +486,8 @@ class Plan:
         return out, report
 
 
-def _even_parts(plan, blocks, values_by_copy):
-    """(m₊ + m₋)/2 per pair and its σ: the part of the noise that the sign flip cancels."""
+def _block_means(blocks, values_by_copy) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Mean of f and its standard error per row of each block, decoded with its copy's f."""
     means, sems = [], []
     for block in blocks:
         mean, sem = np.zeros(len(block.copy)), np.zeros(len(block.copy))
@@ -505,6 +497,12 @@ def _even_parts(plan, blocks, values_by_copy):
                 mean[rows], sem[rows] = estimate_from_counts(block.counts[rows], values)
         means.append(mean)
         sems.append(sem)
+    return means, sems
+
+
+def _even_parts(plan, blocks, values_by_copy):
+    """(m₊ + m₋)/2 per pair and its σ: the part of the noise that the sign flip cancels."""
+    means, sems = _block_means(blocks, values_by_copy)
     return (means[0] + means[1]) / 2, np.sqrt(sems[0] ** 2 + sems[1] ** 2) / 2
 
 
@@ -631,7 +629,6 @@ def _result(compiled, plan: Plan, estimates: dict, report: dict, allocation: dic
     pair_shots = [e["shots"] for e in estimates.values() if e is not None]
     largest = int(max((np.max(s) for s in pair_shots), default=0))
     circuits, used = plan.device_cost()
-    pairs = sum(len(k.pairs) for k in compiled.kernels)
     return Result(output=main[0], stderr=main[1], exact=compiled.exact, scores=main[2], scores_stderr=main[3],
                   inner_products=main[4], shots=shots if shots is not None else largest, noise=noise,
                   target=compiled.target.name, mitigated=mitigation,

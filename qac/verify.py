@@ -286,7 +286,7 @@ def _require_checkers() -> None:
         import mqt.qcec  # noqa: F401
     except ImportError:
         raise VerifyInputError("qac verify needs mqt.qcec, which is not installed; "
-                               "pip install 'mqt.qcec>=3.0' (or qac[test])") from None
+                               "pip install 'qac[verify]' (or 'mqt.qcec>=3.0')") from None
 
 
 def verify_program(logical: dict[str, Any], isa: dict[str, Any], kernels: list[tuple[str, str, np.ndarray]], *,
