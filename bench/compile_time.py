@@ -17,22 +17,10 @@ import tracemalloc
 
 import numpy as np
 
-from bench.common import Section, attention_inputs, best_of, linear_slope, loglog_slope, pick, python_subprocess
+from bench.common import Section, attention_inputs, linear_slope, loglog_slope, pick, python_subprocess
+from bench.kernels import per_pair_interference_circuit  # the same peer as the circuit-cost table
 
 OPTIMIZATION_LEVEL = 1
-
-
-def peer_circuit(q, k):
-    from qiskit import QuantumCircuit
-    from qiskit.circuit.library import StatePreparation
-
-    joint = np.concatenate([q / np.linalg.norm(q), k / np.linalg.norm(k)]) / np.sqrt(2)
-    n = int(np.log2(len(joint)))
-    circuit = QuantumCircuit(n, 1)
-    circuit.append(StatePreparation(joint), range(n))
-    circuit.h(n - 1)
-    circuit.measure(n - 1, 0)
-    return circuit
 
 
 def two_qubit_count(circuit) -> int:
@@ -58,7 +46,7 @@ def per_pair_peer(spec: dict, target: str, sample: int, seed: int = 0) -> dict:
     counts, depths = [], []
     start = time.perf_counter()
     for flat in chosen:
-        isa = manager.run(peer_circuit(Q[flat // len(K)], K[flat % len(K)]))
+        isa = manager.run(per_pair_interference_circuit(Q[flat // len(K)], K[flat % len(K)]))
         counts.append(two_qubit_count(isa))
         depths.append(isa.depth())
     per_pair = (time.perf_counter() - start) / len(chosen)
