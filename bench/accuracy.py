@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bench.common import Section, attention_inputs, pick
+from bench.common import Section, attention_inputs, pick, save_figure
 
 
 def combos(mode: str) -> list[tuple[str, str]]:
@@ -231,8 +231,4 @@ def plot(section: Section, img_dir) -> list[str]:
     ax.set_title("Accuracy vs shots (Aer ideal) and under device noise")
     ax.legend(fontsize=6.5)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    name = "accuracy.png"
-    fig.savefig(img_dir / name, dpi=110)
-    plt.close(fig)
-    return [name]
+    return save_figure(fig, img_dir, "accuracy.png")

@@ -160,6 +160,16 @@ def linear_slope(x, y) -> float:
     return float(np.dot(dx, y - y.mean()) / np.dot(dx, dx))
 
 
+def save_figure(fig, img_dir, name: str) -> list[str]:
+    """Write ``img_dir/name`` (the report's plot list entry) and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(img_dir / name, dpi=110)
+    plt.close(fig)
+    return [name]
+
+
 def pick(mode: str, *, full, quick, tiny=None):
     """The setting for a profile: ``full`` (python -m bench), ``quick`` (--quick) or ``tiny`` (tests)."""
     return {"full": full, "quick": quick, "tiny": quick if tiny is None else tiny}[mode]

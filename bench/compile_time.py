@@ -17,7 +17,7 @@ import tracemalloc
 
 import numpy as np
 
-from bench.common import Section, attention_inputs, linear_slope, loglog_slope, pick, python_subprocess
+from bench.common import Section, attention_inputs, linear_slope, loglog_slope, pick, python_subprocess, save_figure
 from bench.kernels import per_pair_interference_circuit  # the same peer as the circuit-cost table
 
 OPTIMIZATION_LEVEL = 1
@@ -276,8 +276,4 @@ def plot(section: Section, img_dir) -> list[str]:
     ax2.set_title(f"qac compile memory ({mem[0]['target']}, d={mem[0]['d']})")
     ax2.legend(fontsize=8)
     ax2.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    name = "compile_scaling.png"
-    fig.savefig(img_dir / name, dpi=110)
-    plt.close(fig)
-    return [name]
+    return save_figure(fig, img_dir, "compile_scaling.png")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.common import Section, attention_inputs, best_of, pick, units
+from bench.common import Section, attention_inputs, best_of, pick, save_figure, units
 
 AER_BASIS = ["cx", "ry", "rz", "sx", "x", "h", "measure"]
 
@@ -45,11 +45,9 @@ def qml_available() -> str | None:
 
 def sampler(shots: int, seed: int):
     """The peers' sampler: Aer's SamplerV2 with the AerSimulator options qac runs with."""
-    from qiskit_aer.primitives import SamplerV2
+    from qac.execute import sampler as qac_sampler
 
-    from qac.execute import AER_OPTIONS
-
-    return SamplerV2(default_shots=shots, seed=seed, options={"backend_options": dict(AER_OPTIONS)})
+    return qac_sampler(shots, seed)
 
 
 def raw_feature_vector_attempt(d: int) -> str | None:
@@ -261,8 +259,4 @@ def plot(section: Section, img_dir) -> list[str]:
     ax.set_title(f"Kernel-matrix throughput at {rows[0]['shots/entry']} shots/entry, Aer ideal")
     ax.legend(fontsize=7)
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    name = "throughput.png"
-    fig.savefig(img_dir / name, dpi=110)
-    plt.close(fig)
-    return [name]
+    return save_figure(fig, img_dir, "throughput.png")

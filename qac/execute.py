@@ -135,9 +135,9 @@ def active_qubits(circuit) -> set[int]:
 
 
 def sampler(shots: int, seed: int, noise_model=None):
-    """Aer's own SamplerV2 (not qiskit_ibm_runtime.SamplerV2, deprecated since 0.50), with
-    qac's backend options. ``run_pubs`` does not go through it (see there); it is kept for
-    callers that want the primitive, and ``tests/test_execution.py`` checks the two agree."""
+    """Aer's own SamplerV2 (not qiskit_ibm_runtime.SamplerV2, deprecated since 0.50) with qac's
+    backend options, for callers that want the primitive (e.g. to run ``prog.pubs()`` themselves,
+    or the benchmark's peers). ``run_pubs`` asks Aer for counts directly instead (see there)."""
     from qiskit_aer.primitives import SamplerV2
 
     options = {**AER_OPTIONS, **({"noise_model": noise_model} if noise_model is not None else {})}
