@@ -3,22 +3,41 @@
 For each candidate (encoding, estimator) of a kernel shape the model transpiles its template
 for the target exactly as ``layout`` would, then reports the routed two-qubit count, depth,
 critical-path duration and the estimated success probability ESP (``layout.calibration``),
-and the shot-noise variance of the estimate at a typical inner product c = 0 (unrelated
-directions; ``passes/estimate`` has each estimator's formula σ²(c)).
+and from these the expected error of the inner product ĉ at a shot budget.
 
-Noise model (global depolarising, the usual ESP reading): the decoded mean shrinks by ESP,
-and rescaling it back (``qac/mitigate.py``) inflates the shot noise by 1/ESP. Rescaling
-removes the average attenuation but not each pair's own deviation from it, so a residual
-bias proportional to the infidelity stays, b = κ·(1 − ESP). For S shots and precision ε
+Noise model (global depolarising, the usual ESP reading, λ = ESP): the outcome value f of
+one shot (``outcome_values``: two values f₋ < f₊) has mean m = λμ + (1 − λ)β, where μ is the
+ideal mean (c for the signed estimators, s = ((1 + c)/2)² for the unsigned ones) and β the
+mean of f over uniformly random outcomes (0 for ±1 on one qubit, 2^−k for ``compute_uncompute``
+measuring k bits, 2^−n for ``destructive_swap``). Mitigation (``qac/mitigate.py``) rescales,
+μ̂ = (m̂ − (1 − λ)β)/λ, so one shot has variance (f₊ − m)(m − f₋)/λ². Rescaling removes the
+average attenuation but not each pair's own deviation from it: a residual of spread
+b = κ·(1 − λ) per pair stays. The signed estimators read ĉ = μ̂; the unsigned ones decode
+ĉ = 2√μ̂ − 1 (μ̂ clipped to [0, 1]), whose error grows as s → 0: near c = −1 the offset β
+and the residual dominate s. So for S shots and one inner product c
 
-    expected error  e(S) = √(σ² / (ESP² · S) + b²),   shots for ε   S(ε) = ⌈σ² / (ESP² (ε² − b²))⌉,
+    signed     MSE(c) = (f₊ − m)(m − f₋) / (λ² S) + b²
+    unsigned   MSE(c) = E[(2√clip(μ̂) − 1 − c)²],  μ̂ ~ N(s, (f₊ − m)(m − f₋)/(λ² S) + b²)
 
-and ε ≤ b cannot be reached with shots (``shots_for_precision`` is then null). κ = 0.1 is
-measured, not tuned: mitigated runs of the interference kernel on the ibm_brisbane snapshot
-left per-pair residuals of 0.05–0.2 × (1 − ESP) (d = 8, N = M = 8: ≈ 0.006 at 1 − ESP ≈ 0.13;
-d = 4: ≈ 0.01 at 1 − ESP ≈ 0.05; tests/test_mitigation.py runs both); κ is their geometric mean.
-Without the term every shot would be worth the same on a clean and on a noisy kernel, and
-the ranking would ignore the two-qubit gates that mitigation cannot undo.
+(Gauss–Hermite quadrature), and the expected error is e(S) = √E_c[MSE(c)], with c distributed
+as the inner product of two independent random directions in R^d — density ∝ (1 − c²)^((d−3)/2),
+E[c²] = 1/d (Gauss–Jacobi quadrature). ``shots_for_precision`` is the least S with e(S) ≤ ε
+(closed form for the signed estimators, bisection otherwise), null when no S reaches ε.
+``variance_per_shot`` is the noiseless σ²(0) of ``passes/estimate``'s formulas, for reference.
+
+Why a distribution over c and the decode map, not σ²(0): at c = 0 ``compute_uncompute``
+looks better than ``interference`` (σ² = 3/4 against 1), and the earlier model picked it on
+ibm_fez at d = 4. Measured (noisy Aer, mitigated, 32,768 shots, 64 random pairs at d = 4), its
+error was 2.8× interference's on ibm_fez (0.0138 vs 0.0050) and 4.3× on ibm_brisbane (0.0242 vs
+0.0056): the unsigned decode amplifies the noise offset near c = −1. This model predicts 0.0053
+for interference on ibm_fez (measured 0.0050) and over-predicts the unsigned ones by 1.3–2.8×;
+it ranks them as measured. ``tests/test_cost.py`` repeats a smaller version of that run.
+
+κ = 0.1 is measured, not tuned: mitigated runs of the interference kernel on the ibm_brisbane
+snapshot left per-pair residuals of 0.03–0.2 × (1 − ESP) (d = 8, N = M = 8: ≈ 0.006 at
+1 − ESP ≈ 0.13; d = 4: ≈ 0.003–0.01 at 1 − ESP ≈ 0.04; tests/test_mitigation.py runs both); κ is
+their geometric mean. Without the term every shot would be worth the same on a clean and on
+a noisy kernel, and the ranking would ignore the two-qubit gates that mitigation cannot undo.
 
 ``auto`` picks the candidate with the lowest expected error at the spec's shots (ties:
 fewer routed two-qubit gates, fewer qubits, then the name). Candidates that cannot win are
@@ -50,18 +69,76 @@ DOMINATED = {"hadamard": "interference", "swap": "destructive_swap"}
 RESIDUAL_BIAS = 0.1  # κ: per-pair error left after signal rescale, per unit of infidelity (module doc)
 
 
-def statistics(estimator: str, esp: float, shots: int, precision: float) -> dict:
-    """Variance per shot, expected error at ``shots`` and shots for ``precision`` (see module doc)."""
+QUADRATURE_NODES = 48  # Gauss–Jacobi nodes over c and Gauss–Hermite nodes over μ̂: fixed, so figures are deterministic
+
+
+@lru_cache(maxsize=64)
+def inner_product_nodes(d: int) -> tuple:
+    """Nodes and weights for c = ⟨â|b̂⟩ of independent random unit vectors in R^d."""
+    import numpy as np
+
+    if d <= 1:
+        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    from scipy.special import roots_jacobi
+
+    alpha = (d - 3) / 2
+    nodes, weights = roots_jacobi(QUADRATURE_NODES, alpha, alpha)
+    return nodes, weights / weights.sum()
+
+
+@lru_cache(maxsize=1)
+def _hermite() -> tuple:
+    import numpy as np
+
+    z, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
+    return z, w / w.sum()
+
+
+def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: float, d: int) -> float:
+    """E_c[MSE(c)] of the mitigated estimate at ``shots`` (module doc)."""
+    import numpy as np
+
+    c, weight = inner_product_nodes(d)
+    low, high, background = float(values.min()), float(values.max()), float(values.mean())
+    mu = c if signed else ((1.0 + c) / 2.0) ** 2
+    m = esp * mu + (1.0 - esp) * background
+    spread = np.clip((high - m) * (m - low), 0.0, None) / (esp**2 * shots) + bias**2
+    if signed:
+        return float(weight @ spread)
+    z, wz = _hermite()
+    draws = np.clip(mu[:, None] + np.sqrt(spread)[:, None] * z[None, :], 0.0, 1.0)
+    decoded = 2.0 * np.sqrt(draws) - 1.0
+    return float(weight @ (((decoded - c[:, None]) ** 2) @ wz))
+
+
+def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: int, measured_bits: int) -> dict:
+    """Variance per shot, expected error at ``shots`` and shots for ``precision`` (module doc)."""
     from qac.passes.estimate import ESTIMATORS
 
-    variance = float(ESTIMATORS[estimator].per_shot_variance(0.0))
-    esp = max(esp, 1e-300)
-    bias = RESIDUAL_BIAS * (1.0 - min(esp, 1.0))
-    reachable = precision > bias
-    return {"variance_per_shot": round(variance, 12), "residual_bias": float(f"{bias:.12g}"),
-            "expected_error": float(f"{math.sqrt(variance / (shots * esp**2) + bias**2):.12g}"),
-            "shots_for_precision": int(math.ceil(variance / (esp**2 * (precision**2 - bias**2)) - 1e-9))
-            if reachable else None}
+    est = ESTIMATORS[estimator]
+    values = est.outcome_values(measured_bits)
+    variance = float(est.per_shot_variance(0.0))
+    esp = min(max(esp, 1e-12), 1.0)
+    bias = RESIDUAL_BIAS * (1.0 - esp)
+
+    def error(s: float) -> float:
+        return math.sqrt(_mean_squared_error(est.signed, values, esp, s, bias, d))
+
+    needed = None
+    if est.signed:
+        if precision > bias:
+            per_shot = _mean_squared_error(True, values, esp, 1.0, 0.0, d)
+            needed = int(math.ceil(per_shot / (precision**2 - bias**2) - 1e-9))
+    elif error(float(2**60)) <= precision:
+        low, high = 0, 1
+        while error(float(high)) > precision:
+            low, high = high, high * 2
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (low, mid) if error(float(mid)) <= precision else (mid, high)
+        needed = high
+    return {"variance_per_shot": float(f"{variance:.12g}"), "residual_bias": float(f"{bias:.12g}"),
+            "expected_error": float(f"{error(float(shots)):.12g}"), "shots_for_precision": needed}
 
 
 def program_figures(isa, target) -> dict:
@@ -79,23 +156,24 @@ def _routed(encoding: str, estimator: str, d: int, target_name: str, optimizatio
             trials: int, seed: int) -> tuple:
     """Transpile a candidate's template (memoised: the pure function of its arguments)."""
     from qac import targets
-    from qac.passes.estimate import ESTIMATORS, template_name
+    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
     from qac.passes.layout import transpile_template
 
     target = targets.get(target_name)
     est = ESTIMATORS[estimator]
     name = template_name(encoding, estimator, est.width(d, encoding))
-    isa = transpile_template(est.build(d, name, encoding), target, optimization_level=optimization_level,
-                             seed=seed, trials=trials)
-    return tuple(sorted(program_figures(isa, target).items()))
+    template = est.build(d, name, encoding, resolve_tree("auto", target))
+    isa = transpile_template(template, target, optimization_level=optimization_level, seed=seed, trials=trials)
+    return tuple(sorted({**program_figures(isa, target), "measured_bits": template.num_clbits}.items()))
 
 
 def candidate_figures(encoding: str, estimator: str, d: int, target, *, optimization_level: int,
                       trials: int, seed: int, shots: int, precision: float) -> dict:
     figures = dict(_routed(encoding, estimator, d, target.name, optimization_level, trials, seed))
     figures["physical_qubits"] = list(figures["physical_qubits"])
+    bits = figures.pop("measured_bits")
     return {"encoding": encoding, "estimator": estimator, **figures,
-            **statistics(estimator, figures["esp"], shots, precision)}
+            **statistics(estimator, figures["esp"], shots, precision, d=d, measured_bits=bits)}
 
 
 def candidates(encoding: str = "auto", estimator: str = "auto") -> list[tuple[str, str]]:
@@ -191,11 +269,13 @@ class Cost(Pass):
 
     def run(self, module: IsaProgram, context: CompileContext) -> IsaProgram:
         templates = {}
+        widths = template_widths(module)
         for name, isa in sorted(module.isa.items()):
             t = module.module.templates[name]
             figures = program_figures(isa, context.target)
             templates[name] = {"encoding": t.encoding, "estimator": t.estimator, **figures,
-                               **statistics(t.estimator, figures["esp"], self.shots, self.precision)}
+                               **statistics(t.estimator, figures["esp"], self.shots, self.precision,
+                                            d=widths[name], measured_bits=t.circuit.num_clbits)}
         published = {"shots": self.shots, "precision": self.precision, "templates": templates}
         if self.auto:
             plan = module.module.plan
@@ -210,6 +290,15 @@ class Cost(Pass):
         facts = dict(module.facts)
         facts["manifest"] = {**facts.get("manifest", {}), "cost": published}
         return IsaProgram(module.module, module.isa, module.target, facts)
+
+
+def template_widths(program: IsaProgram) -> dict[str, int]:
+    """Per template, the widest head d among the kernels bound to it."""
+    widths: dict[str, int] = {}
+    for kernel in program.module.plan.kernels:
+        name = program.module.bindings[kernel.name].template
+        widths[name] = max(widths.get(name, 0), kernel.d)
+    return widths
 
 
 def _layout_options(program: IsaProgram) -> tuple[int, int]:

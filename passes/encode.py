@@ -205,11 +205,40 @@ def analyse_tree_program(num_qubits: int, ops) -> TreeProgram:
     return TreeProgram(num_qubits, tuple(ops), tuple(tuple(s) for s in levels), tuple(directions), tuple(rows))
 
 
-def synthesise_tree_program(num_qubits: int, edges, order, *, depth: int = 4, seed: int = 0) -> TreeProgram:
+def _shortest_moves(moves, t, rows, cols, depth: int, new) -> list:
+    """Breadth-first CX sequences (≤ ``depth``, from ``moves``) whose last gate gives ``t`` a row
+    that ``new`` accepts; all of the shortest length, as (sequence, rows, cols)."""
+    frontier, seen, good = [((), rows, cols)], {rows}, []
+    for _ in range(depth):
+        nxt = []
+        for seq, r, c in frontier:
+            for a, b in moves:
+                r2, c2 = list(r), list(c)
+                r2[b] ^= r2[a]
+                c2[a] ^= c2[b]
+                r2 = tuple(r2)
+                if r2 in seen:
+                    continue
+                seen.add(r2)
+                item = (seq + ((a, b),), r2, tuple(c2))
+                (good if b == t and new(r2[t]) else nxt).append(item)
+        if good:
+            return good
+        frontier = nxt
+    return good
+
+
+def synthesise_tree_program(num_qubits: int, edges, order, *, depth: int = 4, seed: int = 0,
+                            measured: int | None = None) -> TreeProgram:
     """Greedy routed tree on a coupling graph: level ℓ rotates physical qubit ``order[ℓ]``; between
     two rotations the shortest CX sequence (≤ ``depth`` gates on ``edges``, the level's target
     never a control) that gives the target a new character; ties go to the sequence that leaves
-    the most neighbours able to give a new one next, then to a seeded random draw."""
+    the most neighbours able to give a new one next, then to a seeded random draw.
+
+    With ``measured`` (the only qubit read out), the last level uses CX sequences that avoid
+    that qubit for as long as they still find a new character: everything after the measured
+    qubit's last gate is then outside its light cone (``light_cone``), and most of the last
+    level — the widest — costs nothing."""
     import random
 
     rng = random.Random(seed) if seed else None
@@ -224,27 +253,17 @@ def synthesise_tree_program(num_qubits: int, edges, order, *, depth: int = 4, se
             return sum(_parity(r & u) << j for j, u in enumerate(directions[:level]))
 
         moves = [m for m in adj if m[0] != t]
+        avoiding = [m for m in moves if measured not in m]
+        defer = measured is not None and level == num_qubits - 1 and t != measured
         neighbours = [a for a, b in adj if b == t]
         visited = {restrict(rows[t])}
         ops.append(("ry", t, level))
         while len(visited) < (1 << level):
-            frontier, seen, good = [((), rows, cols)], {rows}, []
-            for _ in range(depth):
-                nxt = []
-                for seq, r, c in frontier:
-                    for a, b in moves:
-                        r2, c2 = list(r), list(c)
-                        r2[b] ^= r2[a]
-                        c2[a] ^= c2[b]
-                        r2 = tuple(r2)
-                        if r2 in seen:
-                            continue
-                        seen.add(r2)
-                        item = (seq + ((a, b),), r2, tuple(c2))
-                        (good if b == t and restrict(r2[t]) not in visited else nxt).append(item)
+            for allowed in ((avoiding, moves) if defer else (moves,)):
+                good = _shortest_moves(allowed, t, rows, cols, depth, lambda r: restrict(r) not in visited)
                 if good:
+                    defer = defer and allowed is avoiding
                     break
-                frontier = nxt
             if not good:
                 raise CompileError("internal: routed tree synthesis found no move; raise the depth")
 
@@ -275,26 +294,52 @@ def star_tree_program(num_qubits: int) -> TreeProgram:
     return analyse_tree_program(num_qubits, ops)
 
 
-# Coupling shapes that embed in heavy-hex (a path; a "spider": one degree-3 node with arms; an
-# "H": two degree-3 nodes joined through a degree-2 one), the
-# level order and the tie-break seed: found by searching orders and seeds offline (docs/kernels.md).
+# Coupling shapes that embed in heavy-hex (no two degree-3 nodes adjacent; VF2 finds them on
+# ibm_brisbane and ibm_fez), the level order and the tie-break seed, for a program whose top
+# qubit n − 1 is the one measured: found offline by searching shapes, orders and seeds for the
+# fewest CX in that qubit's light cone (docs/kernels.md, "Routed trees").
 ROUTED_TREES = {
     2: (((0, 1),), (1, 0), 0),
-    3: (((0, 1), (1, 2)), (0, 2, 1), 0),
-    4: (((0, 1), (1, 2), (2, 3)), (0, 3, 2, 1), 0),
-    5: (((0, 1), (0, 2), (0, 3), (1, 4)), (3, 2, 4, 1, 0), 1),
-    6: (((0, 1), (0, 2), (0, 3), (1, 4), (2, 5)), (5, 3, 4, 2, 1, 0), 5),
-    7: (((0, 1), (1, 2), (0, 3), (0, 4), (2, 5), (2, 6)), (5, 6, 3, 4, 1, 0, 2), 17939),
+    3: (((0, 1), (0, 2)), (1, 2, 0), 0),
+    4: (((0, 1), (0, 2), (0, 3)), (3, 2, 1, 0), 0),
+    5: (((0, 1), (0, 3), (0, 4), (1, 2)), (2, 4, 3, 1, 0), 0),
+    6: (((0, 1), (0, 3), (0, 4), (1, 2), (3, 5)), (5, 4, 2, 3, 1, 0), 1),
+    7: (((0, 1), (0, 4), (1, 2), (1, 3), (4, 5), (4, 6)), (5, 6, 3, 2, 1, 4, 0), 1),
 }
 
 
 @lru_cache(maxsize=None)
 def routed_tree_program(num_qubits: int) -> TreeProgram:
-    """The tree program for a coupling graph of degree ≤ 3 (heavy-hex), else the open star tree."""
+    """The tree program, measured on its top qubit, for a coupling graph of degree ≤ 3
+    (heavy-hex); beyond the stored shapes the open star tree (its top qubit is the root)."""
     if num_qubits in ROUTED_TREES:
         edges, order, seed = ROUTED_TREES[num_qubits]
-        return synthesise_tree_program(num_qubits, edges, order, seed=seed)
+        return synthesise_tree_program(num_qubits, edges, order, seed=seed, measured=num_qubits - 1)
     return star_tree_program(num_qubits)
+
+
+@lru_cache(maxsize=None)
+def light_cone(program: TreeProgram, measured: int) -> tuple[tuple, tuple[int, ...]]:
+    """The ops of ``program`` in the past light cone of a final measurement of ``measured``,
+    and the indices (among the program's ``ry`` ops) of the rotations kept.
+
+    Scanning backwards from the measurement, a gate is kept when it touches a qubit already in
+    the cone, and then its qubits join the cone. A dropped gate acts only on qubits outside the
+    cone *after* every kept gate on them, so dropping it applies a unitary W to qubits that are
+    never measured: the measured qubit's reduced state — every outcome probability — is
+    unchanged, for every binding of the kept angles. The full program stays the reference
+    (``analyse_tree_program`` checks it; ``tree_program_angles`` binds it) and its rotations'
+    angles are simply not all used."""
+    live = {measured}
+    keep = [False] * len(program.ops)
+    for k in range(len(program.ops) - 1, -1, -1):
+        qubits = set(program.ops[k][1:3]) if program.ops[k][0] == "cx" else {program.ops[k][1]}
+        if qubits & live:
+            keep[k] = True
+            live |= qubits
+    rotations = [k for k, op in enumerate(program.ops) if op[0] == "ry"]
+    kept_ops = tuple(op for op, kept in zip(program.ops, keep) if kept)
+    return kept_ops, tuple(i for i, k in enumerate(rotations) if keep[k])
 
 
 @lru_cache(maxsize=None)
@@ -333,9 +378,11 @@ def tree_program_angles(program: TreeProgram, units: np.ndarray) -> np.ndarray:
     return out
 
 
-def append_tree_program(circuit, qubits, parameters, program: TreeProgram) -> None:
+def append_tree_program(circuit, qubits, parameters, program: TreeProgram, ops=None) -> None:
+    """Append the program's gates (or ``ops``, a subsequence such as its ``light_cone``), the
+    ``ry`` gates taking ``parameters`` in order."""
     k = 0
-    for op in program.ops:
+    for op in program.ops if ops is None else ops:
         if op[0] == "cx":
             circuit.cx(qubits[op[1]], qubits[op[2]])
         else:

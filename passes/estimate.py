@@ -7,7 +7,9 @@ Each estimator names f(outcome) whose mean over shots is decoded (``outcome_valu
 classification", PRICAI 2014): prepare (|0⟩|â⟩ + |1⟩|b̂⟩)/√2, H on the branch, measure it:
 P(0) = (1 + c)/2, f = ±1, Var[ĉ] = (1 − c²)/S. With ``binary`` the joint state is one routed
 tree program on log2 d + 1 qubits (``encode.routed_tree_program``: CNOTs on a heavy-hex
-shape); with a unary loader every RBS is multiplexed on the branch as RBS(m)·CZ·RBS(δ)·CZ
+shape), cut to the branch's light cone (``encode.light_cone``): only the branch is measured,
+so the gates after its last one that touch only the vector register are left out — the
+register ends in W|·⟩ for a fixed unitary W, P(0) is unchanged; with a unary loader every RBS is multiplexed on the branch as RBS(m)·CZ·RBS(δ)·CZ
 (Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
 
 ``hadamard`` (signed; the Hadamard test with controlled preparations, Aharonov, Jones,
@@ -44,8 +46,8 @@ import numpy as np
 
 from qac.errors import CompileError, TargetError
 from qac.ir import Binding, CircuitModule, Kernel, KernelPlan, Template
-from qac.passes.encode import (ENCODINGS, append_tree_program, routed_tree_program, tree_program_angles,
-                               unary_schedule, vectors_for)
+from qac.passes.encode import (ENCODINGS, append_tree_program, light_cone, routed_tree_program, star_tree_program,
+                               tree_program_angles, unary_schedule, vectors_for)
 from qac.pipeline import CompileContext, Pass
 
 UNARY = ("unary_parallel", "unary_diagonal", "unary_semi_diagonal")
@@ -106,7 +108,7 @@ class Estimator:
         return (enc.vector_parameters(vectors_for(kernel.lhs_units, kernel.d, width, offset)),
                 enc.vector_parameters(vectors_for(kernel.rhs_units, kernel.d, width, offset)))
 
-    def bind(self, kernel: Kernel, encoding: str = "binary") -> np.ndarray:
+    def bind(self, kernel: Kernel, encoding: str = "binary", tree: str = "routed") -> np.ndarray:
         """Rows (P, params): the lhs vector's parameters, then the rhs vector's."""
         lhs, rhs = self.vector_parameters(kernel, encoding)
         i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
@@ -142,18 +144,29 @@ class Interference(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
-    def num_parameters(self, d: int, encoding: str = "binary") -> int:
-        width = self.width(d, encoding)
-        return 2 * width - 1 if encoding == "binary" else 2 * (width - 1)
+    @staticmethod
+    def joint_program(num_qubits: int, tree: str = "routed"):
+        """The joint tree on log2 d + 1 qubits — ``routed`` (CNOTs on a heavy-hex shape) or ``star``
+        (the open Möttönen tree, fewest CNOTs when any pair of qubits couples) — and its light
+        cone from the branch (the top qubit)."""
+        program = routed_tree_program(num_qubits) if tree == "routed" else star_tree_program(num_qubits)
+        return program, *light_cone(program, num_qubits - 1)
 
-    def build(self, d: int, name: str, encoding: str = "binary"):
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
+        width = self.width(d, encoding)
+        if encoding == "binary":
+            return len(self.joint_program(_encoding(encoding).qubits(width) + 1, tree)[2])
+        return 2 * (width - 1)
+
+    def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n = enc.qubits(width)
         circuit, qubits = _circuit(n + 1, 1, name)
-        params = template_parameters(self.num_parameters(d, encoding))
+        params = template_parameters(self.num_parameters(d, encoding, tree))
         branch = qubits[n]
-        if encoding == "binary":  # one routed tree on n + 1 qubits (a heavy-hex shape), branch on top
-            append_tree_program(circuit, qubits, params, routed_tree_program(n + 1))
+        if encoding == "binary":  # the joint tree on n + 1 qubits, branch on top, cut to its light cone
+            program, ops, _ = self.joint_program(n + 1, tree)
+            append_tree_program(circuit, qubits, params, program, ops)
         else:
             circuit.h(branch)
             start, steps = unary_schedule(enc.loader, width)
@@ -169,14 +182,15 @@ class Interference(Estimator):
         circuit.measure(branch, 0)
         return circuit
 
-    def bind(self, kernel: Kernel, encoding: str = "binary") -> np.ndarray:
+    def bind(self, kernel: Kernel, encoding: str = "binary", tree: str = "routed") -> np.ndarray:
         i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
         width = self.width(kernel.d, encoding)
         if encoding == "binary":  # the joint vector (â, b̂)/√2, the branch as its top bit
             lhs = vectors_for(kernel.lhs_units, kernel.d, width, False)
             rhs = vectors_for(kernel.rhs_units, kernel.d, width, False)
             joint = np.concatenate([lhs[i], rhs[j]], axis=1) / np.sqrt(2.0)
-            return tree_program_angles(routed_tree_program(joint.shape[1].bit_length() - 1), joint)
+            program, _, kept = self.joint_program(joint.shape[1].bit_length() - 1, tree)
+            return tree_program_angles(program, joint)[:, list(kept)]
         lhs, rhs = self.vector_parameters(kernel, encoding)
         a, b = lhs[i], rhs[j]
         out = np.empty((len(i), 2 * a.shape[1]))
@@ -205,10 +219,10 @@ class Hadamard(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
-    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
-    def build(self, d: int, name: str, encoding: str = "binary"):
+    def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n, k = enc.qubits(width), enc.num_parameters(width)
         circuit, qubits = _circuit(n + 1, 1, name)
@@ -238,10 +252,10 @@ class Swap(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
-    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
-    def build(self, d: int, name: str, encoding: str = "binary"):
+    def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n, k = enc.qubits(width), enc.num_parameters(width)
         circuit, qubits = _circuit(2 * n + 1, 1, name)
@@ -275,10 +289,10 @@ class DestructiveSwap(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding))
 
-    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
-    def build(self, d: int, name: str, encoding: str = "binary"):
+    def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n, k = enc.qubits(width), enc.num_parameters(width)
         circuit, qubits = _circuit(2 * n, 2 * n, name)
@@ -314,10 +328,10 @@ class ComputeUncompute(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding))
 
-    def num_parameters(self, d: int, encoding: str = "binary") -> int:
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
-    def build(self, d: int, name: str, encoding: str = "binary"):
+    def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n, k = enc.qubits(width), enc.num_parameters(width)
         measured = [enc.start(width)] if enc.unary else list(range(n))
@@ -341,6 +355,17 @@ class ComputeUncompute(Estimator):
 
 
 ESTIMATORS = {e.name: e for e in (Interference(), Swap(), DestructiveSwap(), ComputeUncompute(), Hadamard())}
+
+
+TREES = ("auto", "routed", "star")
+
+
+def resolve_tree(tree: str, target) -> str:
+    """``auto``: the routed tree when the target has a coupling graph, else the star tree, which
+    has the fewest CNOTs (2ⁿ − n − 1 before the light cone) when every pair of qubits couples."""
+    if tree != "auto":
+        return tree
+    return "star" if target is not None and target.coupling_edges is None else "routed"
 
 
 def compatible(encoding: str, estimator: str) -> bool:
@@ -378,10 +403,17 @@ class Estimate(Pass):
     reads = "L2"
     writes = "L3"
     method: str = field(default="interference")
+    tree: str = field(default="auto")  # binary interference: routed, star, or auto (star when all-to-all)
 
     def __post_init__(self):
         if self.method not in ESTIMATORS:
             raise CompileError(f"estimate: unknown estimator '{self.method}'; choose one of {', '.join(ESTIMATORS)}")
+        if self.tree not in TREES:
+            raise CompileError(f"estimate: unknown tree '{self.tree}'; choose one of {', '.join(TREES)}")
+
+    def options_text(self) -> str:
+        tree = "" if self.tree == "auto" else f",tree={self.tree}"
+        return f"{self.name}{{method={self.method}{tree}}}"
 
     def run(self, module: KernelPlan, context: CompileContext) -> CircuitModule:
         estimator = ESTIMATORS[self.method]
@@ -392,13 +424,15 @@ class Estimate(Pass):
                                f"'{module.encoding}'; use one of {', '.join(estimator.encodings)}")
         templates: dict[str, Template] = {}
         bindings: dict[str, Binding] = {}
+        target = getattr(context, "target", None)
+        tree = resolve_tree(self.tree, target)
         for kernel in module.kernels:
-            check_fits(module.encoding, self.method, kernel.d, getattr(context, "target", None))
+            check_fits(module.encoding, self.method, kernel.d, target)
             width = estimator.width(kernel.d, module.encoding)
             name = template_name(module.encoding, self.method, width)
             if name not in templates:
-                templates[name] = Template(name, estimator.build(kernel.d, name, module.encoding),
-                                           module.encoding, self.method, width)
-            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding))
+                templates[name] = Template(name, estimator.build(kernel.d, name, module.encoding, tree),
+                                           module.encoding, self.method, width, tree)
+            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding, tree))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)

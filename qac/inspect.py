@@ -48,7 +48,8 @@ def report_from_compiled(compiled, *, precision: float = PRECISION, qasm_kernel:
         kernels.append({"kernel": kernel.name, "head": kernel.head, "template": name, "encoding": template.encoding,
                         "estimator": template.estimator, "d": kernel.d, "circuits": int(len(kernel.pairs)),
                         "gates": sum(1 for inst in isa.data if inst.operation.name not in ("barrier", "measure")),
-                        **figures, **statistics(template.estimator, figures["esp"], spec.shots, precision)})
+                        **figures, **statistics(template.estimator, figures["esp"], spec.shots, precision, d=kernel.d,
+                                                measured_bits=template.circuit.num_clbits)})
     chosen = qasm_kernel or (kernels[0]["kernel"] if kernels else None)
     qasm = None
     if chosen is not None:
@@ -85,7 +86,8 @@ def report_from_directory(directory: Path, *, precision: float = PRECISION, qasm
                         "gates": sum(v for k, v in operations.items() if k not in ("barrier", "measure")),
                         "qubits": t["qubits"], "two_qubit_gates": t["two_qubit_gates"], "depth": t["depth"],
                         "duration_ns": t.get("duration_ns"), "esp": esp, "physical_qubits": t["physical_qubits"],
-                        **statistics(t["estimator"], esp, spec["shots"], precision)})
+                        **statistics(t["estimator"], esp, spec["shots"], precision, d=row["d"],
+                                     measured_bits=t["measured_bits"])})
     qasm = None
     if kernels:
         chosen = qasm_kernel or kernels[0]["kernel"]

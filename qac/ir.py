@@ -214,6 +214,7 @@ class Template:
     encoding: str
     estimator: str
     d_pad: int
+    tree: str = "routed"  # the joint tree's shape (binary interference): "routed" or "star"
 
     @property
     def num_parameters(self) -> int:

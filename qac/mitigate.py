@@ -110,10 +110,7 @@ def bind_pairs(compiled, template: str, kernel, lhs: np.ndarray, rhs: np.ndarray
     if encode is not None:
         plan = encode.run(plan, CompileContext(target=compiled.target, seed=compiled.spec.seed))
     estimator = ESTIMATORS[t.estimator]
-    try:
-        return estimator.bind(plan.kernels[0], t.encoding)
-    except TypeError:  # an estimator whose bind takes the kernel only
-        return estimator.bind(plan.kernels[0])
+    return estimator.bind(plan.kernels[0], t.encoding, t.tree)
 
 
 def exact_means(logical, values: np.ndarray, outcome_values: np.ndarray) -> np.ndarray:

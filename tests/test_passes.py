@@ -157,8 +157,11 @@ def test_bad_pipeline_text_is_a_clear_error(text, fragment):
 
 
 # ------------------------------------------------------------------ routed trees (issue 3, item 5)
-from qac.passes.encode import (ROUTED_TREES, analyse_tree_program, append_tree_program, routed_tree_program,  # noqa: E402
-                               star_tree_program, tree_program_angles)
+from qac.passes.encode import (ROUTED_TREES, analyse_tree_program, append_tree_program, light_cone,  # noqa: E402
+                               routed_tree_program, star_tree_program, tree_program_angles)
+
+FULL_COUNTS = {2: 1, 3: 5, 4: 14, 5: 37, 6: 79, 7: 176}  # CX of the whole program
+CONE_COUNTS = {2: 1, 3: 4, 4: 11, 5: 28, 6: 62, 7: 131}  # CX in the top qubit's light cone
 
 
 @pytest.mark.parametrize("n", range(1, 9))
@@ -176,11 +179,37 @@ def test_tree_programs_prepare_any_real_unit_vector_exactly(n):
 
 def test_routed_trees_only_use_their_heavy_hex_shape_and_count_as_documented():
     counts = {n: routed_tree_program(n).two_qubit_gates for n in ROUTED_TREES}
-    assert counts == {2: 1, 3: 5, 4: 15, 5: 36, 6: 79, 7: 169}
+    cones = {n: sum(op[0] == "cx" for op in light_cone(routed_tree_program(n), n - 1)[0]) for n in ROUTED_TREES}
+    assert counts == FULL_COUNTS and cones == CONE_COUNTS  # docs/kernels.md, "Routed trees"
     for n, (edges, _, _) in ROUTED_TREES.items():
         assert routed_tree_program(n).edges() <= {tuple(sorted(e)) for e in edges}
         assert max(sum(q in e for e in edges) for q in range(n)) <= 3  # heavy-hex degree
     assert star_tree_program(5).two_qubit_gates == 26  # the open Möttönen tree: 2^n - n - 1
+
+
+def _reduced(state: np.ndarray, n: int, keep: int) -> np.ndarray:
+    """The 2×2 density matrix of qubit ``keep`` (little-endian) of an n-qubit pure state."""
+    psi = np.moveaxis(state.reshape([2] * n), n - 1 - keep, 0).reshape(2, -1)
+    return psi @ psi.conj().T
+
+
+@pytest.mark.parametrize("n", range(2, 9))
+def test_light_cone_keeps_the_measured_qubits_state_exactly(n):
+    """Cut to the top qubit's light cone, a tree program leaves that qubit in the same reduced
+    state as the full program, for random vectors; the cut binds a subset of the angles."""
+    rng = np.random.default_rng(100 + n)
+    program = routed_tree_program(n)
+    ops, kept = light_cone(program, n - 1)
+    assert sum(op[0] == "cx" for op in ops) < program.two_qubit_gates or n == 2  # the cut drops gates
+    full = QuantumCircuit(n)
+    append_tree_program(full, list(range(n)), [Parameter(f"p{i:03d}") for i in range((1 << n) - 1)], program)
+    cut = QuantumCircuit(n)
+    append_tree_program(cut, list(range(n)), [Parameter(f"p{i:03d}") for i in range(len(kept))], program, ops)
+    for _ in range(3):
+        angles = tree_program_angles(program, random_unit(rng, 1 << n)[None, :])[0]
+        reference = _reduced(Statevector(full.assign_parameters(angles)).data, n, n - 1)
+        reduced = _reduced(Statevector(cut.assign_parameters(angles[list(kept)])).data, n, n - 1)
+        np.testing.assert_allclose(reduced, reference, atol=1e-12)
 
 
 def test_a_program_that_breaks_the_level_structure_is_rejected():
