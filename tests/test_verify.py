@@ -157,6 +157,6 @@ def test_verify_command_prints_a_line_per_check(tmp_path):
 def test_wide_kernels_verify_at_every_optimization_level(target, level):
     rng = np.random.default_rng(level)
     spec = {"Q": rng.standard_normal((3, 32)).tolist(), "K": rng.standard_normal((3, 32)).tolist(),
-            "V": [[1.0], [2.0], [3.0]], "heads": 2, "compile": {"optimization_level": level}}
+            "V": [[1.0, 0.0], [2.0, 1.0], [3.0, 2.0]], "heads": 2, "compile": {"optimization_level": level}}
     report = verify.verify_compiled(qac.compile(spec, target), rows=5, generic=3)
     assert report.ok, "\n".join(c.line() for c in report.checks)
