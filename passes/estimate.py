@@ -7,10 +7,11 @@ Each estimator names f(outcome) whose mean over shots is decoded (``outcome_valu
 classification", PRICAI 2014): prepare (|0⟩|â⟩ + |1⟩|b̂⟩)/√2, H on the branch, measure it:
 P(0) = (1 + c)/2, f = ±1, Var[ĉ] = (1 − c²)/S. With ``binary`` the joint state is one routed
 tree program on log2 d + 1 qubits (``encode.routed_tree_program``: CNOTs on a heavy-hex
-shape), cut to the branch's light cone (``encode.light_cone``): only the branch is measured,
-so the gates after its last one that touch only the vector register are left out — the
-register ends in W|·⟩ for a fixed unitary W, P(0) is unchanged; with a unary loader every RBS is multiplexed on the branch as RBS(m)·CZ·RBS(δ)·CZ
-(Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
+shape; the open star tree on all-to-all targets, ``tree``), cut to the branch's light cone
+(``encode.light_cone``): only the branch is measured, so the gates after its last one that
+touch only the vector register are left out — the register ends in W|·⟩ for a fixed unitary
+W, and P(0) is unchanged. With a unary loader every RBS is multiplexed on the branch as
+RBS(m)·CZ·RBS(δ)·CZ (Z on one lane flips an RBS angle), m ± δ = the two vectors' angles.
 
 ``hadamard`` (signed; the Hadamard test with controlled preparations, Aharonov, Jones,
 Landau, STOC 2006): H, 0-controlled L(â), 1-controlled L(b̂), H, measure the ancilla —
@@ -89,7 +90,10 @@ def _encoding(name: str):
 
 
 class Estimator:
-    """Shared plumbing: register width, offset vectors, per-pair gathering."""
+    """Shared plumbing: register width, offset vectors, per-pair gathering.
+
+    ``tree`` ("routed" or "star") is the shape of the joint tree; only ``interference`` with
+    ``binary`` has one, the other estimators accept and ignore it."""
 
     name: str
     signed: bool
@@ -365,7 +369,7 @@ def resolve_tree(tree: str, target) -> str:
     has the fewest CNOTs (2ⁿ − n − 1 before the light cone) when every pair of qubits couples."""
     if tree != "auto":
         return tree
-    return "star" if target is not None and target.coupling_edges is None else "routed"
+    return "star" if target is not None and target.all_to_all else "routed"
 
 
 def compatible(encoding: str, estimator: str) -> bool:

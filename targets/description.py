@@ -100,6 +100,14 @@ class TargetDescription:
         return {"target": target}
 
     # ------------------------------------------------------------------ checks
+    @property
+    def all_to_all(self) -> bool:
+        """Every pair of qubits couples: no coupling graph, or a complete one."""
+        if self.coupling_edges is None:
+            return True
+        pairs = {tuple(sorted(e)) for e in self.coupling_edges}
+        return len(pairs) == self.num_qubits * (self.num_qubits - 1) // 2
+
     def largest_connected_qubits(self) -> int:
         """Size of the largest set of qubits connected through ``coupling_edges``."""
         if self.coupling_edges is None:

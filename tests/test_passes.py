@@ -148,6 +148,7 @@ def test_pipeline_text_round_trips():
     ("estimate{method=swapp}", "unknown estimator 'swapp'"),
     ("layout{trials=0}", "trials must be between 1 and 64"),
     ("cost{auto=everything}", "auto must be encoding, estimator or encoding+estimator"),
+    ("estimate{method=interference,tree=ring}", "unknown tree 'ring'; choose one of auto, routed, star"),
 ])
 def test_bad_pipeline_text_is_a_clear_error(text, fragment):
     with pytest.raises(CompileError, match=None) as info:
@@ -215,3 +216,26 @@ def test_light_cone_keeps_the_measured_qubits_state_exactly(n):
 def test_a_program_that_breaks_the_level_structure_is_rejected():
     with pytest.raises(CompileError, match="direction"):
         analyse_tree_program(2, [("ry", 0, 0), ("ry", 0, 1)])
+
+
+@pytest.mark.parametrize("target,tree", [("aer", "star"), ("ionq_aria", "star"), ("ibm_fez", "routed")])
+def test_the_joint_tree_follows_the_target_and_is_recorded(target, tree):
+    """``tree=auto``: the star tree (fewest CX) when every pair couples, the routed tree on a
+    coupling graph; the choice is on the template and in the manifest, and a forced tree
+    round-trips through the pipeline text and still computes the exact inner products."""
+    import qac
+    from tests.conftest import spec_mapping
+
+    rng = np.random.default_rng(9)
+    mapping = spec_mapping(rng.standard_normal((3, 16)), rng.standard_normal((2, 16)), rng.standard_normal((2, 2)))
+    compiled = qac.compile(mapping, target)
+    (template,) = compiled.manifest()["templates"]
+    assert template["tree"] == tree
+    other = "routed" if tree == "star" else "star"
+    forced = qac.compile(mapping, target, passes=f"normalize,encode,estimate{{tree={other}}},layout")
+    assert f"estimate{{method=interference,tree={other}}}" in forced.pipeline
+    assert forced.manifest()["templates"][0]["tree"] == other
+    _, cone, _ = ESTIMATORS["interference"].joint_program(ESTIMATORS["interference"].qubits(16), tree)
+    assert template["two_qubit_gates"] == sum(op[0] == "cx" for op in cone)
+    for run in (compiled, forced):
+        assert np.abs(run.run(exact=True).error).max() < 1e-9
