@@ -27,11 +27,14 @@ E[c²] = 1/d (Gauss–Jacobi quadrature). ``shots_for_precision`` is the least S
 
 Why a distribution over c and the decode map, not σ²(0): at c = 0 ``compute_uncompute``
 looks better than ``interference`` (σ² = 3/4 against 1), and the earlier model picked it on
-ibm_fez at d = 4. Measured (noisy Aer, mitigated, 32,768 shots, 64 random pairs at d = 4), its
-error was 2.8× interference's on ibm_fez (0.0138 vs 0.0050) and 4.3× on ibm_brisbane (0.0242 vs
-0.0056): the unsigned decode amplifies the noise offset near c = −1. This model predicts 0.0053
-for interference on ibm_fez (measured 0.0050) and over-predicts the unsigned ones by 1.3–2.8×;
-it ranks them as measured. ``tests/test_cost.py`` repeats a smaller version of that run.
+ibm_fez at d = 4. Measured (``python bench/cost_model.py``: noisy Aer, mitigated, 32,768
+shots, 64 random pairs at d = 4), its error is 2.7× interference's on ibm_fez (0.0138 vs
+0.0052) and 4.2× on ibm_brisbane (0.0242 vs 0.0057): the unsigned decode amplifies the noise
+offset near c = −1. This model predicts interference within 6% (0.0052 and 0.0060) and
+over-predicts the unsigned kernels by 1.2–2.9×. It puts interference first and
+``destructive_swap`` last, as measured; between the unary and the binary ``compute_uncompute``
+it has the order wrong (it over-predicts the binary one, which measures 3 bits, the most).
+``tests/test_cost.py`` repeats a smaller version of that run.
 
 κ = 0.1 is measured, not tuned: mitigated runs of the interference kernel on the ibm_brisbane
 snapshot left per-pair residuals of 0.03–0.2 × (1 − ESP) (d = 8, N = M = 8: ≈ 0.006 at

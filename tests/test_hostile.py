@@ -9,7 +9,6 @@ tests/test_spec.py checks the loader's messages in-process; this file checks wha
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import signal
 import subprocess

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from qac import choices, spec as spec_module, yamlfile
+from qac import choices, yamlfile
 from qac.errors import SpecError
 from qac.spec import MAX_PAIRS, CompileOptions, Spec, load_spec
 
