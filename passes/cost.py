@@ -256,7 +256,7 @@ class Cost(Pass):
     name = "cost"
     reads = "L4"
     writes = "L4"
-    auto: str = field(default="")  # "", "encoding", "estimator" or "encoding+estimator"
+    auto: str = field(default="", metadata={"quiet": True})  # "", "encoding", "estimator" or "encoding+estimator"
     shots: int = field(default=4096)
     precision: float = field(default=DEFAULT_PRECISION)
 
@@ -265,10 +265,6 @@ class Cost(Pass):
             raise CompileError(f"cost: auto must be encoding, estimator or encoding+estimator, not '{self.auto}'")
         if self.shots < 1 or not self.precision > 0:
             raise CompileError("cost: shots must be >= 1 and precision > 0; fix the pipeline text")
-
-    def options_text(self) -> str:
-        auto = f"auto={self.auto}," if self.auto else ""
-        return f"{self.name}{{{auto}shots={self.shots},precision={self.precision}}}"
 
     def run(self, module: IsaProgram, context: CompileContext) -> IsaProgram:
         templates = {}

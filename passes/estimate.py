@@ -407,17 +407,13 @@ class Estimate(Pass):
     reads = "L2"
     writes = "L3"
     method: str = field(default="interference")
-    tree: str = field(default="auto")  # binary interference: routed, star, or auto (star when all-to-all)
+    tree: str = field(default="auto", metadata={"quiet": True})  # binary interference: routed, star or auto
 
     def __post_init__(self):
         if self.method not in ESTIMATORS:
             raise CompileError(f"estimate: unknown estimator '{self.method}'; choose one of {', '.join(ESTIMATORS)}")
         if self.tree not in TREES:
             raise CompileError(f"estimate: unknown tree '{self.tree}'; choose one of {', '.join(TREES)}")
-
-    def options_text(self) -> str:
-        tree = "" if self.tree == "auto" else f",tree={self.tree}"
-        return f"{self.name}{{method={self.method}{tree}}}"
 
     def run(self, module: KernelPlan, context: CompileContext) -> CircuitModule:
         estimator = ESTIMATORS[self.method]

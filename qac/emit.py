@@ -51,7 +51,7 @@ def build_manifest(compiled) -> dict:
         templates.append({
             "name": name, "file": f"kernels/{name}.qasm", "encoding": t.encoding, "estimator": t.estimator,
             "d_pad": t.d_pad, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
-            "measured_bits": t.circuit.num_clbits, "tree": t.tree,
+            "tree": t.tree,
             **program.facts["resources"][name], "physical_qubits": program.facts["physical_qubits"][name],
         })
     manifest = {

@@ -87,7 +87,7 @@ def report_from_directory(directory: Path, *, precision: float = PRECISION, qasm
                         "qubits": t["qubits"], "two_qubit_gates": t["two_qubit_gates"], "depth": t["depth"],
                         "duration_ns": t.get("duration_ns"), "esp": esp, "physical_qubits": t["physical_qubits"],
                         **statistics(t["estimator"], esp, spec["shots"], precision, d=row["d"],
-                                     measured_bits=t["measured_bits"])})
+                                     measured_bits=operations["measure"])})
     qasm = None
     if kernels:
         chosen = qasm_kernel or kernels[0]["kernel"]

@@ -41,7 +41,10 @@ class Pass:
         raise NotImplementedError
 
     def options_text(self) -> str:
-        fields = [f for f in dataclasses.fields(self) if f.init]
+        """``name{field=value,...}``; a field marked ``metadata={"quiet": True}`` is left out while it
+        holds its default (an optional setting that older pipeline texts never named)."""
+        fields = [f for f in dataclasses.fields(self) if f.init
+                  and not (f.metadata.get("quiet") and getattr(self, f.name) == f.default)]
         if not fields:
             return self.name
         opts = ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields)
