@@ -63,3 +63,23 @@ def test_command_module_imports_only_click():
     code = ("import sys, qac.commands.inspect; "
             "assert not any(m.startswith(('qiskit', 'numpy', 'rich')) for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_directory_reports_the_same_figures_as_the_compile(tmp_path):
+    """Packed compute_uncompute measures 3 bits per copy: the directory report reads them from
+    the manifest and must give the cost model's figures exactly as the in-process report."""
+    import numpy as np
+
+    import qac
+    from qac.inspect import report_from_compiled, report_from_directory
+    from tests.conftest import spec_mapping
+
+    rng = np.random.default_rng(0)
+    mapping = spec_mapping(rng.standard_normal((4, 4)), rng.standard_normal((4, 4)), rng.standard_normal((4, 2)))
+    compiled = qac.compile(mapping, "ibm_brisbane",
+                           passes="normalize,encode,estimate{method=compute_uncompute},layout,pack{copies=auto}")
+    compiled.save(tmp_path / "build")
+    keys = ("two_qubit_gates", "esp", "variance_per_shot", "residual_bias", "expected_error", "shots_for_precision")
+    (saved,), (live,) = report_from_directory(tmp_path / "build")["kernels"], report_from_compiled(compiled)["kernels"]
+    assert live["estimator"] == "compute_uncompute" and compiled.copies(live["template"]) > 1
+    assert {k: saved[k] for k in keys} == {k: live[k] for k in keys}
