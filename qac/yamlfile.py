@@ -72,8 +72,99 @@ def located(label: str, line: int | None, field: str | None, text: str) -> str:
     return one_line(f"{where}: {field}: {text}" if field else f"{where}: {text}")
 
 
+_FLOW_EVENT = re.compile(r"[\[\]{}\n\"'#|>]")
+_QUOTED = {"'": re.compile(r"'(?:[^']|'')*'"), '"': re.compile(r'"(?:[^"\\]|\\.)*"', re.S)}
+_BLOCK_SCALAR = re.compile(r"[|>][0-9+-]*[ \t]*(?:#.*)?$", re.M)
+
+
+def _starts_node(text: str, i: int, line_start: int, flow: bool) -> bool:
+    """Whether the character at ``i`` begins a node (not the middle of a plain scalar)."""
+    j = i - 1
+    while j >= line_start and text[j] in " \t":
+        j -= 1
+    if j < line_start:
+        return True
+    if flow:
+        return text[j] in "[{,:?"
+    return text[j] in ":-?" and j < i - 1  # an indicator followed by a blank
+
+
+def flow_depth_refusal(text: str, max_depth: int) -> tuple[int, int] | None:
+    """(index, 0-based line) where ``[``/``{`` first nest deeper than ``max_depth``, or None.
+
+    A fast lexer, not a parser: it skips quoted scalars, comments and block scalars and, in
+    block context, counts ``[``/``{`` only where a node begins. Its misses are the parser's to
+    report; what it flags ``too_deep_flow`` confirms exactly.
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return None
+    depth, line, line_start, i = 0, 0, 0, 0
+    while (found := _FLOW_EVENT.search(text, i)) is not None:
+        i, ch = found.start(), found.group()
+        if ch == "\n":
+            line, line_start, i = line + 1, i + 1, i + 1
+        elif ch == "#" and (i == line_start or text[i - 1] in " \t"):
+            i = end if (end := text.find("\n", i)) >= 0 else len(text)
+        elif ch in "'\"" and _starts_node(text, i, line_start, depth > 0):
+            if (quoted := _QUOTED[ch].match(text, i)) is None:
+                return None  # unterminated: the parser says so
+            newlines = text.count("\n", i, quoted.end())
+            if newlines:
+                line, line_start = line + newlines, text.rfind("\n", i, quoted.end()) + 1
+            i = quoted.end()
+        elif ch in "|>" and depth == 0 and _starts_node(text, i, line_start, False) \
+                and _BLOCK_SCALAR.match(text, i):
+            indent = len(text[line_start:i]) - len(text[line_start:i].lstrip(" "))
+            i = text.find("\n", i)  # skip the block scalar's lines: blank or indented deeper
+            while i >= 0:
+                end = text.find("\n", i + 1)
+                body = text[i + 1: end if end >= 0 else len(text)]
+                if body.strip() and len(body) - len(body.lstrip(" ")) <= indent:
+                    break
+                line, line_start, i = line + 1, i + 1, end
+            if i < 0:
+                return None
+        elif ch in "[{" and (depth > 0 or _starts_node(text, i, line_start, False)):
+            depth += 1
+            if depth > max_depth:
+                return i, line
+            i += 1
+        elif ch in "]}" and depth > 0:
+            depth, i = depth - 1, i + 1
+        else:
+            i += 1
+    return None
+
+
+def too_deep_flow(text: str, max_depth: int) -> yaml.Mark | None:
+    """Where a flow collection first nests deeper than ``max_depth`` in the text, else None.
+
+    Checked before libyaml parses: since PyYAML 6.0.4 libyaml stops a 1000-deep flow line
+    itself ("exceeded maximum nesting depth"), looking a line ahead before the event stream
+    reaches ``max_depth``. A quick lexer (``flow_depth_refusal``) clears ordinary documents; a
+    suspect one is confirmed by PyYAML's pure-Python scanner, exact and without a limit of its
+    own, which stops at the first collection too deep.
+    """
+    if flow_depth_refusal(text, max_depth) is None:
+        return None
+    flow_depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                flow_depth += 1
+                if flow_depth > max_depth:
+                    return token.start_mark
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)):
+                flow_depth -= 1
+    except yaml.YAMLError:
+        return None  # invalid YAML: the parser says where
+    return None
+
+
 def guard(text: str, rules: YamlRules) -> None:
     """Refuse aliases, huge and deep documents from the event stream, before any node is built."""
+    if (mark := too_deep_flow(text, rules.max_depth)) is not None:
+        raise Refused(mark, f"nesting deeper than {rules.max_depth} levels; {rules.too_deep}")
     nodes = depth = 0
     for event in yaml.parse(text, Loader=Loader):
         if isinstance(event, yaml.AliasEvent):

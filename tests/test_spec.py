@@ -12,10 +12,12 @@ import time
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qac import choices, yamlfile
 from qac.errors import SpecError
-from qac.spec import MAX_PAIRS, CompileOptions, Spec, load_spec
+from qac.spec import MAX_PAIRS, MAX_YAML_DEPTH, CompileOptions, Spec, load_spec
 
 # Line numbers of VALID, used by the hostile table below:
 # name 1, seed 2, heads 3, mask 4, scale 5, shots 6, Q 7, K 8, V 9, compile 10,
@@ -390,3 +392,34 @@ def test_huge_and_deep_documents_are_refused_fast(tmp_path):
     assert time.perf_counter() - start < 10.0
     assert "values; store large matrices in .npy files" in big
     assert "deep.yaml:1: nesting deeper than" in deep
+
+
+def test_deep_flow_is_refused_by_qac_on_its_line_whatever_libyaml_allows(tmp_path):
+    """libyaml (PyYAML >= 6.0.4) stops a 1000-deep flow line itself; qac's check comes first."""
+    text = "name: deep\nQ: [[0.1]]\nK: " + "{a: " * 5000 + "\n"
+    assert f"deep.yaml:3: nesting deeper than {MAX_YAML_DEPTH} levels" in spec_error(write(tmp_path, text, "deep.yaml"))
+    just = "Q: " + "[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH + "\n"
+    assert yamlfile.too_deep_flow(just, MAX_YAML_DEPTH) is None
+    quoted = "name: '" + "[" * 2000 + "'\nnote: |\n  " + "{" * 2000 + "\n# " + "[" * 2000 + "\n"
+    assert yamlfile.too_deep_flow(quoted, MAX_YAML_DEPTH) is None
+
+
+def flow_depth(text: str) -> int:
+    """The deepest flow-collection nesting, from PyYAML's pure-Python parser's events."""
+    stack, deepest = [], 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append(bool(event.flow_style))
+            deepest = max(deepest, sum(stack))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+    return deepest
+
+
+@given(st.text(alphabet="[]{},:-'\"#|> \n\n  a1", max_size=30), st.integers(0, 2))
+def test_flow_depth_check_agrees_with_the_parser(text, max_depth):
+    try:
+        depth = flow_depth(text)
+    except yaml.YAMLError:
+        return
+    assert (yamlfile.too_deep_flow(text, max_depth) is not None) == (depth > max_depth)
