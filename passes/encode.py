@@ -41,7 +41,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qac.errors import CompileError
+from qac.errors import CompileError, InternalError
 from qac.ir import KernelPlan
 from qac.pipeline import CompileContext, Pass
 
@@ -194,14 +194,14 @@ def analyse_tree_program(num_qubits: int, ops) -> TreeProgram:
             for v in directions:
                 span |= {s ^ v for s in span}
             if cols[q] in span:
-                raise CompileError("internal: tree program level direction is not independent")
+                raise InternalError("tree program level direction is not independent")
             directions.append(cols[q])
             levels.append([])
         if level != len(levels) - 1 or cols[q] != directions[level]:
-            raise CompileError("internal: tree program rotation outside its level's direction")
+            raise InternalError("tree program rotation outside its level's direction")
         levels[level].append(sum(_parity(rows[q] & u) << j for j, u in enumerate(directions[:level])))
     if len(levels) != num_qubits or any(sorted(slots) != list(range(1 << k)) for k, slots in enumerate(levels)):
-        raise CompileError("internal: tree program levels do not form a full tree")
+        raise InternalError("tree program levels do not form a full tree")
     return TreeProgram(num_qubits, tuple(ops), tuple(tuple(s) for s in levels), tuple(directions), tuple(rows))
 
 
@@ -265,7 +265,7 @@ def synthesise_tree_program(num_qubits: int, edges, order, *, depth: int = 4, se
                     defer = defer and allowed is avoiding
                     break
             if not good:
-                raise CompileError("internal: routed tree synthesis found no move; raise the depth")
+                raise InternalError("routed tree synthesis found no move; raise the depth")
 
             def score(item):
                 r = item[1]
@@ -431,7 +431,7 @@ def unary_schedule(loader: str, width: int) -> tuple[int, tuple[tuple[int, int, 
         for i in range(max(len(left), len(right))):  # interleave: the two chains run in parallel
             steps += right[i:i + 1] + left[i:i + 1]
         return mid, tuple(steps)
-    raise CompileError(f"internal: unknown unary loader {loader!r}")
+    raise InternalError(f"unknown unary loader {loader!r}")
 
 
 def unary_angles(units: np.ndarray, loader: str) -> np.ndarray:

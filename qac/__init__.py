@@ -14,7 +14,8 @@ Heavy modules (Qiskit, Aer, the IBM runtime) load on first use, so ``import qac`
 
 from __future__ import annotations
 
-from qac.errors import CompileError, ExecutionError, OutputError, QacError, SpecError, TargetError
+from qac.errors import (CompileError, ExecutionError, InternalError, OutputError, QacError, SpecError,
+                        TargetError)
 
 __version__ = "0.1.0"
 
@@ -35,5 +36,5 @@ def load_spec(source, **options):
     return _load(source, **options)
 
 
-__all__ = ["CompileError", "ExecutionError", "OutputError", "QacError", "SpecError", "TargetError",
+__all__ = ["CompileError", "ExecutionError", "InternalError", "OutputError", "QacError", "SpecError", "TargetError",
            "compile", "load_spec", "__version__"]

@@ -2,7 +2,8 @@
 
 Qiskit, Aer and the IBM runtime are imported inside the commands that need them, so
 ``qac --help`` is instant. Bad input prints one line on stderr and exits 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead. A bug (``InternalError`` or any other exception) prints its
+traceback and a line asking for a report, and exits 1.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import click
 TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: aer"
 
 
+REPORT_LINE = "qac hit an internal error (a bug): please report it with the command and the traceback above"
+
+
 def handle_errors(command):
-    """Turn QacError (and I/O errors) into one line on stderr and exit code 2."""
+    """QacError (bad input) → one line on stderr, exit 2; any other exception is a bug →
+    its traceback and a line asking for a report, exit 1."""
 
     @click.option("--debug", is_flag=True, help="show the full traceback on errors")
     @functools.wraps(command)
@@ -33,6 +38,14 @@ def handle_errors(command):
         except KeyboardInterrupt:
             click.echo("error: interrupted; nothing was written", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own usage errors and exits
+        except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
+            import traceback
+
+            traceback.print_exc()
+            click.echo(f"error: {REPORT_LINE}", err=True)
+            sys.exit(1)
 
     return wrapper
 

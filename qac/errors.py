@@ -1,5 +1,7 @@
-"""Typed errors. Every error carries a fix in its message and is raised where the bad value
-is first seen; the CLI prints ``str(error)`` as one line and exits 2."""
+"""Typed errors. A ``QacError`` is something the user can fix: it carries the fix in its
+message, is raised where the bad value is first seen, and the CLI prints it as one line and
+exits 2. An ``InternalError`` is a bug in qac (a broken invariant): the CLI shows its traceback
+and asks for a report, exit 1."""
 
 from __future__ import annotations
 
@@ -28,3 +30,7 @@ class ExecutionError(QacError):
 
 class OutputError(QacError):
     """An output path cannot be written (exists without --force, not a directory, no permission)."""
+
+
+class InternalError(Exception):
+    """A qac invariant broke: a bug to report, not bad input (deliberately not a QacError)."""
