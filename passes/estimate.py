@@ -98,7 +98,6 @@ class Estimator:
     name: str
     signed: bool
     encodings: tuple[str, ...]
-    variance_formula: str
 
     def width(self, d: int, encoding: str = "binary") -> int:
         """Lanes of one vector register: d, plus the offset lane for unsigned estimators."""
@@ -143,7 +142,6 @@ class Interference(Estimator):
     name = "interference"
     signed = True
     encodings = ("binary", *UNARY)
-    variance_formula = "(1 - c^2)/S"
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding)) + 1
@@ -218,7 +216,6 @@ class Hadamard(Estimator):
     signed = True
     # Not `qiskit`: controlled `u` gates bind through nested parameter expressions (seconds a row).
     encodings = ("binary", *UNARY)
-    variance_formula = "(1 - c^2)/S"
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding)) + 1
@@ -251,7 +248,6 @@ class Swap(Estimator):
     name = "swap"
     signed = False
     encodings = ("binary", *UNARY, "qiskit")
-    variance_formula = "(1 - s^2)/(S s), s = ((1 + c)/2)^2"
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding)) + 1
@@ -288,7 +284,6 @@ class DestructiveSwap(Estimator):
     name = "destructive_swap"
     signed = False
     encodings = ("binary", "qiskit")  # a unary register would measure 2d bits
-    variance_formula = "(1 - s^2)/(S s), s = ((1 + c)/2)^2"
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding))
@@ -327,7 +322,6 @@ class ComputeUncompute(Estimator):
     name = "compute_uncompute"
     signed = False
     encodings = ("binary", *UNARY, "qiskit")
-    variance_formula = "(1 - s)/S, s = ((1 + c)/2)^2"
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding))
@@ -370,10 +364,6 @@ def resolve_tree(tree: str, target) -> str:
     if tree != "auto":
         return tree
     return "star" if target is not None and target.all_to_all else "routed"
-
-
-def compatible(encoding: str, estimator: str) -> bool:
-    return encoding in ESTIMATORS[estimator].encodings
 
 
 def template_name(encoding: str, estimator: str, width: int) -> str:

@@ -11,7 +11,7 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import Operator, Statevector
 
 from qac import choices
-from qac.errors import CompileError
+from qac.errors import CompileError, InternalError
 from qac.passes import PASSES
 from qac.passes.encode import (ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, open_tree_angles,
                                tree_angles, unary_angles, unary_schedule, vectors_for)
@@ -214,7 +214,7 @@ def test_light_cone_keeps_the_measured_qubits_state_exactly(n):
 
 
 def test_a_program_that_breaks_the_level_structure_is_rejected():
-    with pytest.raises(CompileError, match="direction"):
+    with pytest.raises(InternalError, match="direction"):
         analyse_tree_program(2, [("ry", 0, 0), ("ry", 0, 1)])
 
 
