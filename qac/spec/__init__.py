@@ -12,7 +12,6 @@ Every mistake is raised as ONE line of :class:`~qac.errors.SpecError`::
 are converted by our own code, not pydantic, so every message carries a fix. Sizes are
 checked before anything is allocated, YAML aliases are refused (no alias bombs), ``.npy``
 files are read without pickle, and Qiskit is not imported, so validation is instant.
-"
 
 Modules: ``limits`` (sizes, keys), ``problems`` (located errors), ``values`` (scalar fields
 and compile options), ``arrays`` (Q, K, V sources), ``model`` (``Spec``, ``CompileOptions``),
