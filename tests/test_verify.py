@@ -14,6 +14,7 @@ from qiskit import qpy
 import qac
 from qac import verify
 from qac.cli import main
+from qac.verify import checkers
 from tests.conftest import EXAMPLES
 
 EXAMPLE_SPECS = sorted(EXAMPLES.glob("*.yaml"))
@@ -93,12 +94,12 @@ def test_a_corrupted_qasm_file_is_caught(tmp_path):
 
 def test_no_information_is_a_failure_never_a_pass(monkeypatch):
     compiled = qac.compile(EXAMPLES / "attention.yaml", "aer")
-    monkeypatch.setattr(verify, "_qcec", lambda *a, **k: "no_information")
+    monkeypatch.setattr(checkers, "_qcec", lambda *a, **k: "no_information")
     report = verify.verify_compiled(compiled)
     qcec_checks = [c for c in report.checks if c.method.startswith("qcec")]
     assert qcec_checks and all(not c.ok and c.verdict == "no_information" for c in qcec_checks)
     assert not report.ok
-    monkeypatch.setattr(verify, "_qcec", lambda *a, **k: "probably_equivalent")
+    monkeypatch.setattr(checkers, "_qcec", lambda *a, **k: "probably_equivalent")
     assert not verify.verify_compiled(compiled).ok
 
 
@@ -135,7 +136,7 @@ def test_compile_verify_runs_last_and_writes_nothing_on_failure(tmp_path, monkey
                                        "-o", str(tmp_path / "ok")])
     assert result.exit_code == 0, result.output
     assert "verify: 3 checks passed" in result.output and (tmp_path / "ok" / "manifest.json").exists()
-    monkeypatch.setattr(verify, "_qcec", lambda *a, **k: "not_equivalent")
+    monkeypatch.setattr(checkers, "_qcec", lambda *a, **k: "not_equivalent")
     result = CliRunner().invoke(main, ["compile", str(EXAMPLES / "attention.yaml"), "--verify",
                                        "-o", str(tmp_path / "bad")])
     assert result.exit_code == 1 and "verify: FAILED" in result.output
