@@ -1,0 +1,115 @@
+"""The import graph: data flows one way, so no qac module imports itself back, counting the
+imports inside functions; and ``import qac`` / ``qac --help`` load neither Qiskit nor torch.
+
+Modules are read with ``ast`` from the source tree as they install (``passes/`` is
+``qac.passes``, ``targets/`` is ``qac.targets``, as pyproject's ``package-dir`` maps them).
+Imports under ``if TYPE_CHECKING:`` never run and are left out; imports by name in strings
+(``importlib.import_module``, the CLI's lazy commands) are not seen.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = {"qac": ROOT / "qac", "qac.passes": ROOT / "passes", "qac.targets": ROOT / "targets"}
+HEAVY = ("qiskit", "qiskit_aer", "qiskit_ibm_runtime", "torch", "transformers")
+
+
+def module_files() -> dict[str, Path]:
+    """Every qac module by dotted name, from the three source folders."""
+    modules = {}
+    for package, folder in SOURCES.items():
+        for path in sorted(folder.rglob("*.py")):
+            parts = path.relative_to(folder).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join((package, *parts))] = path
+    return modules
+
+
+def is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def import_nodes(tree: ast.AST):
+    """Every Import/ImportFrom that can run: at module level, in functions and classes alike."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """The qac modules that module ``name`` (at ``path``) imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in import_nodes(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:  # relative: strip level − 1 trailing parts of the package
+            anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            base = ".".join([*anchor, *([base] if base else [])])
+        for alias in node.names:
+            submodule = f"{base}.{alias.name}"
+            found.add(submodule if submodule in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def import_graph() -> nx.DiGraph:
+    files = module_files()
+    graph = nx.DiGraph()
+    graph.add_nodes_from(files)
+    for name, path in files.items():
+        graph.add_edges_from((name, target) for target in imported_modules(name, path, set(files)))
+    return graph
+
+
+def test_the_graph_sees_the_modules_and_their_imports():
+    """The walk itself: it finds the packages, local and relative imports (so a cycle would show)."""
+    graph = import_graph()
+    assert {"qac", "qac.cli", "qac.spec", "qac.passes", "qac.passes.encode", "qac.targets.devices"} <= set(graph)
+    assert graph.has_edge("qac.targets", "qac.targets.devices")  # `from . import devices as _devices`
+    assert graph.has_edge("qac", "qac.compiler")  # inside `def compile`
+    assert graph.has_edge("qac.passes.encode", "qac.passes.encodings.binary")
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    cycles = []
+    for component in sorted(map(sorted, nx.strongly_connected_components(graph))):
+        if len(component) > 1:
+            edges = nx.find_cycle(graph.subgraph(component))
+            cycles.append(" → ".join([*(a for a, _ in edges), edges[0][0]]) + f"   (all of {', '.join(component)})")
+    assert not cycles, "import cycles (function-local imports included):\n  " + "\n  ".join(cycles)
+
+
+def loaded_heavy_modules(code: str) -> list[str]:
+    script = code + f"\nimport sys\nprint(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+
+
+def test_import_qac_loads_neither_qiskit_nor_torch():
+    assert loaded_heavy_modules("import qac, qac.errors") == []
+
+
+def test_qac_help_loads_neither_qiskit_nor_torch():
+    code = ("from qac.cli import main\n"
+            "for argv in (['--help'], ['compile', '--help'], ['run', '--help'], ['verify', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit as stop:\n        assert stop.code == 0, stop.code")
+    assert loaded_heavy_modules(code) == []
