@@ -28,3 +28,8 @@ class ExecutionError(QacError):
 
 class OutputError(QacError):
     """An output path cannot be written (exists without --force, not a directory, no permission)."""
+
+
+class InternalError(Exception):
+    """A broken invariant inside qac: a bug, not bad input. Not a ``QacError``: the CLI shows
+    its traceback and asks to report it."""
