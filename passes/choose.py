@@ -79,21 +79,20 @@ class Choose(Pass):
         if where is None:
             raise CompileError("choose: the pipeline needs a layout pass after it, e.g. "
                                "choose{encoding=auto},layout{optimization_level=3}")
-        layout = rest[where]
-        context.choice = evaluate(widest_kernel(module), context, encoding=self.encoding, estimator=self.estimator,
-                                  shots=self.shots, precision=self.precision,
-                                  layout=LayoutOptions(layout.optimization_level, layout.trials))
-        best, open_text = context.choice.choice, context.choice.open
-        rest = list(rest)
         costs = [i for i, p in enumerate(rest) if p.name == "cost"]
-        if not costs:
-            rest.insert(where + 1, Cost(auto=open_text, shots=self.shots, precision=self.precision))
         for i in costs:
             if (rest[i].shots, rest[i].precision) != (self.shots, self.precision):
                 raise CompileError(f"choose: it ranks at shots={self.shots}, precision={self.precision} but "
                                    f"cost publishes at shots={rest[i].shots}, precision={rest[i].precision}; "
                                    f"give them the same values")
-            rest[i] = replace(rest[i], auto=open_text)
+        layout = rest[where]
+        context.choice = evaluate(widest_kernel(module), context, encoding=self.encoding, estimator=self.estimator,
+                                  shots=self.shots, precision=self.precision,
+                                  layout=LayoutOptions(layout.optimization_level, layout.trials))
+        best, open_text = context.choice.choice, context.choice.open
+        rest = [replace(p, auto=open_text) if i in costs else p for i, p in enumerate(rest)]
+        if not costs:
+            rest.insert(where + 1, Cost(auto=open_text, shots=self.shots, precision=self.precision))
         lowering = [Normalize(), Encode(method=best.encoding), Estimate(method=best.estimator)]
         return module, lowering + rest
 

@@ -166,9 +166,11 @@ class CompiledAttention:
         return np.asarray(ESTIMATORS[t.estimator].outcome_values(t.circuit.num_clbits), dtype=float)
 
     # -- packing (multi-programming, passes/pack.py)
-    def packing(self, template: str):
-        """The template's ``qac.records.Packing``, or ``None`` (one copy per circuit)."""
-        return self.program.packing_of(template)
+    def packing(self, template: str) -> dict | None:
+        """How the template is packed (template, copies, bits, parameters, regions), or ``None``;
+        the typed record is ``program.packing_of(template)``."""
+        info = self.program.packing_of(template)
+        return None if info is None else info.as_dict()
 
     def copies(self, template: str) -> int:
         return self.program.copies(template)
@@ -194,7 +196,7 @@ class CompiledAttention:
         copy c's gates and bits of the packed ISA circuit (its qubits are disjoint from the
         others', and device noise models have no cross-talk, so the joint distribution is the
         product of the copies'; ``tests/test_pack.py`` checks it against the whole circuit)."""
-        info = self.packing(template)
+        info = self.program.packing_of(template)
         if info is None:
             return self.program.isa[template]
         key = (template, copy)
@@ -227,7 +229,7 @@ class CompiledAttention:
         out = []
         for k in self.kernels:
             name = self.template_of(k)
-            info = self.packing(name)
+            info = self.program.packing_of(name)
             circuit = self.program.isa[name if info is None else info.template]
             out.append((circuit, self.packed_values(k)))
         return out

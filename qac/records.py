@@ -78,6 +78,11 @@ class Packing:
     pairs: int  # pairs bound to the unpacked template
     circuits: int  # ⌈pairs / copies⌉
 
+    def as_dict(self) -> dict:
+        """The form ``CompiledAttention.packing`` has always returned."""
+        return {"template": self.template, "copies": self.copies, "bits": self.bits,
+                "parameters": self.parameters, "regions": [list(qs) for qs in self.regions]}
+
     def placement(self) -> dict:
         """The manifest's ``placement`` entry."""
         return {"packed_template": self.template, "copies": self.copies, "pairs": self.pairs,
