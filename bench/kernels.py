@@ -87,7 +87,9 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
 
     from qac import targets
-    from qac.passes.cost import AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS, choose
+    from qac.passes.cost_model import AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS, evaluate
+    from qac.pipeline import CompileContext
+    from qac.records import LayoutOptions
 
     dims = tuple(int(x) for x in args.d.split(",")) if args.d else ((4, 8, 16) if args.quick else DIMENSIONS)
     trials = 1 if args.quick else AUTO_TRIALS
@@ -100,18 +102,17 @@ def main(argv=None) -> list[dict]:
         for d in dims:
             sample = args.sample or (1 if args.quick else (2 if d >= 64 else 4))
             pairs = [(rng.standard_normal(d), rng.standard_normal(d)) for _ in range(sample)]
-            report = choose(d, target, trials=trials, optimization_level=AUTO_OPTIMIZATION_LEVEL)
+            report = evaluate(d, CompileContext(target), layout=LayoutOptions(AUTO_OPTIMIZATION_LEVEL, trials))
             swap = peer(textbook_swap_circuit, target, pairs, 3)
             per_pair = peer(per_pair_interference_circuit, target, pairs, 3)
             base = {"target": name, "d": d}
-            for c in report["candidates"]:
-                rows.append({**base, "kind": "qac", "encoding": c["encoding"], "estimator": c["estimator"],
-                             "qubits": c["qubits"], "two_qubit_gates": c["two_qubit_gates"], "depth": c["depth"],
-                             "esp": c["esp"], "expected_error": c["expected_error"],
-                             "auto": c is report["choice"]})
-            for s in report["skipped"]:
-                rows.append({**base, "kind": "qac", "encoding": s["encoding"], "estimator": s["estimator"],
-                             "skipped": s["reason"], "auto": False})
+            for c in report.candidates:
+                rows.append({**base, "kind": "qac", "encoding": c.encoding, "estimator": c.estimator,
+                             "qubits": c.qubits, "two_qubit_gates": c.two_qubit_gates, "depth": c.depth,
+                             "esp": c.esp, "expected_error": c.expected_error, "auto": c is report.choice})
+            for s in report.skipped:
+                rows.append({**base, "kind": "qac", "encoding": s.encoding, "estimator": s.estimator,
+                             "skipped": s.reason, "auto": False})
             rows.append({**base, "kind": "textbook_swap", **swap})
             rows.append({**base, "kind": "per_pair_interference", **per_pair})
             print_block(name, d, rows)

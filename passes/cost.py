@@ -1,252 +1,28 @@
-"""``cost`` (L4 → L4, analysis): what a kernel costs on a target, and the ``auto`` choice.
+"""``cost`` (L4 → L4, analysis): publish what each compiled template costs, and the ``auto`` ranking.
 
-For each candidate (encoding, estimator) of a kernel shape the model transpiles its template
-for the target exactly as ``layout`` would, then reports the routed two-qubit count, depth,
-critical-path duration and the estimated success probability ESP (``layout.calibration``),
-and from these the expected error of the inner product ĉ at a shot budget.
-
-Noise model (global depolarising, the usual ESP reading, λ = ESP): the outcome value f of
-one shot (``outcome_values``: two values f₋ < f₊) has mean m = λμ + (1 − λ)β, where μ is the
-ideal mean (c for the signed estimators, s = ((1 + c)/2)² for the unsigned ones) and β the
-mean of f over uniformly random outcomes (0 for ±1 on one qubit, 2^−k for ``compute_uncompute``
-measuring k bits, 2^−n for ``destructive_swap``). Mitigation (``qac/mitigate.py``) rescales,
-μ̂ = (m̂ − (1 − λ)β)/λ, so one shot has variance (f₊ − m)(m − f₋)/λ². Rescaling removes the
-average attenuation but not each pair's own deviation from it: a residual of spread
-b = κ·(1 − λ) per pair stays. The signed estimators read ĉ = μ̂; the unsigned ones decode
-ĉ = 2√μ̂ − 1 (μ̂ clipped to [0, 1]), whose error grows as s → 0: near c = −1 the offset β
-and the residual dominate s. So for S shots and one inner product c
-
-    signed     MSE(c) = (f₊ − m)(m − f₋) / (λ² S) + b²
-    unsigned   MSE(c) = E[(2√clip(μ̂) − 1 − c)²],  μ̂ ~ N(s, (f₊ − m)(m − f₋)/(λ² S) + b²)
-
-(Gauss–Hermite quadrature), and the expected error is e(S) = √E_c[MSE(c)], with c distributed
-as the inner product of two independent random directions in R^d — density ∝ (1 − c²)^((d−3)/2),
-E[c²] = 1/d (Gauss–Jacobi quadrature). ``shots_for_precision`` is the least S with e(S) ≤ ε
-(closed form for the signed estimators, bisection otherwise), null when no S reaches ε.
-``variance_per_shot`` is the noiseless σ²(0) of ``passes/estimate``'s formulas, for reference.
-
-Why a distribution over c and the decode map, not σ²(0): at c = 0 ``compute_uncompute``
-looks better than ``interference`` (σ² = 3/4 against 1), and the earlier model picked it on
-ibm_fez at d = 4. Measured (``python bench/cost_model.py``: noisy Aer, mitigated, 32,768
-shots, 64 random pairs at d = 4), its error is 2.7× interference's on ibm_fez (0.0138 vs
-0.0052) and 4.2× on ibm_brisbane (0.0242 vs 0.0057): the unsigned decode amplifies the noise
-offset near c = −1. This model predicts interference within 6% (0.0052 and 0.0060) and
-over-predicts the unsigned kernels by 1.2–2.9×. It puts interference first and
-``destructive_swap`` last, as measured; between the unary and the binary ``compute_uncompute``
-it has the order wrong (it over-predicts the binary one, which measures 3 bits, the most).
-``tests/test_cost.py`` repeats a smaller version of that run.
-
-κ = 0.1 is measured, not tuned: mitigated runs of the interference kernel on the ibm_brisbane
-snapshot left per-pair residuals of 0.03–0.2 × (1 − ESP) (d = 8, N = M = 8: ≈ 0.006 at
-1 − ESP ≈ 0.13; d = 4: ≈ 0.003–0.01 at 1 − ESP ≈ 0.04; tests/test_mitigation.py runs both); κ is
-their geometric mean. Without the term every shot would be worth the same on a clean and on
-a noisy kernel, and the ranking would ignore the two-qubit gates that mitigation cannot undo.
-
-``auto`` picks the candidate with the lowest expected error at the spec's shots (ties:
-fewer routed two-qubit gates, fewer qubits, then the name). Candidates that cannot win are
-skipped with the reason recorded: templates the target cannot hold, and *dominated* ones
-(``hadamard`` is ``interference`` plus generic controls, ``swap`` is ``destructive_swap``
-plus an ancilla and controlled-SWAPs — same variance, strictly more gates).
-
-As a pass, ``cost`` publishes these figures for the compiled templates — and, when it
-follows an ``auto`` choice, the ranked candidates and the runner-up — under the manifest's
-``cost`` key (``program.facts["manifest"]["cost"]``). Figures are deterministic (no timings).
+Per ISA template, the routed figures of the ``resources`` analysis and the error model's
+statistics at a shot budget (``passes/cost_model.py``): expected error of ĉ and shots for a
+precision. With ``auto`` set (the resolved pipeline of an ``auto`` spec says
+``cost{auto=encoding+estimator,...}``) it also publishes the ranked candidates and the
+runner-up: the ones ``choose`` evaluated before lowering (``CompileContext.choice``), or —
+when the resolved pipeline text is compiled again, with no ``choose`` in it — the same
+evaluation run here, at the layout's options, so the manifest is the same either way.
+The result is ``IsaProgram.cost`` (the manifest's ``cost`` key).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 
-from qac.errors import CompileError, QacError
+from qac.errors import CompileError
 from qac.ir import IsaProgram
+from qac.passes.cost_model import DEFAULT_PRECISION, auto_layout, candidate_cost, evaluate, statistics
 from qac.pipeline import CompileContext, Pass
+from qac.records import CostReport
 
-DEFAULT_PRECISION = 0.01
-AUTO_OPTIMIZATION_LEVEL = 3  # the template is transpiled once, so auto can afford to be thorough
-AUTO_TRIALS = 4
-DOMINATED = {"hadamard": "interference", "swap": "destructive_swap"}
+AUTO_CHOICES = ("", "encoding", "estimator", "encoding+estimator")
 
-
-RESIDUAL_BIAS = 0.1  # κ: per-pair error left after signal rescale, per unit of infidelity (module doc)
-
-
-QUADRATURE_NODES = 48  # Gauss–Jacobi nodes over c and Gauss–Hermite nodes over μ̂: fixed, so figures are deterministic
-
-
-@lru_cache(maxsize=64)
-def inner_product_nodes(d: int) -> tuple:
-    """Nodes and weights for c = ⟨â|b̂⟩ of independent random unit vectors in R^d."""
-    import numpy as np
-
-    if d <= 1:
-        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
-    from scipy.special import roots_jacobi
-
-    alpha = (d - 3) / 2
-    nodes, weights = roots_jacobi(QUADRATURE_NODES, alpha, alpha)
-    return nodes, weights / weights.sum()
-
-
-@lru_cache(maxsize=1)
-def _hermite() -> tuple:
-    import numpy as np
-
-    z, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
-    return z, w / w.sum()
-
-
-def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: float, d: int) -> float:
-    """E_c[MSE(c)] of the mitigated estimate at ``shots`` (module doc)."""
-    import numpy as np
-
-    c, weight = inner_product_nodes(d)
-    low, high, background = float(values.min()), float(values.max()), float(values.mean())
-    mu = c if signed else ((1.0 + c) / 2.0) ** 2
-    m = esp * mu + (1.0 - esp) * background
-    spread = np.clip((high - m) * (m - low), 0.0, None) / (esp**2 * shots) + bias**2
-    if signed:
-        return float(weight @ spread)
-    z, wz = _hermite()
-    draws = np.clip(mu[:, None] + np.sqrt(spread)[:, None] * z[None, :], 0.0, 1.0)
-    decoded = 2.0 * np.sqrt(draws) - 1.0
-    return float(weight @ (((decoded - c[:, None]) ** 2) @ wz))
-
-
-def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: int, measured_bits: int) -> dict:
-    """Variance per shot, expected error at ``shots`` and shots for ``precision`` (module doc)."""
-    from qac.passes.estimate import ESTIMATORS
-
-    est = ESTIMATORS[estimator]
-    values = est.outcome_values(measured_bits)
-    variance = float(est.per_shot_variance(0.0))
-    esp = min(max(esp, 1e-12), 1.0)
-    bias = RESIDUAL_BIAS * (1.0 - esp)
-
-    def error(s: float) -> float:
-        return math.sqrt(_mean_squared_error(est.signed, values, esp, s, bias, d))
-
-    needed = None
-    if est.signed:
-        if precision > bias:
-            per_shot = _mean_squared_error(True, values, esp, 1.0, 0.0, d)
-            needed = int(math.ceil(per_shot / (precision**2 - bias**2) - 1e-9))
-    elif error(float(2**60)) <= precision:
-        low, high = 0, 1
-        while error(float(high)) > precision:
-            low, high = high, high * 2
-        while high - low > 1:
-            mid = (low + high) // 2
-            low, high = (low, mid) if error(float(mid)) <= precision else (mid, high)
-        needed = high
-    return {"variance_per_shot": float(f"{variance:.12g}"), "residual_bias": float(f"{bias:.12g}"),
-            "expected_error": float(f"{error(float(shots)):.12g}"), "shots_for_precision": needed}
-
-
-def program_figures(isa, target) -> dict:
-    """Routed resources + calibration of one ISA circuit."""
-    from qac.passes.layout import calibration, physical_qubits, resources
-
-    res, cal = resources(isa), calibration(isa, target)
-    return {"qubits": res["qubits"], "two_qubit_gates": res["two_qubit_gates"], "depth": res["depth"],
-            "duration_ns": cal["duration_ns"], "esp": float(f"{cal['esp']:.12g}"),
-            "physical_qubits": physical_qubits(isa)}
-
-
-@lru_cache(maxsize=256)
-def _routed(encoding: str, estimator: str, d: int, target_name: str, optimization_level: int,
-            trials: int, seed: int) -> tuple:
-    """Transpile a candidate's template (memoised: the pure function of its arguments)."""
-    from qac import targets
-    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
-    from qac.passes.layout import transpile_template
-
-    target = targets.get(target_name)
-    est = ESTIMATORS[estimator]
-    name = template_name(encoding, estimator, est.width(d, encoding))
-    template = est.build(d, name, encoding, resolve_tree("auto", target))
-    isa = transpile_template(template, target, optimization_level=optimization_level, seed=seed, trials=trials)
-    return tuple(sorted({**program_figures(isa, target), "measured_bits": template.num_clbits}.items()))
-
-
-def candidate_figures(encoding: str, estimator: str, d: int, target, *, optimization_level: int,
-                      trials: int, seed: int, shots: int, precision: float) -> dict:
-    figures = dict(_routed(encoding, estimator, d, target.name, optimization_level, trials, seed))
-    figures["physical_qubits"] = list(figures["physical_qubits"])
-    bits = figures.pop("measured_bits")
-    return {"encoding": encoding, "estimator": estimator, **figures,
-            **statistics(estimator, figures["esp"], shots, precision, d=d, measured_bits=bits)}
-
-
-def candidates(encoding: str = "auto", estimator: str = "auto") -> list[tuple[str, str]]:
-    """Every compatible (encoding, estimator) pair the spec's choices leave open."""
-    from qac.passes.encode import ENCODINGS
-    from qac.passes.estimate import ESTIMATORS
-
-    return [(e, s) for s in ESTIMATORS for e in ENCODINGS
-            if e in ESTIMATORS[s].encodings and encoding in ("auto", e) and estimator in ("auto", s)]
-
-
-def rank_key(row: dict) -> tuple:
-    return (row["expected_error"], row["two_qubit_gates"], row["qubits"], row["encoding"], row["estimator"])
-
-
-def choose(d: int, target, *, encoding: str = "auto", estimator: str = "auto", shots: int = 4096,
-           precision: float | None = None, seed: int = 0, optimization_level: int = AUTO_OPTIMIZATION_LEVEL,
-           trials: int = AUTO_TRIALS) -> dict:
-    """Evaluate the candidates for a kernel of width ``d`` on ``target``; the best first.
-
-    Returns ``{"choice", "runner_up", "candidates" (ranked, evaluated), "skipped"}``.
-    """
-    from qac.passes.estimate import ESTIMATORS
-
-    precision = DEFAULT_PRECISION if precision is None else precision
-    pool = candidates(encoding, estimator)
-    if not pool:
-        raise CompileError(f"cost: encoding '{encoding}' and estimator '{estimator}' do not work together; "
-                           f"set one of them to auto")
-    evaluated, skipped = [], []
-    for enc, est in pool:
-        rival = DOMINATED.get(est)
-        if rival and (enc, rival) in pool:
-            skipped.append({"encoding": enc, "estimator": est, "reason": f"dominated by {enc}/{rival}"})
-            continue
-        need = ESTIMATORS[est].qubits(d, enc)
-        if need > target.num_qubits:
-            skipped.append({"encoding": enc, "estimator": est, "reason": f"needs {need} qubits"})
-            continue
-        try:
-            evaluated.append(candidate_figures(enc, est, d, target, optimization_level=optimization_level,
-                                               trials=trials, seed=seed, shots=shots, precision=precision))
-        except QacError as exc:  # e.g. no connected region large enough
-            skipped.append({"encoding": enc, "estimator": est, "reason": str(exc).split(";")[0]})
-    if not evaluated:
-        reasons = "; ".join(f"{s['encoding']}/{s['estimator']}: {s['reason']}" for s in skipped)
-        raise CompileError(f"cost: no candidate fits target '{target.name}' for d={d} ({reasons}); "
-                           f"use a larger target or more heads")
-    evaluated.sort(key=rank_key)
-    return {"d": d, "target": target.name, "shots": shots, "precision": precision,
-            "optimization_level": optimization_level, "trials": trials,
-            "choice": evaluated[0], "runner_up": evaluated[1] if len(evaluated) > 1 else None,
-            "candidates": evaluated, "skipped": skipped}
-
-
-def widest_head(spec) -> int:
-    return spec.d // spec.heads
-
-
-def auto_pipeline(spec, target) -> str:
-    """Concrete pipeline text for a spec whose encoding or estimator is ``auto``."""
-    options = spec.compile
-    trials = AUTO_TRIALS if target.coupling_edges is not None else 1  # all-to-all: nothing to route
-    report = choose(widest_head(spec), target, encoding=options.encoding, estimator=options.estimator,
-                    shots=spec.shots, precision=spec.precision, seed=spec.seed, trials=trials)
-    best = report["choice"]
-    auto = "+".join(k for k in ("encoding", "estimator") if getattr(options, k) == "auto")
-    return (f"normalize,encode{{method={best['encoding']}}},estimate{{method={best['estimator']}}},"
-            f"layout{{optimization_level={report['optimization_level']},trials={report['trials']}}},"
-            f"cost{{auto={auto},shots={spec.shots},precision={report['precision']}}}")
+__all__ = ["Cost", "statistics", "template_widths"]
 
 
 @dataclass(frozen=True)
@@ -256,50 +32,43 @@ class Cost(Pass):
     name = "cost"
     reads = "L4"
     writes = "L4"
+    analysis = True
     auto: str = field(default="", metadata={"quiet": True})  # "", "encoding", "estimator" or "encoding+estimator"
     shots: int = field(default=4096)
     precision: float = field(default=DEFAULT_PRECISION)
 
     def __post_init__(self):
-        if self.auto not in ("", "encoding", "estimator", "encoding+estimator"):
+        if self.auto not in AUTO_CHOICES:
             raise CompileError(f"cost: auto must be encoding, estimator or encoding+estimator, not '{self.auto}'")
         if self.shots < 1 or not self.precision > 0:
             raise CompileError("cost: shots must be >= 1 and precision > 0; fix the pipeline text")
 
     def run(self, module: IsaProgram, context: CompileContext) -> IsaProgram:
-        templates = {}
         widths = template_widths(module)
-        for name, isa in sorted(module.isa.items()):
+        templates = []
+        for name in sorted(module.isa):
             t = module.module.templates[name]
-            figures = program_figures(isa, context.target)
-            templates[name] = {"encoding": t.encoding, "estimator": t.estimator, **figures,
-                               **statistics(t.estimator, figures["esp"], self.shots, self.precision,
-                                            d=widths[name], measured_bits=t.circuit.num_clbits)}
-        published = {"shots": self.shots, "precision": self.precision, "templates": templates}
+            templates.append((name, candidate_cost(t.encoding, t.estimator, module.resources[name], shots=self.shots,
+                                                   precision=self.precision, d=widths[name])))
+        auto = None
         if self.auto:
-            plan = module.module.plan
-            fixed = {"encoding": plan.encoding, "estimator": plan.estimator}
-            open_choice = {k: ("auto" if k in self.auto.split("+") else v) for k, v in fixed.items()}
-            level, trials = _layout_options(module)
-            d = max(k.d for k in plan.kernels)
-            report = choose(d, context.target, shots=self.shots, precision=self.precision, seed=context.seed,
-                            optimization_level=level, trials=trials, **open_choice)
-            published["auto"] = {key: report[key] for key in ("d", "choice", "runner_up", "candidates", "skipped")}
-            published["auto"]["chose"] = self.auto
-        facts = dict(module.facts)
-        facts["manifest"] = {**facts.get("manifest", {}), "cost": published}
-        return IsaProgram(module.module, module.isa, module.target, facts)
+            auto = context.choice
+            if auto is None or auto.open != self.auto:  # the resolved text compiled again: rank here
+                plan = module.module.plan
+                fixed = {"encoding": plan.encoding, "estimator": plan.estimator}
+                open_choice = {k: ("auto" if k in self.auto.split("+") else v) for k, v in fixed.items()}
+                layout = module.layout or auto_layout(context.target)
+                auto = evaluate(max(k.d for k in plan.kernels), context, shots=self.shots, precision=self.precision,
+                                layout=layout, **open_choice)
+        return replace(module, cost=CostReport(self.shots, self.precision, tuple(templates), auto))
 
 
 def template_widths(program: IsaProgram) -> dict[str, int]:
-    """Per template, the widest head d among the kernels bound to it."""
+    """Per template, the widest head d among the kernels bound to it (packed ones: their template's)."""
     widths: dict[str, int] = {}
     for kernel in program.module.plan.kernels:
         name = program.module.bindings[kernel.name].template
         widths[name] = max(widths.get(name, 0), kernel.d)
+    for name, info in (program.packing or {}).items():
+        widths[info.template] = widths.get(name, 0)
     return widths
-
-
-def _layout_options(program: IsaProgram) -> tuple[int, int]:
-    options = program.facts.get("layout_options")
-    return options if options else (AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS)

@@ -8,20 +8,27 @@ is transpiled with seeds seed, seed + 1, …, seed + K − 1 and the routed circ
 fewest two-qubit gates (then the lowest depth, then the highest estimated success
 probability) is kept. Every choice is a function of the seed, so output stays byte-identical.
 
-Calibration figures (``calibration``): the estimated success probability
-ESP = Π_gates (1 − error) · Π_measured (1 − readout error) over the routed circuit's
-instructions on their physical qubits (Nishio et al., "Extracting success from IBM's
-20-qubit machines using error-aware compilation", JETC 16 (2020)), and the duration of the
-critical path from the instruction durations. The ideal ``aer`` target has ESP = 1.
+The ``resources`` analysis (``passes/resources.py``) measures the routed templates afterwards;
+``layout`` records only how it transpiled (``IsaProgram.layout``).
+
+Transpiles go through a ``TemplateCache`` when the context holds one (the compiler owns a
+default one): routed templates by the logical circuit's structure, the target's fingerprint,
+the optimisation level, the trials and the seed. Data enters templates only through their
+parameters, so a second compile of a same-shape kernel with other data transpiles nothing,
+and ``auto``'s winner is not transpiled twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields
 
 from qac.errors import CompileError, TargetError
 from qac.ir import CircuitModule, IsaProgram
+from qac.passes.resources import calibration, counts
 from qac.pipeline import CompileContext, Pass
+from qac.records import LayoutOptions
 
 
 def _transpile_once(circuit, target, *, optimization_level: int, seed: int):
@@ -45,58 +52,72 @@ def transpile_template(circuit, target, *, optimization_level: int, seed: int, t
     best, best_key = None, None
     for k in range(max(1, trials)):
         isa = _transpile_once(circuit, target, optimization_level=optimization_level, seed=seed + k)
-        figures = resources(isa)
+        figures = counts(isa)
         key = (figures["two_qubit_gates"], figures["depth"], -calibration(isa, target)["esp"])
         if best_key is None or key < best_key:
             best, best_key = isa, key
     return best
 
 
-def physical_qubits(isa) -> list[int]:
-    """The physical qubits the logical qubits start on (in logical order)."""
-    layout = isa.layout
-    if layout is None:
-        return list(range(isa.num_qubits))
-    return [int(q) for q in layout.initial_index_layout(filter_ancillas=True)]
+def structure_key(circuit) -> str:
+    """A digest of everything about a logical circuit a transpile can see (name, registers,
+    instructions with their qubits, clbits and parameters), but not the data bound later."""
+    text = [circuit.name, str(circuit.num_qubits), str(circuit.num_clbits), repr(circuit.global_phase),
+            repr([(r.name, r.size) for r in circuit.qregs]), repr([(r.name, r.size) for r in circuit.cregs])]
+    for inst in circuit.data:
+        text.append(repr((type(inst.operation).__name__, inst.operation.name, [str(p) for p in inst.operation.params],
+                          [circuit.find_bit(q).index for q in inst.qubits],
+                          [circuit.find_bit(c).index for c in inst.clbits])))
+    return hashlib.sha256("\n".join(text).encode()).hexdigest()
 
 
-def resources(isa) -> dict:
-    """Counts that do not depend on the machine: active qubits, two-qubit gates, depth."""
-    active = {isa.find_bit(q).index for inst in isa.data for q in inst.qubits}
-    two_qubit = sum(1 for inst in isa.data if inst.operation.num_qubits == 2 and inst.operation.name != "barrier")
-    return {
-        "qubits": len(active),
-        "two_qubit_gates": two_qubit,
-        "depth": isa.depth(),
-        "two_qubit_depth": isa.depth(lambda inst: inst.operation.num_qubits == 2),
-        "operations": dict(sorted(isa.count_ops().items())),
-    }
+def target_fingerprint(target) -> tuple:
+    """Every field of a target description (its name, kind, key/path, coupling, medians, ...)."""
+    return tuple((f.name, getattr(target, f.name)) for f in fields(target))
 
 
-def calibration(isa, target) -> dict:
-    """ESP and critical-path duration (ns) of a routed circuit from the target's calibration."""
-    qiskit_target = target.qiskit_target()
-    if qiskit_target is None:
-        return {"esp": 1.0, "duration_ns": None, "log_esp": 0.0}
-    import math
+class TemplateCache:
+    """Routed templates, keyed by the logical template's structure, the target's fingerprint,
+    the optimisation level, the trials and the seed (LRU, ``maxsize`` entries).
 
-    log_esp, finish = 0.0, {}
-    for inst in isa.data:
-        name = inst.operation.name
-        if name == "barrier":
-            continue
-        qargs = tuple(isa.find_bit(q).index for q in inst.qubits)
-        props = None
-        if name in qiskit_target.operation_names:
-            props = qiskit_target[name].get(qargs)
-        error = (props.error if props is not None else None) or 0.0
-        duration = (props.duration if props is not None else None) or 0.0
-        log_esp += math.log1p(-min(error, 0.999999))
-        start = max((finish.get(q, 0.0) for q in qargs), default=0.0)
-        for q in qargs:
-            finish[q] = start + duration
-    duration_ns = max(finish.values(), default=0.0) * 1e9
-    return {"esp": math.exp(log_esp), "duration_ns": round(duration_ns, 3), "log_esp": log_esp}
+    ``transpiles`` counts the transpiles it had to run, ``hits`` the ones it saved; every
+    caller gets its own copy of the routed circuit.
+    """
+
+    def __init__(self, maxsize: int = 256):
+        self.maxsize = maxsize
+        self._entries: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.transpiles = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def transpile(self, circuit, target, *, optimization_level: int, seed: int, trials: int = 1):
+        key = (structure_key(circuit), target_fingerprint(target), optimization_level, trials, seed)
+        isa = self._entries.get(key)
+        if isa is None:
+            isa = transpile_template(circuit, target, optimization_level=optimization_level, seed=seed, trials=trials)
+            self.transpiles += 1
+            self._entries[key] = isa
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        else:
+            self.hits += 1
+            self._entries.move_to_end(key)
+        return isa.copy()
+
+
+def routed(circuit, context: CompileContext, *, optimization_level: int, trials: int):
+    """Transpile through the context's cache (or directly when it has none)."""
+    if context.cache is None:
+        return transpile_template(circuit, context.target, optimization_level=optimization_level,
+                                  seed=context.seed, trials=trials)
+    return context.cache.transpile(circuit, context.target, optimization_level=optimization_level,
+                                   seed=context.seed, trials=trials)
 
 
 @dataclass(frozen=True)
@@ -120,12 +141,6 @@ class Layout(Pass):
         return text + (f",trials={self.trials}}}" if self.trials != 1 else "}")
 
     def run(self, module: CircuitModule, context: CompileContext) -> IsaProgram:
-        isa = {name: transpile_template(t.circuit, context.target, optimization_level=self.optimization_level,
-                                        seed=context.seed, trials=self.trials)
+        isa = {name: routed(t.circuit, context, optimization_level=self.optimization_level, trials=self.trials)
                for name, t in module.templates.items()}
-        calibrated = {name: calibration(c, context.target) for name, c in isa.items()}
-        facts = {"resources": {name: {**resources(c), "esp": round(calibrated[name]["esp"], 12),
-                                      "duration_ns": calibrated[name]["duration_ns"]} for name, c in isa.items()},
-                 "physical_qubits": {name: physical_qubits(c) for name, c in isa.items()},
-                 "layout_options": (self.optimization_level, self.trials)}
-        return IsaProgram(module, isa, context.target.name, facts)
+        return IsaProgram(module, isa, context.target.name, LayoutOptions(self.optimization_level, self.trials))

@@ -10,20 +10,24 @@ readouts they use, and picked greedily, best first, at least ``gap`` couplers ap
 "QuCloud", 2021). Rows pack as (P, p) → (⌈P/k⌉, k·p): pair l runs on copy l mod k.
 
 The unpacked template stays in the program (its bindings are the per-pair rows); the packed
-one is added as ``<template>_x<k>`` and ``facts["packing"]`` / the manifest's ``placement``
-say which physical qubits each copy uses.
+one is added as ``<template>_x<k>`` and ``IsaProgram.packing`` (a ``qac.records.Packing`` per
+unpacked template; the manifest's ``placement``) says which physical qubits each copy uses.
+The ``resources`` analysis then measures the packed template like any other.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import replace as replaced
 
 import numpy as np
 
 from qac.errors import CompileError
 from qac.ir import CircuitModule, IsaProgram
+from qac.passes.resources import physical_qubits
 from qac.pipeline import CompileContext, Pass
+from qac.records import Packing
 
 MAX_MATCHES = 20000  # subgraph matches examined per template
 
@@ -185,8 +189,6 @@ class Pack(Pass):
     def run(self, module: IsaProgram, context: CompileContext) -> IsaProgram:
         from qiskit.transpiler import generate_preset_pass_manager
 
-        from qac.passes.layout import physical_qubits, resources
-
         target = context.target
         if target.qiskit_target() is None:
             raise CompileError(f"pack: target '{target.name}' has no coupling map to place copies on; "
@@ -196,8 +198,7 @@ class Pack(Pass):
             name = module.module.bindings[kernel.name].template
             pairs_of[name] = pairs_of.get(name, 0) + len(kernel.pairs)
         isa, templates = dict(module.isa), dict(module.module.templates)
-        facts = {key: dict(value) if isinstance(value, dict) else value for key, value in module.facts.items()}
-        packing, placement = {}, {}
+        packing = {}
         for name in sorted(module.isa):
             single = module.isa[name]
             wanted = None if self.copies == "auto" else int(self.copies)
@@ -236,21 +237,12 @@ class Pack(Pass):
             if len(flat) != len(set(flat)):
                 raise CompileError(f"pack: routing made copies of {name} share qubits on '{target.name}'; "
                                    f"use pack{{copies=N,gap=2}} with fewer copies")
-            templates[packed_name] = replace(module.module.templates[name], name=packed_name, circuit=circuit)
+            templates[packed_name] = replaced(module.module.templates[name], name=packed_name, circuit=circuit)
             isa[packed_name] = packed
-            facts["resources"][packed_name] = resources(packed)
-            facts["physical_qubits"][packed_name] = physical_qubits(packed)
-            packing[name] = {"template": packed_name, "copies": k, "bits": logical.num_clbits,
-                             "parameters": logical.num_parameters, "regions": copy_qubits}
-            placement[name] = {"packed_template": packed_name, "copies": k,
-                               "pairs": pairs_of.get(name, 0),
-                               "circuits": -(-pairs_of.get(name, 0) // k),
-                               "regions": [{"copy": c, "physical_qubits": qs,
-                                            "initial_layout": initial[c * width:(c + 1) * width]}
-                                           for c, qs in enumerate(copy_qubits)]}
-        facts["packing"] = packing
-        manifest = dict(facts.get("manifest", {}))
-        manifest["placement"] = placement
-        facts["manifest"] = manifest
+            packing[name] = Packing(
+                template=packed_name, copies=k, bits=logical.num_clbits, parameters=logical.num_parameters,
+                regions=tuple(tuple(qs) for qs in copy_qubits),
+                initial_layouts=tuple(tuple(initial[c * width:(c + 1) * width]) for c in range(k)),
+                pairs=pairs_of.get(name, 0), circuits=-(-pairs_of.get(name, 0) // k))
         new_module = CircuitModule(module.module.plan, templates, module.module.bindings)
-        return IsaProgram(new_module, isa, module.target, facts)
+        return replaced(module, module=new_module, isa=isa, packing=packing)

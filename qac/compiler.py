@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,49 +13,114 @@ import numpy as np
 
 from qac.errors import CompileError, ExecutionError
 from qac.ir import AttentionGraph, IsaProgram
-from qac.pipeline import CompileContext, format_pipeline, parse_pipeline, run_pipeline
+from qac.passes.layout import TemplateCache
+from qac.pipeline import CompileContext, run_pipeline
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """What a run reads from its spec, for programs compiled from a graph (``compile_graph``):
+    the name, the sampler seed, the shots per pair and the precision (``None``: none asked)."""
+
+    name: str
+    seed: int = 0
+    shots: int = 1024
+    precision: float | None = None
+
+
+DEFAULT_CACHE = TemplateCache()  # the compiler's: same-shape kernels transpile once per process
+
+
+def _pipeline_text(passes: str | None, pack, target, *, encoding: str, estimator: str, optimization_level: int,
+                   shots: int, precision: float | None) -> str:
+    from qac.passes import default_pipeline, parse
+
+    text = passes or default_pipeline(target, encoding=encoding, estimator=estimator,
+                                      optimization_level=optimization_level, shots=shots, precision=precision)
+    if pack is not None and "pack" not in {p.name for p in parse(text)}:
+        text += f",pack{{copies={pack}}}"
+    return text
+
+
+def _lower(graph: AttentionGraph, description, text: str, *, seed: int, keep_snapshots: bool, cache,
+           timings: dict[str, float]):
+    """Run the pipeline text on an L1 graph; the L4 program and the pipeline run."""
+    from qac.passes import ANALYSES, parse
+
+    pipeline = parse(text)
+    context = CompileContext(target=description, seed=seed, cache=DEFAULT_CACHE if cache is None else cache,
+                             timings=timings)
+    outcome = run_pipeline(pipeline, graph, context, analyses=ANALYSES, keep_snapshots=keep_snapshots)
+    if not isinstance(outcome.module, IsaProgram):
+        raise CompileError(f"pipeline: it ends at {outcome.module.level}, not L4; end it with the 'layout' pass")
+    return outcome
+
+
+def _target(target):
+    from qac import targets
+
+    return target if isinstance(target, targets.TargetDescription) else targets.get(target)
+
+
+def compile_graph(graph: AttentionGraph, target: Any = "aer", *, seed: int = 0, encoding: str = "binary",
+                  estimator: str = "interference", optimization_level: int = 1, passes: str | None = None,
+                  pack: int | str | None = None, shots: int = 1024, precision: float | None = None,
+                  name: str | None = None, keep_snapshots: bool = False,
+                  cache: TemplateCache | None = None) -> CompiledAttention:
+    """Compile an L1 ``AttentionGraph`` (e.g. built from tensors) for a target.
+
+    The same pipeline as ``compile``: ``encoding``/``estimator`` may be ``auto`` (the ``choose``
+    pass); ``passes`` overrides them. ``cache`` (default: the compiler's ``DEFAULT_CACHE``)
+    holds routed templates, so a second graph of the same shape with other data transpiles
+    nothing. ``shots``, ``precision``, ``seed`` and ``name`` are the run's defaults
+    (``RunDefaults``, where a spec-built program has its ``Spec``).
+    """
+    description = _target(target)
+    text = _pipeline_text(passes, pack, description, encoding=encoding, estimator=estimator,
+                          optimization_level=optimization_level, shots=shots, precision=precision)
+    outcome = _lower(graph, description, text, seed=seed, keep_snapshots=keep_snapshots, cache=cache, timings={})
+    defaults = RunDefaults(name or graph.name, seed, shots, precision)
+    return CompiledAttention(defaults, description, outcome.module, outcome.pipeline, outcome.timings,
+                             outcome.snapshots)
 
 
 def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,
             passes: str | None = None, keep_snapshots: bool = False,
-            pack: int | str | None = None) -> CompiledAttention:
+            pack: int | str | None = None, cache: TemplateCache | None = None) -> CompiledAttention:
     """Compile an attention spec for a target.
 
     Args:
         spec_or_path: a path to attention.yaml, a mapping with the same keys, or a ``Spec``.
-        target: a target name (``qac targets`` lists them) — ``aer`` by default.
+        target: a target name (``qac targets`` lists them) or a device file — ``aer`` by default.
         seed: overrides the spec's seed (transpiler and sampler).
         passes: pipeline text overriding the spec's ``compile`` options, e.g.
             ``"normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=3}"``.
         keep_snapshots: keep the IR text after each pass (``--print-after-all``).
         pack: place several copies of each template on the device (``"auto"`` or a count):
             appends ``pack{copies=...}`` to the pipeline (multi-programming, ``passes/pack.py``).
+        cache: the ``TemplateCache`` of routed templates (default: the compiler's).
 
     Returns:
         A ``CompiledAttention``: ``.circuits()``, ``.pubs()``, ``.qasm()``, ``.resources()``,
         ``.save(dir)``, ``.run(...)``.
     """
-    from qac import targets
     from qac.spec import load_spec
 
+    start = time.perf_counter()
     spec = load_spec(spec_or_path)
     if seed is not None:
         spec = spec.with_options(seed=seed)
-    description = targets.get(target)
-    from qac.passes import default_pipeline
-
-    text = passes or spec.compile.passes or default_pipeline(spec, description)
-    if pack is not None and "pack" not in {p.name for p in parse_pipeline(text)}:
-        text += f",pack{{copies={pack}}}"
-    pipeline = parse_pipeline(text)
-    context = CompileContext(target=description, seed=spec.seed)
-    context.timings["frontend"] = 0.0
     graph = AttentionGraph.from_spec(spec)
-    outcome = run_pipeline(pipeline, graph, context, keep_snapshots=keep_snapshots)
-    if not isinstance(outcome.module, IsaProgram):
-        raise CompileError(f"pipeline: it ends at {outcome.module.level}, not L4; end it with the 'layout' pass")
-    return CompiledAttention(spec, description, outcome.module, format_pipeline(pipeline),
-                             outcome.timings, outcome.snapshots)
+    timings = {"frontend": time.perf_counter() - start}  # spec → L1
+    description = _target(target)
+    options = spec.compile
+    text = _pipeline_text(passes or options.passes, pack, description, encoding=options.encoding,
+                          estimator=options.estimator, optimization_level=options.optimization_level,
+                          shots=spec.shots, precision=spec.precision)
+    outcome = _lower(graph, description, text, seed=spec.seed, keep_snapshots=keep_snapshots, cache=cache,
+                     timings=timings)
+    return CompiledAttention(spec, description, outcome.module, outcome.pipeline, outcome.timings,
+                             outcome.snapshots)
 
 
 class CompiledAttention:
@@ -75,7 +142,9 @@ class CompiledAttention:
     @cached_property
     def passes(self) -> list:
         """The pipeline's pass instances (``encode`` binds calibration vectors like the data)."""
-        return parse_pipeline(self.pipeline)
+        from qac.passes import parse
+
+        return parse(self.pipeline)
 
     def template_of(self, kernel) -> str:
         return self.program.module.bindings[kernel.name].template
@@ -98,11 +167,13 @@ class CompiledAttention:
 
     # -- packing (multi-programming, passes/pack.py)
     def packing(self, template: str) -> dict | None:
-        return self.program.facts.get("packing", {}).get(template)
+        """How the template is packed (template, copies, bits, parameters, regions), or ``None``;
+        the typed record is ``program.packing_of(template)``."""
+        info = self.program.packing_of(template)
+        return None if info is None else info.as_dict()
 
     def copies(self, template: str) -> int:
-        info = self.packing(template)
-        return 1 if info is None else int(info["copies"])
+        return self.program.copies(template)
 
     def pairs_per_circuit(self) -> float:
         pairs = sum(len(k.pairs) for k in self.kernels)
@@ -125,7 +196,7 @@ class CompiledAttention:
         copy c's gates and bits of the packed ISA circuit (its qubits are disjoint from the
         others', and device noise models have no cross-talk, so the joint distribution is the
         product of the copies'; ``tests/test_pack.py`` checks it against the whole circuit)."""
-        info = self.packing(template)
+        info = self.program.packing_of(template)
         if info is None:
             return self.program.isa[template]
         key = (template, copy)
@@ -133,10 +204,10 @@ class CompiledAttention:
         if key not in cache:
             from qiskit import ClassicalRegister, QuantumCircuit
 
-            packed = self.program.isa[info["template"]]
-            qubits, bits = set(info["regions"][copy]), info["bits"]
+            packed = self.program.isa[info.template]
+            qubits, bits = set(info.regions[copy]), info.bits
             meas = ClassicalRegister(bits, "meas")
-            sub = QuantumCircuit(list(packed.qubits), meas, name=f"{info['template']}_c{copy:02d}")
+            sub = QuantumCircuit(list(packed.qubits), meas, name=f"{info.template}_c{copy:02d}")
             first = copy * bits
             for inst in packed.data:
                 where = {packed.find_bit(q).index for q in inst.qubits}
@@ -158,8 +229,8 @@ class CompiledAttention:
         out = []
         for k in self.kernels:
             name = self.template_of(k)
-            info = self.packing(name)
-            circuit = self.program.isa[name if info is None else info["template"]]
+            info = self.program.packing_of(name)
+            circuit = self.program.isa[name if info is None else info.template]
             out.append((circuit, self.packed_values(k)))
         return out
 
@@ -187,17 +258,7 @@ class CompiledAttention:
     def resources(self) -> list[dict]:
         """Per kernel: template, pairs, copies per circuit, circuits, qubits, two-qubit gates, depth,
         physical qubits (of one copy; the manifest's ``placement`` has every copy's)."""
-        rows = []
-        for k in self.kernels:
-            name = self._template_of(k)
-            copies = self.copies(name)
-            rows.append({"kernel": k.name, "head": k.head, "template": name, "d": k.d, "d_pad": k.d_pad,
-                         "pairs": int(len(k.pairs)), "copies": copies,
-                         "circuits": int(-(-len(k.pairs) // copies)), "settled_zero": k.settled_zero,
-                         "masked": int((~k.visible).sum()),
-                         **{key: v for key, v in self.program.facts["resources"][name].items() if key != "operations"},
-                         "physical_qubits": self.program.facts["physical_qubits"][name]})
-        return rows
+        return self.program.kernel_table()
 
     @cached_property
     def exact(self) -> np.ndarray:

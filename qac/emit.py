@@ -43,17 +43,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def build_manifest(compiled) -> dict:
-    spec, program = compiled.spec, compiled.program
-    templates = []
-    for name in sorted(program.isa):
-        t = program.module.templates[name]
-        templates.append({
-            "name": name, "file": f"kernels/{name}.qasm", "encoding": t.encoding, "estimator": t.estimator,
+def template_entry(program, name: str) -> dict:
+    """A template's manifest entry: its structure and its resources (packed templates: counts only,
+    the ESP of a packed circuit being the product of its copies', given per unpacked template)."""
+    t, res = program.module.templates[name], program.resources[name]
+    calibrated = {} if name in program.packed_templates else res.calibrated()
+    return {"name": name, "file": f"kernels/{name}.qasm", "encoding": t.encoding, "estimator": t.estimator,
             "d_pad": t.d_pad, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
-            "tree": t.tree,
-            **program.facts["resources"][name], "physical_qubits": program.facts["physical_qubits"][name],
-        })
+            "tree": t.tree, **res.counts(), **calibrated, "physical_qubits": list(res.physical_qubits)}
+
+
+def build_manifest(compiled) -> dict:
+    """The manifest: spec digest, seed, target, resolved pipeline, versions, and the typed
+    analysis records of the program (resources, packing placement, cost) as JSON."""
+    spec, program = compiled.spec, compiled.program
+    templates = [template_entry(program, name) for name in sorted(program.isa)]
     manifest = {
         "format": FORMAT_VERSION,
         "spec": {"name": spec.name, "digest": spec.digest(), "N": spec.N, "M": spec.M, "d": spec.d,
@@ -65,15 +69,14 @@ def build_manifest(compiled) -> dict:
         "pipeline": compiled.pipeline,
         "versions": package_versions(),
         "templates": templates,
-        "kernels": compiled.resources(),
+        "kernels": program.kernel_table(),
         "files": {"qasm": [t["file"] for t in templates], "isa_qpy": "program.qpy",
                   "logical_qpy": "logical.qpy", "bindings": "bindings.npz", "timings": "timings.json"},
     }
-    # Passes publish JSON-able facts for the manifest here (e.g. the cost model's choice).
-    for key, value in sorted(program.facts.get("manifest", {}).items()):
-        if key in manifest:
-            raise KeyError(f"internal: manifest key {key!r} published twice")
-        manifest[key] = value
+    if program.cost is not None:
+        manifest["cost"] = program.cost.as_dict()
+    if program.packing is not None:
+        manifest["placement"] = {name: info.placement() for name, info in sorted(program.packing.items())}
     return manifest
 
 

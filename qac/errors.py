@@ -33,4 +33,5 @@ class OutputError(QacError):
 
 
 class InternalError(Exception):
-    """A qac invariant broke: a bug to report, not bad input (deliberately not a QacError)."""
+    """A broken invariant inside qac: a bug, not bad input. Not a ``QacError``: the CLI shows
+    its traceback and asks to report it."""

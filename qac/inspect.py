@@ -36,20 +36,20 @@ def _account(spec_shape: dict, kernels: list[dict], shots: int) -> dict:
 
 def report_from_compiled(compiled, *, precision: float = PRECISION, qasm_kernel: str | None = None) -> dict:
     """The inspect report of a ``CompiledAttention`` (compiled in this process)."""
-    from qac.passes.cost import program_figures, statistics
+    from qac.passes.cost_model import statistics
 
     spec, program = compiled.spec, compiled.program
     kernels = []
     for kernel in compiled.kernels:
         name = program.module.bindings[kernel.name].template
         template = program.module.templates[name]
-        isa = program.isa[name]
-        figures = program_figures(isa, compiled.target)
+        resources = program.resources[name]
+        figures = resources.figures()
         kernels.append({"kernel": kernel.name, "head": kernel.head, "template": name, "encoding": template.encoding,
                         "estimator": template.estimator, "d": kernel.d, "circuits": int(len(kernel.pairs)),
-                        "gates": sum(1 for inst in isa.data if inst.operation.name not in ("barrier", "measure")),
-                        **figures, **statistics(template.estimator, figures["esp"], spec.shots, precision, d=kernel.d,
-                                                measured_bits=template.circuit.num_clbits)})
+                        "gates": resources.gates, **figures,
+                        **statistics(template.estimator, figures["esp"], spec.shots, precision, d=kernel.d,
+                                     measured_bits=resources.measured_bits)})
     chosen = qasm_kernel or (kernels[0]["kernel"] if kernels else None)
     qasm = None
     if chosen is not None:
@@ -61,13 +61,13 @@ def report_from_compiled(compiled, *, precision: float = PRECISION, qasm_kernel:
     return {"spec": spec.name, "target": compiled.target.name, "pipeline": compiled.pipeline,
             "precision": precision, "shots": spec.shots, "kernels": kernels,
             "account": _account(shape, kernels, spec.shots), "qasm": qasm,
-            "cost": program.facts.get("manifest", {}).get("cost"),
+            "cost": None if program.cost is None else program.cost.as_dict(),
             "ir": [{"after": name, "text": text} for name, text in compiled.snapshots]}
 
 
 def report_from_directory(directory: Path, *, precision: float = PRECISION, qasm_kernel: str | None = None) -> dict:
     """The inspect report of a ``qac compile -o DIR`` output (manifest + QASM; no IR snapshots)."""
-    from qac.passes.cost import statistics
+    from qac.passes.cost_model import statistics
 
     path = Path(directory) / "manifest.json"
     if not path.is_file():

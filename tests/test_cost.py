@@ -10,7 +10,9 @@ from qac import targets
 from qac.decode import estimate_from_counts
 from qac.errors import CompileError, TargetError
 from qac.execute import exact_distribution
-from qac.passes.cost import RESIDUAL_BIAS, choose, rank_key, statistics
+from qac.passes.cost_model import RESIDUAL_BIAS, evaluate, routed_candidate, statistics
+from qac.pipeline import CompileContext
+from qac.records import CandidateCost, LayoutOptions
 from qac.passes.estimate import ESTIMATORS
 from tests.conftest import spec_mapping
 
@@ -110,13 +112,13 @@ def test_residual_bias_makes_auto_prefer_fewer_gates_at_equal_variance():
 
 @pytest.mark.parametrize("target", ["aer", "ibm_fez"])
 def test_auto_never_picks_a_candidate_with_worse_predicted_error(target):
-    report = choose(4, targets.get(target), shots=4096, trials=1)
-    best = report["choice"]
-    assert all(best["expected_error"] <= c["expected_error"] for c in report["candidates"])
-    assert report["candidates"] == sorted(report["candidates"], key=rank_key)
-    assert report["runner_up"] is report["candidates"][1]
-    names = {(c["encoding"], c["estimator"]) for c in report["candidates"]} | {
-        (s["encoding"], s["estimator"]) for s in report["skipped"]}
+    report = evaluate(4, CompileContext(targets.get(target)), shots=4096, layout=LayoutOptions(3, 1))
+    best = report.choice
+    assert all(best.expected_error <= c.expected_error for c in report.candidates)
+    assert list(report.candidates) == sorted(report.candidates, key=CandidateCost.rank_key)
+    assert report.runner_up is report.candidates[1]
+    names = {(c.encoding, c.estimator) for c in report.candidates} | {
+        (s.encoding, s.estimator) for s in report.skipped}
     assert len(names) == sum(len(e.encodings) for e in ESTIMATORS.values())  # every pair accounted for
 
 
@@ -161,13 +163,11 @@ def test_incompatible_pair_is_a_clear_error():
 @pytest.mark.parametrize("target", ["ibm_brisbane", "ibm_fez"])
 def test_binary_interference_templates_route_with_no_swaps_on_heavy_hex(target):
     """The routed tree's coupling graph embeds in heavy-hex: routing adds no two-qubit gate."""
-    from qac.passes.cost import candidate_figures
-
+    context = CompileContext(targets.get(target))
     for d in (4, 16):
-        figures = candidate_figures("binary", "interference", d, targets.get(target), optimization_level=3,
-                                    trials=1, seed=0, shots=4096, precision=0.01)
+        figures = routed_candidate("binary", "interference", d, context, optimization_level=3, trials=1)
         _, cone, _ = ESTIMATORS["interference"].joint_program(ESTIMATORS["interference"].qubits(d))
-        assert figures["two_qubit_gates"] == sum(op[0] == "cx" for op in cone)
+        assert figures.two_qubit_gates == sum(op[0] == "cx" for op in cone)
 
 
 def test_the_model_ranks_kernels_as_noisy_mitigated_runs_do():

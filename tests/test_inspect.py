@@ -26,7 +26,7 @@ def test_json_report_of_a_spec(example_spec):
     assert 0 < kernel["esp"] < 1 and kernel["duration_ns"] > 0
     assert len(kernel["physical_qubits"]) == kernel["qubits"]
     assert report["ir"] == ["input", "normalize", "encode{method=binary}", "estimate{method=interference}",
-                            "layout{optimization_level=1}"]
+                            "layout{optimization_level=1}", "resources"]
     account = report["account"]
     assert account["classical_flops"] == classical_flops(N=4, M=4, d=8, dv=8, heads=1)
     assert account["shots_total"] == account["circuits"] * report["shots"]

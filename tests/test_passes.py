@@ -12,12 +12,12 @@ from qiskit.quantum_info import Operator, Statevector
 
 from qac import choices
 from qac.errors import CompileError, InternalError
-from qac.passes import PASSES
+from qac.passes import PASSES, parse
 from qac.passes.encode import (ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, open_tree_angles,
                                tree_angles, unary_angles, unary_schedule, vectors_for)
 from qac.passes.estimate import ESTIMATORS
 from qac.passes.normalize import padded_width, split_norms
-from qac.pipeline import format_pipeline, parse_pipeline
+from qac.pipeline import format_pipeline
 
 
 def test_registries_match_the_choices_users_may_write():
@@ -126,15 +126,15 @@ def test_split_norms_keeps_zero_rows_zero_and_units_exact():
 
 def test_pipeline_text_round_trips():
     text = "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=3}"
-    passes = parse_pipeline(text)
+    passes = parse(text)
     assert [p.name for p in passes] == ["normalize", "encode", "estimate", "layout"]
     assert format_pipeline(passes) == text
-    assert format_pipeline(parse_pipeline(" normalize , encode , estimate , layout ")) == (
+    assert format_pipeline(parse(" normalize , encode , estimate , layout ")) == (
         "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=1}")
     assert set(PASSES) >= {"normalize", "encode", "estimate", "layout", "cost"}
     text = ("normalize,encode{method=unary_diagonal},estimate{method=compute_uncompute},"
             "layout{optimization_level=3,trials=4},cost{auto=estimator,shots=1000,precision=0.02}")
-    assert format_pipeline(parse_pipeline(text)) == text
+    assert format_pipeline(parse(text)) == text
 
 
 @pytest.mark.parametrize("text,fragment", [
@@ -152,7 +152,7 @@ def test_pipeline_text_round_trips():
 ])
 def test_bad_pipeline_text_is_a_clear_error(text, fragment):
     with pytest.raises(CompileError, match=None) as info:
-        parse_pipeline(text)
+        parse(text)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
 
