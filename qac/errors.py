@@ -28,3 +28,7 @@ class ExecutionError(QacError):
 
 class OutputError(QacError):
     """An output path cannot be written (exists without --force, not a directory, no permission)."""
+
+
+class InternalError(Exception):
+    """A bug in qac, not bad input: shown with its traceback and a request to report it."""
