@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qac import packing
+import qac.packing as packing
 from qac.errors import ExecutionError
 from qac.ir import IsaProgram
 

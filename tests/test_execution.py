@@ -88,8 +88,8 @@ def _sampler_v2_counts(pubs, seed, noise_model=None):
 def test_run_pubs_draws_the_same_shots_as_aer_sampler_v2(example_spec):
     """qac asks Aer for counts (no per-shot memory) with runtime parameter binding; for the same
     seed every row's counts equal SamplerV2's — PUBs grouped by shots, parameterless rows, noise."""
-    from qac.execute import restricted_noise_model, run_pubs
-    from qac.mitigate import readout_circuits
+    from qac.execution.engine import restricted_noise_model, run_pubs
+    from qac.execution.circuits import readout_circuits
 
     compiled = qac.compile(example_spec, "ibm_brisbane")
     (circuit, values), = compiled.pubs()[:1]

@@ -7,7 +7,8 @@ import pytest
 
 import qac
 from qac.errors import ExecutionError
-from qac.mitigate import corrected_values, fit_rescale, flip_rates, readout_circuits
+from qac.execution.circuits import readout_circuits
+from qac.execution.mitigation import corrected_values, fit_rescale, flip_rates
 from tests.conftest import spec_mapping
 
 
