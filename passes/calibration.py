@@ -12,7 +12,7 @@ random) of known overlap c ∈ ``OVERLAPS`` (positive ones only when the estimat
 the interference circuit carry the same state, noise on the data qubits barely touches the
 interference, and the attenuation comes out smaller than the data pairs see (measured on
 ibm_brisbane: 0.95 from ±û against 0.93 for data pairs at d = 4). The patterns are drawn from
-the compile seed; the ideal means of f come from the logical template's exact distribution.
+the compile seed; the ideal means of f are the logical template's exact means (``Calibration.ideal``).
 """
 
 from __future__ import annotations
@@ -21,15 +21,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from qac.exact import exact_means
 from qac.ir import Calibration, Kernel
 
 CALIBRATION_PATTERNS = 6  # random û per template and copy
 OVERLAPS = (0.9, 0.5, 0.0, -0.5, -0.9)  # known ⟨û|ŵ⟩ of the calibration partners
-#: Ideal means come from a statevector of the logical template; above this many qubits (wide
-#: unary registers) that is too large to take at every compile, and the template gets no
-#: calibration rows (a mitigated run of it says so).
-MAX_CALIBRATION_QUBITS = 20
 
 
 def pair_kernel(kernel: Kernel, lhs: np.ndarray, rhs: np.ndarray, suffix: str) -> Kernel:
@@ -71,17 +66,11 @@ def calibration_pairs(kernel: Kernel, *, odd: bool, seed: int,
     return lhs, rhs, np.tile(np.arange(patterns), len(overlaps))
 
 
-def calibration(estimator, template, kernel: Kernel, *, seed: int) -> Calibration | None:
-    """The template's calibration rows, bound from ``kernel``'s shape, with their ideal means."""
-    if template.circuit.num_qubits > MAX_CALIBRATION_QUBITS:
-        return None
+def calibration(estimator, template, kernel: Kernel, *, seed: int) -> Calibration:
+    """The template's calibration rows, bound from ``kernel``'s shape (ideal means: ``Calibration.ideal``)."""
     odd = template.decoding.odd
     lhs, rhs, pattern = calibration_pairs(kernel, odd=odd, seed=seed)
     bind = estimator.bind
     values = bind(pair_kernel(kernel, lhs, rhs, "calibration"), template.encoding, template.tree)
     negated = bind(pair_kernel(kernel, lhs, -rhs, "calibration"), template.encoding, template.tree) if odd else None
-    f = template.decoding.outcome_values
-    ideal = exact_means(template.circuit, values, f)
-    if negated is not None:
-        ideal = (ideal - exact_means(template.circuit, negated, f)) / 2
-    return Calibration(values, negated, ideal, pattern)
+    return Calibration(values, negated, pattern, template.circuit, template.decoding.outcome_values)

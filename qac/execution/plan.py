@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qac.errors import ExecutionError
+from qac.errors import InternalError
 from qac.packing import copies, template_of
 
 
@@ -79,9 +79,7 @@ class Plan:
         if self.mitigation:
             cal = template.calibration
             if cal is None:
-                raise ExecutionError(f"template {name} has no calibration rows (its {template.circuit.num_qubits} "
-                                     f"logical qubits are too many to simulate exactly at compile time); "
-                                     f"run with --no-mitigation")
+                raise InternalError(f"template {name} has data pairs but no calibration rows")
             rows = len(cal.values)
             info.calibration = cal
             info.cal_blocks = [[_block(name, np.full(rows, c), v) for v in (cal.values, cal.negated) if v is not None]
