@@ -41,12 +41,14 @@ shared by every head of that width; each (query, key) pair is a row of parameter
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from qac.decode import finish
 from qac.errors import CompileError, TargetError
-from qac.ir import Binding, CircuitModule, Kernel, KernelPlan, Template
+from qac.ir import Binding, CircuitModule, Decoding, Kernel, KernelPlan, Template
+from qac.passes.calibration import calibration, partner_values
 from qac.passes.encode import (ENCODINGS, append_tree_program, light_cone, routed_tree_program, star_tree_program,
                                tree_program_angles, unary_schedule, vectors_for)
 from qac.pipeline import CompileContext, Pass
@@ -97,6 +99,9 @@ class Estimator:
 
     name: str
     signed: bool
+    #: the ideal mean of f flips sign with b̂ (then a noisy run symmetrises each pair with (â, −b̂));
+    #: declared, and checked against exact simulation by tests/test_semantics.py
+    odd: bool
     encodings: tuple[str, ...]
 
     def width(self, d: int, encoding: str = "binary") -> int:
@@ -122,13 +127,12 @@ class Estimator:
         raise NotImplementedError
 
     def finish(self, mean: np.ndarray, sem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.signed:
-            return mean, sem
-        # s = ⟨a'|b'⟩² = ((1 + c)/2)²  ->  c = 2√s − 1, σ_c = σ_s/√s (delta method)
-        s = np.clip(mean, 0.0, 1.0)
-        root = np.sqrt(s)
-        stderr = np.where(root > 0, sem / np.maximum(root, 1e-300), 2.0 * np.sqrt(sem))
-        return 2.0 * root - 1.0, np.where(sem > 0, stderr, 0.0)
+        """The mean of f → the inner product (``qac.decode.finish``: c = 2√s − 1 when unsigned)."""
+        return finish(mean, sem, signed=self.signed)
+
+    def decoding(self, num_bits: int) -> Decoding:
+        """What a run needs to decode this estimator's outcomes (carried by the template)."""
+        return Decoding(np.asarray(self.outcome_values(num_bits), dtype=float), self.signed, self.odd)
 
 
 def _unsigned_overlap(c: float) -> float:
@@ -141,6 +145,7 @@ class Interference(Estimator):
 
     name = "interference"
     signed = True
+    odd = True
     encodings = ("binary", *UNARY)
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
@@ -214,6 +219,7 @@ class Hadamard(Estimator):
 
     name = "hadamard"
     signed = True
+    odd = True
     # Not `qiskit`: controlled `u` gates bind through nested parameter expressions (seconds a row).
     encodings = ("binary", *UNARY)
 
@@ -247,6 +253,7 @@ class Swap(Estimator):
 
     name = "swap"
     signed = False
+    odd = False
     encodings = ("binary", *UNARY, "qiskit")
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
@@ -283,6 +290,7 @@ class DestructiveSwap(Estimator):
 
     name = "destructive_swap"
     signed = False
+    odd = False
     encodings = ("binary", "qiskit")  # a unary register would measure 2d bits
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
@@ -321,6 +329,7 @@ class ComputeUncompute(Estimator):
 
     name = "compute_uncompute"
     signed = False
+    odd = False
     encodings = ("binary", *UNARY, "qiskit")
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
@@ -406,6 +415,8 @@ class Estimate(Pass):
             raise CompileError(f"estimate: unknown tree '{self.tree}'; choose one of {', '.join(TREES)}")
 
     def run(self, module: KernelPlan, context: CompileContext) -> CircuitModule:
+        """Templates and bindings; for a noisy run also every sign partner's row and each template's
+        calibration rows (patterns from the compile seed), bound by the same binder."""
         estimator = ESTIMATORS[self.method]
         if module.encoding is None:
             raise CompileError("pipeline: 'estimate' needs the 'encode' pass before it; add encode to the pipeline")
@@ -416,13 +427,21 @@ class Estimate(Pass):
         bindings: dict[str, Binding] = {}
         target = getattr(context, "target", None)
         tree = resolve_tree(self.tree, target)
+        shapes: dict[str, Kernel] = {}  # per template, the first kernel with pairs: the calibration's shape
         for kernel in module.kernels:
             check_fits(module.encoding, self.method, kernel.d, target)
             width = estimator.width(kernel.d, module.encoding)
             name = template_name(module.encoding, self.method, width)
             if name not in templates:
-                templates[name] = Template(name, estimator.build(kernel.d, name, module.encoding, tree),
-                                           module.encoding, self.method, width, tree)
-            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding, tree))
+                circuit = estimator.build(kernel.d, name, module.encoding, tree)
+                templates[name] = Template(name, circuit, module.encoding, self.method, width, tree,
+                                           decoding=estimator.decoding(circuit.num_clbits))
+            if len(kernel.pairs):
+                shapes.setdefault(name, kernel)
+            partners = partner_values(estimator, kernel, module.encoding, tree) if estimator.odd else None
+            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding, tree), partners)
+        for name, kernel in shapes.items():
+            templates[name] = replace(templates[name], calibration=calibration(estimator, templates[name], kernel,
+                                                                               seed=context.seed))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)

@@ -37,6 +37,11 @@ def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, 
     return np.concatenate(outputs, axis=1)
 
 
+def biased(scores: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Scaled scores plus an optional additive float mask (N, M)."""
+    return scores if bias is None else scores + bias
+
+
 @dataclass(frozen=True)
 class HeadResult:
     scores: np.ndarray  # (N, M) scaled scores, −inf where masked
@@ -52,16 +57,17 @@ def output_jacobian(probs: np.ndarray, values: np.ndarray, output: np.ndarray) -
 
 def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs_norms, visible,
                      scale: float, values: np.ndarray, *, shared_gradient: np.ndarray | None = None,
-                     shared_covariance: np.ndarray | None = None) -> HeadResult:
+                     shared_covariance: np.ndarray | None = None, bias: np.ndarray | None = None) -> HeadResult:
     """Scores = scale·|q_i|·|k_j|·C_ij on visible entries; softmax; ·V; delta-method errors.
 
     ``inner_stderr`` are independent per entry (shot noise). ``shared_gradient`` (T, N, M) holds
     ∂C/∂θ_t for parameters θ shared by many entries (the mitigation's attenuation and offset),
     with covariance ``shared_covariance`` (T, T): their errors are correlated across entries,
     so they enter through the summed Jacobian, Var += gᵀΣg with g_t = Σ_l J_il ∂S_il/∂θ_t.
+    ``bias`` (N, M), if given, is an additive mask added to the scaled scores before softmax.
     """
     gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, gain * inner, -np.inf)
+    scores = np.where(visible, biased(gain * inner, bias), -np.inf)
     scores_var = np.where(visible, (gain * inner_stderr) ** 2, 0.0)
     probs = softmax_rows(scores)
     output = probs @ values
@@ -77,7 +83,8 @@ def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs
 
 
 def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rhs_norms, visible,
-                    scale: float, values: np.ndarray, precision: float) -> tuple[np.ndarray, float]:
+                    scale: float, values: np.ndarray, precision: float,
+                    bias: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Shots per score so that every output entry's shot-noise σ is at most ``precision``.
 
     The delta method gives Var(O_ie) = Σ_l J_ile² s_il²/n_il with s_il = gain_il·σ_il the
@@ -87,7 +94,7 @@ def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rh
     per-score shots that reach the same worst-case σ: max_ie Σ_l J_ile² s_il²/ε².
     """
     gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, gain * inner, -np.inf)
+    scores = np.where(visible, biased(gain * inner, bias), -np.inf)
     probs = softmax_rows(scores)
     output = probs @ values
     jacobian = output_jacobian(probs, values, output)

@@ -39,3 +39,26 @@ def estimate_from_probabilities(probabilities: np.ndarray, values: np.ndarray) -
     """Infinite-shot estimate: Σ p(o)·f(o), with zero standard error."""
     mean = probabilities @ values
     return mean, np.zeros_like(mean)
+
+
+def finish(mean: np.ndarray, sem: np.ndarray, *, signed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of f → the inner product c and its standard error.
+
+    Signed estimators: f's mean is c. Unsigned ones load (x̂, 1)/√2, so f's mean is
+    s = ((1 + c)/2)² and c = 2√s − 1, σ_c = σ_s/√s (delta method; 2√σ_s at s = 0).
+    """
+    if signed:
+        return mean, sem
+    s = np.clip(mean, 0.0, 1.0)
+    root = np.sqrt(s)
+    stderr = np.where(root > 0, sem / np.maximum(root, 1e-300), 2.0 * np.sqrt(sem))
+    return 2.0 * root - 1.0, np.where(sem > 0, stderr, 0.0)
+
+
+def finish_slope(mean: np.ndarray, *, signed: bool) -> np.ndarray:
+    """d finish/d mean, by central differences (h = 1e-6; 0 where it is not finite)."""
+    h = 1e-6
+    hi, _ = finish(mean + h, np.zeros_like(mean), signed=signed)
+    lo, _ = finish(mean - h, np.zeros_like(mean), signed=signed)
+    slope = (hi - lo) / (2 * h)
+    return np.where(np.isfinite(slope), slope, 0.0)

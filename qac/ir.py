@@ -20,6 +20,7 @@ Every level has ``verify()`` (raises ``CompileError`` on a broken invariant) and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -207,6 +208,48 @@ class KernelPlan:
 
 # ----------------------------------------------------------------------------- L3
 @dataclass(frozen=True, eq=False)
+class Decoding:
+    """How a template's outcomes become an inner product, so a run needs no estimator class.
+
+    The mean of ``outcome_values`` (f over the 2^bits outcomes) is the inner product for a
+    signed estimator, and s = ((1 + c)/2)² for an unsigned one (``qac.decode.finish``).
+    ``odd``: the ideal mean flips sign with b̂, so a noisy run symmetrises each pair with (â, −b̂).
+    """
+
+    outcome_values: np.ndarray  # (2^bits,) float64
+    signed: bool
+    odd: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """Rows of known-overlap pairs bound into a template, and their ideal means of f.
+
+    Bound at compile time by the same binder as the data rows (``passes/calibration.py``);
+    a noisy mitigated run runs them beside the data to fit the signal rescale. The ideal means
+    are the logical template's exact means of f on these rows (``qac.exact``), taken when a
+    mitigated run first asks: a statevector per row would cost every compile ~0.3 s (about
+    10x an ``aer`` compile of the example) and minutes for wide unary registers.
+    """
+
+    values: np.ndarray  # (R, num_parameters)
+    negated: np.ndarray | None  # (R, num_parameters): the (û, −ŵ) partners when the estimator is odd
+    pattern: np.ndarray  # (R,) which random pattern each row belongs to
+    circuit: QuantumCircuit  # the logical template the rows bind
+    outcome_values: np.ndarray  # f(outcome) of its estimator
+
+    @cached_property
+    def ideal(self) -> np.ndarray:
+        """(R,) exact mean of f per row (antisymmetrised, (m₊ − m₋)/2, when ``negated`` is set)."""
+        from qac.exact import exact_means
+
+        ideal = exact_means(self.circuit, self.values, self.outcome_values)
+        if self.negated is not None:
+            ideal = (ideal - exact_means(self.circuit, self.negated, self.outcome_values)) / 2
+        return ideal
+
+
+@dataclass(frozen=True, eq=False)
 class Template:
     """A parametrised logical circuit; data enters only through its parameters."""
 
@@ -216,6 +259,8 @@ class Template:
     estimator: str
     d_pad: int
     tree: str = "routed"  # the joint tree's shape (binary interference): "routed" or "star"
+    decoding: Decoding | None = None  # set by `estimate`
+    calibration: Calibration | None = None  # set by `estimate` (None when no kernel of this shape has pairs)
 
     @property
     def num_parameters(self) -> int:
@@ -229,6 +274,7 @@ class Binding:
     kernel: str
     template: str
     values: np.ndarray  # (P, num_parameters) float64, one row per pair of kernel.pairs
+    partner_values: np.ndarray | None = None  # (P, num_parameters): (â, −b̂) rows when the estimator is odd
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,6 +298,17 @@ class CircuitModule:
                                    f"expected {(len(kernel.pairs), t.num_parameters)}")
             if not np.all(np.isfinite(b.values)):
                 raise CompileError(f"internal: bindings of {kernel.name} hold non-finite angles")
+            if b.partner_values is not None and b.partner_values.shape != b.values.shape:
+                raise InternalError(f"sign partners of {kernel.name} have shape {b.partner_values.shape}, "
+                                    f"not the data rows' {b.values.shape}")
+        for t in self.templates.values():
+            cal = t.calibration
+            if cal is None:
+                continue
+            rows = len(cal.pattern)
+            if cal.values.shape != (rows, t.num_parameters) or len(cal.pattern) != rows or (
+                    cal.negated is not None and cal.negated.shape != cal.values.shape):
+                raise InternalError(f"calibration rows of template {t.name} do not match its parameters")
 
     def describe(self) -> str:
         lines = [f"CircuitModule (L3): {len(self.templates)} template(s), {len(self.bindings)} binding table(s)"]

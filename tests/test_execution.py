@@ -88,8 +88,8 @@ def _sampler_v2_counts(pubs, seed, noise_model=None):
 def test_run_pubs_draws_the_same_shots_as_aer_sampler_v2(example_spec):
     """qac asks Aer for counts (no per-shot memory) with runtime parameter binding; for the same
     seed every row's counts equal SamplerV2's — PUBs grouped by shots, parameterless rows, noise."""
-    from qac.execute import restricted_noise_model, run_pubs
-    from qac.mitigate import readout_circuits
+    from qac.execution.engine import restricted_noise_model, run_pubs
+    from qac.execution.circuits import readout_circuits
 
     compiled = qac.compile(example_spec, "ibm_brisbane")
     (circuit, values), = compiled.pubs()[:1]
@@ -106,3 +106,31 @@ def test_run_pubs_draws_the_same_shots_as_aer_sampler_v2(example_spec):
     qubits = set().union(*({circuit.find_bit(q).index for inst in c.data for q in inst.qubits} for c, _, _ in pubs[:3]))
     for mine, theirs in zip(noisy, _sampler_v2_counts(pubs[:3], 4, restricted_noise_model(model, qubits))):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
+    """Noisy mitigated, precision and exact runs read the compiled program only: every pass's
+    ``run``, the pipeline parser/runner and the estimators' binder raise if called."""
+    import qac.pipeline
+    from qac.passes import PASSES
+    from qac.passes.estimate import ESTIMATORS
+
+    rng = np.random.default_rng(8)
+    Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
+    compiled = qac.compile(spec_mapping(Q, K, V, shots=256, mask="causal"), "ibm_fez")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a run re-entered compilation")
+
+    for cls in PASSES.values():
+        monkeypatch.setattr(cls, "run", forbidden)
+    for estimator in ESTIMATORS.values():
+        monkeypatch.setattr(type(estimator), "bind", forbidden)
+    for name in ("parse_pipeline", "run_pipeline", "format_pipeline"):
+        monkeypatch.setattr(qac.pipeline, name, forbidden)
+    noisy = compiled.run(noise=True, seed=1)
+    assert noisy.mitigated and noisy.mitigation
+    precise = compiled.run(noise=True, precision=0.2, pilot_shots=64, seed=2)
+    assert precise.precision["requested"] == 0.2
+    exact = compiled.run(exact=True)
+    np.testing.assert_allclose(exact.output, exact.exact, atol=1e-9)

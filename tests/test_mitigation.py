@@ -7,7 +7,8 @@ import pytest
 
 import qac
 from qac.errors import ExecutionError
-from qac.mitigate import corrected_values, fit_rescale, flip_rates, readout_circuits
+from qac.execution.circuits import readout_circuits
+from qac.execution.mitigation import corrected_values, fit_rescale, flip_rates
 from tests.conftest import spec_mapping
 
 
@@ -87,3 +88,38 @@ def test_mitigation_options_are_checked(example_spec):
         compiled.run(exact=True, mitigation=True)
     ideal = compiled.run(shots=1024, mitigation=True)  # mitigation without noise still works
     assert ideal.mitigated and np.all(np.isfinite(ideal.stderr))
+
+
+@pytest.mark.parametrize("compile_options,ideal", [
+    ({"encoding": "binary", "estimator": "interference"}, lambda c: c),  # odd: antisymmetrised means are c
+    ({"encoding": "unary_parallel", "estimator": "compute_uncompute"}, lambda c: ((1 + c) / 2) ** 2),
+])
+def test_calibration_rows_are_bound_at_compile_time_with_their_ideal_means(compile_options, ideal):
+    """The ``estimate`` pass binds each template's calibration rows from the compile seed; their
+    ideal means are the known overlaps c pushed through the estimator (c itself when signed,
+    s = ((1 + c)/2)² when unsigned), and odd estimators carry every pair's (â, −b̂) partner."""
+    from qac.exact import exact_means
+    from qac.passes.calibration import OVERLAPS
+
+    rng = np.random.default_rng(4)
+    Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
+    mapping = spec_mapping(Q, K, V, compile=compile_options)
+    compiled = qac.compile(mapping, "aer", seed=9)
+    template = compiled.program.module.templates[compiled.template_of(compiled.kernels[0])]
+    cal, decoding = template.calibration, template.decoding
+    overlaps = np.repeat([c for c in OVERLAPS if c >= 0] if decoding.odd else OVERLAPS, 6)
+    np.testing.assert_allclose(cal.ideal, ideal(overlaps), atol=1e-9)
+    assert (cal.negated is not None) == decoding.odd
+    # the compile seed draws the patterns: the same seed, the same rows; another, other rows
+    np.testing.assert_array_equal(qac.compile(mapping, "aer", seed=9).program.module.templates[template.name]
+                                  .calibration.values, cal.values)
+    assert not np.array_equal(qac.compile(mapping, "aer", seed=10).program.module.templates[template.name]
+                              .calibration.values, cal.values)
+    binding = compiled.program.module.bindings[compiled.kernels[0].name]
+    if decoding.odd:
+        f = decoding.outcome_values
+        plus = exact_means(template.circuit, binding.values, f)
+        minus = exact_means(template.circuit, binding.partner_values, f)
+        np.testing.assert_allclose(minus, -plus, atol=1e-9)
+    else:
+        assert binding.partner_values is None

@@ -8,7 +8,7 @@ import pytest
 import qac
 from qac.decode import estimate_from_counts
 from qac.errors import CompileError
-from qac.execute import run_pubs
+from qac.execution.engine import run_pubs
 from tests.conftest import spec_mapping
 
 

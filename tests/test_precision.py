@@ -10,7 +10,7 @@ import qac
 from qac.attention import output_jacobian, shot_allocation, softmax_rows
 from qac.cli import main
 from qac.errors import ExecutionError
-from qac.execute import grid_shots
+from qac.execution.precision import grid_shots
 from tests.conftest import spec_mapping
 
 

@@ -132,3 +132,30 @@ def test_every_pair_is_exact_after_routing_on_devices(target, encoding, estimato
     compiled = qac.compile(spec_mapping(Q, K, V, mask="causal"), target, passes=_pipeline(encoding, estimator))
     result = compiled.run(exact=True)
     np.testing.assert_allclose(result.output, numpy_attention(Q, K, V, 1, None, True), atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("encoding,estimator", PAIRS)
+def test_declared_oddness_matches_exact_simulation(encoding, estimator):
+    """``Estimator.odd`` (a noisy run symmetrises pairs with (â, −b̂) when set) is what the
+    logical template's exact mean of f does when b̂ flips sign."""
+    from qac.exact import exact_means
+    from qac.ir import Kernel
+    from qac.passes.calibration import pair_kernel
+    from qac.passes.estimate import ESTIMATORS
+
+    est = ESTIMATORS[estimator]
+    rng = np.random.default_rng(17)
+    d = 3
+    width = est.width(d, encoding)
+    a, b = np.zeros((3, width)), np.zeros((3, width))
+    a[:, :d], b[:, :d] = rng.standard_normal((3, d)), rng.standard_normal((3, d))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    shape = Kernel("k", 0, d, width, a, b, np.ones(3), np.ones(3), np.zeros((0, 2), dtype=np.int64),
+                   np.ones((3, 3), dtype=bool))
+    circuit = est.build(d, "t", encoding)
+    f = est.decoding(circuit.num_clbits).outcome_values
+    plus = exact_means(circuit, est.bind(pair_kernel(shape, a, b, "plus"), encoding), f)
+    minus = exact_means(circuit, est.bind(pair_kernel(shape, a, -b, "minus"), encoding), f)
+    odd = bool(np.allclose(plus, -minus, atol=1e-9) and np.max(np.abs(plus)) > 1e-6)
+    assert est.odd == odd

@@ -153,7 +153,7 @@ def verify_compiled(compiled, **options) -> Report:
     """Verify an in-memory ``CompiledAttention`` (what ``qac compile --verify`` runs)."""
     program = compiled.program
     logical = {name: program.module.templates[name].circuit for name in program.isa}
-    kernels = [(k.name, compiled._template_of(k), program.module.bindings[k.name].values) for k in compiled.kernels]
+    kernels = [(k.name, compiled.template_of(k), program.module.bindings[k.name].values) for k in compiled.kernels]
     source = str(compiled.spec.path) if compiled.spec.path is not None else compiled.spec.name
     options.setdefault("seed", compiled.spec.seed)
     return verify_program(logical, dict(program.isa), kernels, source=source, target=compiled.target.name,

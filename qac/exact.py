@@ -1,0 +1,50 @@
+"""Exact outcome probabilities of small circuits (statevector), for compile and run alike.
+
+A leaf module: the ``estimate`` pass takes the ideal means of its calibration rows from here,
+and exact runs (``run(exact=True)``) their outcome distributions. Qiskit loads lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qac.errors import InternalError
+
+
+def exact_distribution(circuit) -> np.ndarray:
+    """Exact probabilities of a bound circuit's classical outcomes (clbit 0 least significant).
+
+    Idle qubits (an ISA circuit spans the whole device) are dropped before simulating, and
+    final measurements are read off the statevector instead of sampled.
+    """
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Statevector
+
+    measured: dict[int, int] = {}
+    ops = []
+    for inst in circuit.data:
+        name = inst.operation.name
+        if name == "measure":
+            measured[circuit.find_bit(inst.clbits[0]).index] = circuit.find_bit(inst.qubits[0]).index
+        elif name != "barrier":
+            if any(circuit.find_bit(q).index in measured.values() for q in inst.qubits):
+                raise InternalError("a gate acts after a measurement; exact distributions "
+                                    "need measurements at the end")
+            ops.append(inst)
+    active = sorted({circuit.find_bit(q).index for inst in ops for q in inst.qubits} | set(measured.values()))
+    position = {q: i for i, q in enumerate(active)}
+    compact = QuantumCircuit(len(active))
+    for inst in ops:
+        compact.append(inst.operation, [position[circuit.find_bit(q).index] for q in inst.qubits])
+    qargs = [position[measured[c]] for c in range(circuit.num_clbits)]
+    return Statevector(compact).probabilities(qargs=qargs)
+
+
+def exact_distributions(circuit, values: np.ndarray) -> np.ndarray:
+    """(rows, 2^bits): the exact outcome distribution of ``circuit`` bound to each row of ``values``."""
+    return np.array([exact_distribution(circuit.assign_parameters(row)) for row in values])
+
+
+def exact_means(circuit, values: np.ndarray, outcome_values: np.ndarray) -> np.ndarray:
+    """(rows,): the exact mean of f(outcome) of ``circuit`` bound to each row of ``values``."""
+    return np.array([exact_distribution(circuit.assign_parameters(row)) @ outcome_values for row in values])

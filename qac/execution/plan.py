@@ -1,0 +1,136 @@
+"""What a run executes: blocks of bound rows per template and copy, and the shots each collects.
+
+Per kernel its data rows (and, when the estimator is odd and the run mitigated, the sign
+partners' rows); per template and copy its calibration rows and the two readout circuits.
+Every row comes from the compiled program (``Binding.values``/``partner_values``,
+``Template.calibration``); the plan only decides which copy runs which row and with how many
+shots, and hands PUBs to an engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qac.errors import InternalError
+from qac.packing import copies, template_of
+
+
+@dataclass
+class Block:
+    """Rows of one template run on one copy, with the counts they collect over stages."""
+
+    template: str
+    copy: np.ndarray  # (n,) copy index of each row
+    values: np.ndarray  # (n, num_parameters)
+    shots: np.ndarray  # (n,) shots collected so far
+    counts: np.ndarray | None = None  # (n, 2^bits)
+    circuit: object = None  # a fixed circuit (readout calibration) instead of the template's rows
+
+
+@dataclass
+class TemplateRuns:
+    """One template's share of a run: its decoding, copies and calibration blocks."""
+
+    copies: int
+    symmetrise: bool  # sign partners run beside every row (odd estimator, mitigated run)
+    values: np.ndarray  # f(outcome)
+    signed: bool
+    calibration: object = None  # qac.ir.Calibration
+    cal_blocks: list | None = None  # per copy: [rows, negated rows]
+    readout: list | None = None  # per copy: [prepare-0 block, prepare-1 block]
+    next: int = 0  # the copy the next kernel's first pair runs on
+
+
+def _block(template, copy, values, circuit=None) -> Block:
+    return Block(template, copy, values if values is not None else np.zeros((1, 0)),
+                 np.zeros(len(copy), dtype=np.int64), circuit=circuit)
+
+
+class Plan:
+    """Everything one run executes, and the counts collected so far."""
+
+    def __init__(self, program, circuits, *, mitigation: bool):
+        self.program, self.circuits, self.mitigation = program, circuits, mitigation
+        self.stages, self.tally = 0, {}
+        self.templates: dict[str, TemplateRuns] = {}
+        self.kernels: dict[str, dict] = {}
+        module = program.module
+        for kernel in module.plan.kernels:
+            if not len(kernel.pairs):
+                continue
+            name = template_of(program, kernel)
+            if name not in self.templates:
+                self.templates[name] = self._template_runs(name)
+            info = self.templates[name]
+            count = len(kernel.pairs)
+            copy = (info.next + np.arange(count)) % info.copies
+            info.next += count
+            binding = module.bindings[kernel.name]
+            values = [binding.values] + ([binding.partner_values] if info.symmetrise else [])
+            self.kernels[kernel.name] = {"template": name, "blocks": [_block(name, copy, v) for v in values]}
+
+    def _template_runs(self, name: str) -> TemplateRuns:
+        template = self.program.module.templates[name]
+        decoding = template.decoding
+        count = copies(self.program, name)
+        info = TemplateRuns(count, self.mitigation and decoding.odd, decoding.outcome_values, decoding.signed)
+        if self.mitigation:
+            cal = template.calibration
+            if cal is None:
+                raise InternalError(f"template {name} has data pairs but no calibration rows")
+            rows = len(cal.values)
+            info.calibration = cal
+            info.cal_blocks = [[_block(name, np.full(rows, c), v) for v in (cal.values, cal.negated) if v is not None]
+                               for c in range(count)]
+            info.readout = [[_block(name, np.array([c]), None, circuit=r) for r in self.circuits.readout(name, c)]
+                            for c in range(count)]
+        return info
+
+    def data_blocks(self, kernel: str) -> list[Block]:
+        return self.kernels[kernel]["blocks"]
+
+    def calibration_blocks(self) -> list[Block]:
+        out = []
+        for info in self.templates.values():
+            for per_copy in info.cal_blocks or []:
+                out += per_copy
+            for per_copy in info.readout or []:
+                out += per_copy
+        return out
+
+    def run(self, requests: list[tuple[Block, np.ndarray]], *, engine, seed: int, noise_model) -> None:
+        """Run the extra shots asked for each block row (0 = skip), in one job; add the counts."""
+        pubs, where = [], []
+        for block, extra in requests:
+            for level in np.unique(extra[extra > 0]):
+                rows = np.flatnonzero(extra == level)
+                for copy in np.unique(block.copy[rows]):
+                    sub = rows[block.copy[rows] == copy]
+                    circuit = block.circuit if block.circuit is not None else self.circuits.circuit(block.template,
+                                                                                                    int(copy))
+                    values = block.values[sub] if block.circuit is None else np.zeros((len(sub), 0))
+                    pubs.append((circuit, values, int(level)))
+                    where.append((block, sub))
+        self.stages += 1
+        for (block, sub), counts, (_, _, level) in zip(where, engine.counts(pubs, seed=seed, noise_model=noise_model),
+                                                       pubs):
+            if block.counts is None:
+                block.counts = np.zeros((len(block.copy), counts.shape[1]), dtype=np.int64)
+            block.counts[sub] += counts
+            block.shots[sub] += counts.sum(axis=1)
+            # a packed device circuit carries one row of every copy: count rows per copy, take the max
+            kind = "rows" if block.circuit is None else block.circuit.name.rsplit("_", 1)[-1]
+            tally = self.tally.setdefault((self.stages, block.template, kind, level), {})
+            copy = int(block.copy[sub[0]])
+            tally[copy] = tally.get(copy, 0) + len(sub)
+
+    def device_cost(self) -> tuple[int, int]:
+        """(circuits, shots) a device would run: packed rows count once."""
+        circuits = shots = 0
+        for (_, _, _, level), per_copy in self.tally.items():
+            rows = max(per_copy.values())
+            circuits += rows
+            shots += rows * level
+        return circuits, shots

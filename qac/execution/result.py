@@ -1,0 +1,58 @@
+"""``Result``: the attention output of a run with its error bars, next to numpy's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Result:
+    """The attention output with its error bars, next to numpy's exact output.
+
+    With mitigation, ``output``/``scores``/``inner_products`` are mitigated and the ``raw_*``
+    fields hold the same job decoded without readout correction or signal rescale.
+    """
+
+    output: np.ndarray  # (N, dv)
+    stderr: np.ndarray  # (N, dv) one standard error per entry (delta method)
+    exact: np.ndarray  # (N, dv) numpy attention
+    scores: np.ndarray  # (heads, N, M) scaled scores, −inf where masked
+    scores_stderr: np.ndarray
+    inner_products: dict  # kernel name -> (estimates, stderr) over its pairs
+    shots: int | None  # shots per pair (the largest, for a precision run); None: exact
+    noise: bool
+    target: str
+    mitigated: bool = False
+    raw_output: np.ndarray | None = None
+    raw_stderr: np.ndarray | None = None
+    raw_scores: np.ndarray | None = None
+    raw_scores_stderr: np.ndarray | None = None
+    raw_inner_products: dict | None = None
+    shots_used: int = 0  # every shot the job ran: data, sign partners, calibration, readout
+    circuits_run: int = 0  # bound circuits executed (a packed circuit counts once)
+    pairs_per_circuit: float = 1.0
+    mitigation: dict = field(default_factory=dict)  # per template/copy: attenuation, offset, readout
+    precision: dict = field(default_factory=dict)  # requested, shots, uniform_shots, saving
+
+    @property
+    def error(self) -> np.ndarray:
+        """output − exact, entry by entry."""
+        return self.output - self.exact
+
+    @property
+    def raw_error(self) -> np.ndarray | None:
+        return None if self.raw_output is None else self.raw_output - self.exact
+
+    @property
+    def max_error(self) -> float:
+        return float(np.max(np.abs(self.error))) if self.error.size else 0.0
+
+    @property
+    def max_stderr(self) -> float:
+        return float(np.max(self.stderr)) if self.stderr.size else 0.0
+
+    def coverage(self, k: float = 2.0) -> float:
+        """Share of output entries within k reported standard errors of the exact value."""
+        return float(np.mean(np.abs(self.error) <= k * self.stderr + 1e-12))
