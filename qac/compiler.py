@@ -60,7 +60,7 @@ def _target(target):
     return target if isinstance(target, targets.TargetDescription) else targets.get(target)
 
 
-def compile_graph(graph: AttentionGraph, target: Any = "aer", *, seed: int = 0, encoding: str = "binary",
+def compile_graph(graph: AttentionGraph, target: Any, *, seed: int = 0, encoding: str = "binary",
                   estimator: str = "interference", optimization_level: int = 1, passes: str | None = None,
                   pack: int | str | None = None, shots: int = 1024, precision: float | None = None,
                   name: str | None = None, keep_snapshots: bool = False,

@@ -57,6 +57,9 @@ def build_manifest(compiled) -> dict:
     """The manifest: spec digest, seed, target, resolved pipeline, versions, and the typed
     analysis records of the program (resources, packing placement, cost) as JSON."""
     spec, program = compiled.spec, compiled.program
+    if not hasattr(spec, "digest"):  # RunDefaults: compiled from a graph (qac.compiler.compile_graph)
+        raise OutputError(f"program {spec.name!r} was compiled from a graph, not a spec, so there is no spec to "
+                          f"record in a manifest; compile an attention spec to save a build directory")
     templates = [template_entry(program, name) for name in sorted(program.isa)]
     manifest = {
         "format": FORMAT_VERSION,

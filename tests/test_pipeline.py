@@ -242,6 +242,9 @@ def test_graph_compiles_share_the_cache_and_match_spec_compiles(monkeypatch, tmp
     np.testing.assert_array_equal(again.program.module.bindings["h0_scores"].values,
                                   by_spec.program.module.bindings["h0_scores"].values)
     assert again.qasm() == by_spec.qasm()
+    with pytest.raises(qac.OutputError, match="compiled from a graph, not a spec"):
+        by_graph.save(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_cached_and_fresh_compiles_write_the_same_bytes(example_spec, tmp_path):
