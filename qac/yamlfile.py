@@ -89,28 +89,26 @@ def _starts_node(text: str, i: int, line_start: int, flow: bool) -> bool:
     return text[j] in ":-?" and j < i - 1  # an indicator followed by a blank
 
 
-def flow_depth_refusal(text: str, max_depth: int) -> tuple[int, int] | None:
-    """(index, 0-based line) where ``[``/``{`` first nest deeper than ``max_depth``, or None.
+def flow_may_nest_deeper(text: str, max_depth: int) -> bool:
+    """Whether ``[``/``{`` may nest deeper than ``max_depth`` in the text.
 
     A fast lexer, not a parser: it skips quoted scalars, comments and block scalars and, in
     block context, counts ``[``/``{`` only where a node begins. Its misses are the parser's to
     report; what it flags ``too_deep_flow`` confirms exactly.
     """
     if text.count("[") + text.count("{") <= max_depth:
-        return None
-    depth, line, line_start, i = 0, 0, 0, 0
+        return False
+    depth, line_start, i = 0, 0, 0
     while (found := _FLOW_EVENT.search(text, i)) is not None:
         i, ch = found.start(), found.group()
         if ch == "\n":
-            line, line_start, i = line + 1, i + 1, i + 1
+            line_start, i = i + 1, i + 1
         elif ch == "#" and (i == line_start or text[i - 1] in " \t"):
             i = end if (end := text.find("\n", i)) >= 0 else len(text)
         elif ch in "'\"" and _starts_node(text, i, line_start, depth > 0):
             if (quoted := _QUOTED[ch].match(text, i)) is None:
-                return None  # unterminated: the parser says so
-            newlines = text.count("\n", i, quoted.end())
-            if newlines:
-                line, line_start = line + newlines, text.rfind("\n", i, quoted.end()) + 1
+                return False  # unterminated: the parser says so
+            line_start = max(line_start, text.rfind("\n", i, quoted.end()) + 1)  # it may span lines
             i = quoted.end()
         elif ch in "|>" and depth == 0 and _starts_node(text, i, line_start, False) \
                 and _BLOCK_SCALAR.match(text, i):
@@ -121,19 +119,19 @@ def flow_depth_refusal(text: str, max_depth: int) -> tuple[int, int] | None:
                 body = text[i + 1: end if end >= 0 else len(text)]
                 if body.strip() and len(body) - len(body.lstrip(" ")) <= indent:
                     break
-                line, line_start, i = line + 1, i + 1, end
+                line_start, i = i + 1, end
             if i < 0:
-                return None
+                return False
         elif ch in "[{" and (depth > 0 or _starts_node(text, i, line_start, False)):
             depth += 1
             if depth > max_depth:
-                return i, line
+                return True
             i += 1
         elif ch in "]}" and depth > 0:
             depth, i = depth - 1, i + 1
         else:
             i += 1
-    return None
+    return False
 
 
 def too_deep_flow(text: str, max_depth: int) -> yaml.Mark | None:
@@ -141,11 +139,11 @@ def too_deep_flow(text: str, max_depth: int) -> yaml.Mark | None:
 
     Checked before libyaml parses: since PyYAML 6.0.4 libyaml stops a 1000-deep flow line
     itself ("exceeded maximum nesting depth"), looking a line ahead before the event stream
-    reaches ``max_depth``. A quick lexer (``flow_depth_refusal``) clears ordinary documents; a
+    reaches ``max_depth``. A quick lexer (``flow_may_nest_deeper``) clears ordinary documents; a
     suspect one is confirmed by PyYAML's pure-Python scanner, exact and without a limit of its
     own, which stops at the first collection too deep.
     """
-    if flow_depth_refusal(text, max_depth) is None:
+    if not flow_may_nest_deeper(text, max_depth):
         return None
     flow_depth = 0
     try:
