@@ -121,7 +121,7 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
 
     rng = np.random.default_rng(8)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
-    compiled = qac.compile(spec_mapping(Q, K, V, shots=256, mask="causal"), "ibm_fez")
+    compiled = qac.compile(spec_mapping(Q, K, V, shots=256, mask="causal"), "ibm_brisbane")
     spec = compiled.spec
     compiled.spec = SimpleNamespace(seed=spec.seed, shots=spec.shots, precision=spec.precision, name=spec.name)
 
