@@ -110,14 +110,20 @@ def test_run_pubs_draws_the_same_shots_as_aer_sampler_v2(example_spec):
 
 def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     """Noisy mitigated, precision and exact runs read the compiled program only: every pass's
-    ``run``, the pipeline parser/runner and the estimators' binder raise if called."""
+    ``run``, the pipeline parser/runner and the estimators' binder raise if called, and of the
+    spec only the run defaults are left (a program compiled from arrays has nothing more)."""
+    from types import SimpleNamespace
+
     import qac.pipeline
+    from qac.attention import reference_attention
     from qac.passes import PASSES
     from qac.passes.estimate import ESTIMATORS
 
     rng = np.random.default_rng(8)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
-    compiled = qac.compile(spec_mapping(Q, K, V, shots=256, mask="causal"), "ibm_fez")
+    compiled = qac.compile(spec_mapping(Q, K, V, shots=256, mask="causal"), "ibm_brisbane")
+    spec = compiled.spec
+    compiled.spec = SimpleNamespace(seed=spec.seed, shots=spec.shots, precision=spec.precision, name=spec.name)
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a run re-entered compilation")
@@ -134,3 +140,4 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     assert precise.precision["requested"] == 0.2
     exact = compiled.run(exact=True)
     np.testing.assert_allclose(exact.output, exact.exact, atol=1e-9)
+    np.testing.assert_allclose(exact.exact, reference_attention(Q, K, V, mask="causal"), atol=1e-12)
