@@ -136,6 +136,8 @@ def check_images(page: Page) -> None:
 def check_self_contained(text: str, page: Page) -> None:
     assert page.scripts == 0
     assert all(link.startswith("#") for link in page.links), page.links
+    style = text[text.index("<style>"):text.index("</style>")]
+    assert "&gt;" not in style and "&amp;" not in style  # the stylesheet is not HTML-escaped
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
 
 
@@ -210,7 +212,8 @@ def test_noisy_run_report_compares_raw_and_mitigated(noisy):
                                                fmt(float(np.max(np.abs(raw_error))))]
     assert errors["RMS error"][1] == fmt(float(np.sqrt(np.mean(raw_error**2))))
     calibration = page.tables["calibration-table"]
-    assert calibration[0][2:] == ["mitigated", "raw (same job, unmitigated)"]
+    assert calibration[0][2:] == ["mitigated", "raw"]
+    assert calibration[1][3] == fmt(float(np.mean(np.abs(raw_error) <= arrays["raw_stderr"] + 1e-12)))
     fits = page.tables["mitigation-table"][1:]
     assert [row[0] for row in fits] == sorted(run["mitigation_fits"])
     for row in fits:

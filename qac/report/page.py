@@ -76,12 +76,12 @@ def calibration_section(bundle: Bundle) -> dict:
     for i, x in enumerate(K_ROWS):
         rows.append({"k": fmt(x, "g"), "normal": fmt(nominal[i]),
                      "shares": [fmt(figures.coverage_curve(err, sd, np.array([x]))[0]) for _, err, sd, _ in series]})
-    return {"image": figures.calibration_plot(series), "labels": [s[0] for s in series], "rows": rows}
+    return {"image": figures.calibration_plot(series), "labels": [s[0].split(" (")[0] for s in series], "rows": rows}
 
 
 def estimate_section(bundle: Bundle) -> dict:
     a = bundle.arrays
-    plotted = [(label, err + a["exact"], sd, colour) for label, err, sd, colour in error_series(bundle)]
+    plotted = [(label.split(" (")[0], err + a["exact"], sd, colour) for label, err, sd, colour in error_series(bundle)]
     errors = bundle.run["errors"]
     keys = ["output"] + (["raw_output"] if "raw_output" in errors else [])
     labels = {"max_error": "max |estimate − exact|", "rms_error": "RMS error", "max_stderr": "max reported σ",
