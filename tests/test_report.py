@@ -294,6 +294,8 @@ def test_bad_directories_are_one_line_and_exit_2(ideal, tmp_path):
 
     assert "manifest.json is damaged" in damaged("manifest.json", lambda p: p.write_text('{"format": 1, "spec": '))
     assert "run.json lacks" in damaged("run.json", lambda p: p.write_text('{"format": 1}'))
+    assert "'kernels' is not a list of objects" in damaged("run.json", lambda p: p.write_text(
+        json.dumps({**json.loads(p.read_text()), "kernels": 5})))
     assert "format 99" in damaged("run.json", lambda p: p.write_text(
         json.dumps({**json.loads(p.read_text()), "format": 99})))
     assert "result.npz is damaged" in damaged("result.npz", lambda p: p.write_bytes(p.read_bytes()[:300]))
@@ -306,7 +308,8 @@ def test_bad_directories_are_one_line_and_exit_2(ideal, tmp_path):
     assert "lacks the arrays weights" in damaged("result.npz", drop_weights)
     assert "bindings.npz is missing" in damaged("bindings.npz", Path.unlink)
     assert "model_run.json" in damaged("model_run.json", lambda p: p.write_text('{"format": 1, "model": "m", '
-                                                                                '"layers": [{"layer": 0}]}'))
+                                                                                '"layers": [{"layer": 0, "max_error": "big", '
+                                                                                '"rms_error": 1, "within_2_sigma": 1}]}'))
 
 
 def test_without_matplotlib_it_says_how_to_install(ideal, tmp_path, monkeypatch):

@@ -92,7 +92,7 @@ def coupling_map(num_qubits: int, edges, regions: list[tuple[str, list[int]]], *
     xs = np.array([positions[q][0] for q in range(num_qubits)])
     ys = np.array([positions[q][1] for q in range(num_qubits)])
     span_x, span_y = float(np.ptp(xs)) or 1.0, float(np.ptp(ys)) or 1.0
-    width = 10.0
+    width = float(np.clip(2.5 + 0.8 * np.sqrt(num_qubits), 4.0, 10.0))  # a 20-qubit chip is not drawn poster-size
     height = float(np.clip(width * span_y / span_x, 3.0, 9.0))
     fig = figure_for(width, height)
     ax = fig.subplots()

@@ -136,7 +136,7 @@ def estimate_plot(exact: np.ndarray, series: list[tuple[str, np.ndarray, np.ndar
 @styled
 def layer_plot(layers: list[dict]) -> str:
     """Per layer of a model run: max and RMS output error, and the 2σ coverage."""
-    fig = figure(7.5, 3.0)
+    fig = figure(7.0, 2.8)
     left, right = fig.subplots(1, 2)
     index = [row["layer"] for row in layers]
     left.plot(index, [row["max_error"] for row in layers], "o-", color=RAW, label="max |error|")
@@ -144,7 +144,11 @@ def layer_plot(layers: list[dict]) -> str:
     left.set_xlabel("layer")
     left.set_ylabel("attention output error")
     left.legend(frameon=False)
-    right.bar(index, [row["within_2_sigma"] for row in layers], color=MITIGATED)
+    right.bar(index, [row["within_2_sigma"] for row in layers], color=MITIGATED, width=0.6)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.axhline(normal_coverage(np.array([2.0]))[0], color="black", ls="--", lw=1, label="normal: 0.954")
     right.set_ylim(0, 1.02)
     right.set_xlabel("layer")

@@ -27,6 +27,11 @@ RUN_ARRAYS = ("output", "stderr", "exact", "weights", "exact_weights", "visible"
 RAW_ARRAYS = ("raw_output", "raw_stderr", "raw_weights")
 MODEL_KEYS = ("model", "layers")
 LAYER_KEYS = ("layer", "max_error", "rms_error", "within_2_sigma")
+SPEC_KEYS = ("name", "digest", "N", "M", "d", "dv", "heads", "mask", "scale")
+TARGET_KEYS = ("name", "kind", "num_qubits")
+TEMPLATE_KEYS = ("name", "encoding", "estimator", "physical_qubits")
+KERNEL_KEYS = ("kernel", "head", "template", "pairs", "circuits", "qubits", "two_qubit_gates", "depth")
+ERROR_KEYS = ("max_error", "max_stderr", "rms_error", "within_1_sigma", "within_2_sigma", "within_3_sigma")
 RERUN = "write it again with `qac compile -o DIR` or `qac run SPEC -o DIR`"
 
 
@@ -89,6 +94,18 @@ def require(data: dict, keys, path: Path, formats) -> None:
                           f"(it reads {', '.join(map(str, formats))}); update qac or {RERUN}")
 
 
+def check_structure(path: Path, what: str, value, keys, *, many: bool = False) -> None:
+    """``value`` is an object (or, ``many``, a list of objects) holding ``keys``, else ReportError."""
+    items = value if many and isinstance(value, list) else [value]
+    if many and not isinstance(value, list):
+        items = [None]
+    for item in items:
+        if not isinstance(item, dict) or any(k not in item for k in keys):
+            shape = "a list of objects" if many else "an object"
+            raise ReportError(f"{path}: '{what}' is not {shape} with {', '.join(keys)} (written by an older qac, "
+                              f"or damaged); {RERUN}")
+
+
 def load(directory: str | Path) -> Bundle:
     """Read and check DIR; raise ``ReportError`` (one line) if it cannot be reported on."""
     directory = Path(directory)
@@ -107,13 +124,24 @@ def load(directory: str | Path) -> Bundle:
         raise ReportError(f"{directory} has run.json but no manifest.json (incomplete or damaged); {RERUN}")
     if "manifest.json" in names:
         bundle.manifest = read_json(directory / "manifest.json")
-        require(bundle.manifest, MANIFEST_KEYS, directory / "manifest.json", BUILD_FORMATS)
+        path = directory / "manifest.json"
+        require(bundle.manifest, MANIFEST_KEYS, path, BUILD_FORMATS)
+        check_structure(path, "spec", bundle.manifest["spec"], SPEC_KEYS)
+        check_structure(path, "target", bundle.manifest["target"], TARGET_KEYS)
+        check_structure(path, "templates", bundle.manifest["templates"], TEMPLATE_KEYS, many=True)
+        check_structure(path, "kernels", bundle.manifest["kernels"], KERNEL_KEYS, many=True)
         bundle.bindings = read_npz(directory / "bindings.npz")
         if not (directory / "program.qpy").is_file():
             raise ReportError(f"{directory / 'program.qpy'} is missing; {RERUN}")
     if "run.json" in names:
         bundle.run = read_json(directory / "run.json")
-        require(bundle.run, RUN_KEYS, directory / "run.json", RUN_FORMATS)
+        path = directory / "run.json"
+        require(bundle.run, RUN_KEYS, path, RUN_FORMATS)
+        check_structure(path, "target", bundle.run["target"], TARGET_KEYS)
+        check_structure(path, "kernels", bundle.run["kernels"], KERNEL_KEYS, many=True)
+        check_structure(path, "errors", bundle.run["errors"], ("output",))
+        for key, value in bundle.run["errors"].items():
+            check_structure(path, f"errors.{key}", value, ERROR_KEYS)
         bundle.arrays = read_npz(directory / "result.npz")
         wanted = RUN_ARRAYS + (RAW_ARRAYS if bundle.run["mitigation"] else ())
         missing = [k for k in wanted if k not in bundle.arrays]
@@ -127,11 +155,15 @@ def load(directory: str | Path) -> Bundle:
         bundle.model = read_json(directory / "model_run.json")
         require(bundle.model, MODEL_KEYS, directory / "model_run.json", MODEL_FORMATS)
         layers = bundle.model["layers"]
-        if not isinstance(layers, list) or not all(isinstance(r, dict) and all(k in r for k in LAYER_KEYS)
+        if not isinstance(layers, list) or not all(isinstance(r, dict) and all(is_number(r.get(k)) for k in LAYER_KEYS)
                                                    for r in layers):
             raise ReportError(f"{directory / 'model_run.json'}: 'layers' must be a list of objects with "
-                              f"{', '.join(LAYER_KEYS)} (docs/report.md); write it again with `qac model`")
+                              f"{', '.join(LAYER_KEYS)} as numbers (docs/report.md); write it again with `qac model`")
     return bundle
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def check_shapes(bundle: Bundle, path: Path) -> None:
