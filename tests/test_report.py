@@ -339,13 +339,13 @@ def test_the_page_renders_in_headless_chromium(noisy, tmp_path):
 
     shot = tmp_path / "page.png"
     url = (noisy / "report.html").resolve().as_uri()
-    proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--screenshot={shot}", "--window-size=1280,2000", url],
-                          capture_output=True, text=True, timeout=120)
+    # one launch: the screenshot, the console on stderr, and the DOM it loaded on stdout
+    proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--screenshot={shot}", "--dump-dom", "--window-size=1280,2000",
+                           url], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tiny_two_heads" in proc.stdout and 'id="kernel-table"' in proc.stdout  # the page loaded
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
     pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # not blank
-    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0 and "tiny_two_heads" in dom.stdout and 'id="kernel-table"' in dom.stdout
