@@ -184,7 +184,10 @@ def test_ideal_run_report_shows_the_result_numbers(ideal):
         assert kernel["shots"] == 200 * kernel["pairs"]
     assert "all-to-all" in text  # aer has no coupling map
     assert json.loads((ideal / "manifest.json").read_text())["pipeline"] in text
-    assert [r[0] for r in page.tables["timings-table"][1:]] == list(json.loads((ideal / "timings.json").read_text()))
+    timings = json.loads((ideal / "timings.json").read_text())
+    shown = {r[0]: r[1] for r in page.tables["timings-table"][1:]}
+    assert list(shown) == ["frontend", "normalize", "encode", "estimate", "layout", "run", "total"]
+    assert shown["run"] == f"{timings['run']:.3f}" and shown["total"] == f"{sum(timings.values()):.3f}"
     assert run["target"]["name"] == "aer" and run["engine"] == "aer" and run["noise"] is False
     assert run["seed"] == 3 and run["shots"] == 200 and run["qac_version"]
     np.testing.assert_allclose(arrays["exact"], reference_attention(*exact_inputs(ideal), heads=2, mask="causal"))
@@ -310,6 +313,18 @@ def test_bad_directories_are_one_line_and_exit_2(ideal, tmp_path):
     assert "model_run.json" in damaged("model_run.json", lambda p: p.write_text('{"format": 1, "model": "m", '
                                                                                 '"layers": [{"layer": 0, "max_error": "big", '
                                                                                 '"rms_error": 1, "within_2_sigma": 1}]}'))
+
+
+def test_a_page_replaces_only_an_earlier_report(ideal, tmp_path):
+    page = ideal / "report.html"
+    before = page.read_text()
+    assert CliRunner().invoke(main, ["report", str(ideal)]).exit_code == 0  # an earlier report is replaced
+    assert page.read_text().split("<tbody>")[1] == before.split("<tbody>")[1]
+    theirs = tmp_path / "thesis.tex"
+    theirs.write_text("\\documentclass{article}")
+    result = CliRunner().invoke(main, ["report", str(ideal), "-o", str(theirs)])
+    assert result.exit_code == 2 and "not a qac report" in result.output
+    assert theirs.read_text() == "\\documentclass{article}"
 
 
 def test_without_matplotlib_it_says_how_to_install(ideal, tmp_path, monkeypatch):

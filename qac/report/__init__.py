@@ -33,11 +33,30 @@ def render_report(directory: str | Path, *, target: str | None = None) -> str:
     return render(load(directory), target=target)
 
 
+GENERATOR = '<meta name="generator" content="qac report">'
+
+
+def refuse_foreign(path: Path) -> None:
+    """A page replaces only an earlier qac report, never a user's file or a directory."""
+    from qac.errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"{path} is a directory; give -o the name of the HTML file to write, e.g. {path}/report.html")
+    if path.exists():
+        try:
+            head = path.read_bytes()[:4096].decode("utf-8", "replace")
+        except OSError as exc:
+            raise OutputError(f"cannot read {path}: {exc.strerror}; choose another -o") from None
+        if GENERATOR not in head:
+            raise OutputError(f"{path} exists and is not a qac report; it is left alone: choose another -o")
+
+
 def write_report(directory: str | Path, output: str | Path | None = None, *, target: str | None = None) -> Path:
     """Render DIR's report and write it atomically to ``output`` (default DIR/report.html)."""
     from qac.errors import OutputError
 
     path = Path(output) if output is not None else Path(directory) / "report.html"
+    refuse_foreign(path)
     text = render_report(directory, target=target)
     staging = path.with_name(f".{path.name}.tmp")
     try:

@@ -164,6 +164,18 @@ def mitigation_rows(bundle: Bundle) -> list[dict]:
              "symmetrised": fmt(bool(f.get("sign_symmetrised")))} for where, f in sorted(fits.items())]
 
 
+def timing_rows(timings: dict, pipeline: str) -> list[tuple[str, str]]:
+    """Seconds in the order things ran (frontend, the passes as in the pipeline, the run), then a total."""
+    import re
+
+    passes = re.findall(r"(?:^|,)\s*([a-z_]+)", re.sub(r"\{[^}]*\}", "", pipeline))
+    order = {name: i for i, name in enumerate(["frontend", *passes, "run"])}
+    names = sorted(timings, key=lambda name: (order.get(name, len(order)), name))
+    rows = [(name, fmt(timings[name], ".3f")) for name in names if isinstance(timings[name], (int, float))]
+    total = sum(v for v in timings.values() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return rows + [("total", fmt(total, ".3f"))] if rows else rows
+
+
 def context(bundle: Bundle, *, target: str | None = None) -> dict:
     """Everything the template shows, as strings and data URIs."""
     from qac.report.circuits import drawings
@@ -174,7 +186,7 @@ def context(bundle: Bundle, *, target: str | None = None) -> dict:
     if m is not None:
         ctx.update(summary=summary_rows(bundle), kernels=kernel_rows(bundle), device=device_section(bundle, target),
                    circuits=drawings(bundle), pipeline=m["pipeline"], versions=sorted(m["versions"].items()),
-                   timings=[(k, fmt(v, ".3f")) for k, v in bundle.timings.items()],
+                   timings=timing_rows(bundle.timings, m["pipeline"]),
                    target_name=m["target"]["name"])
     if bundle.run is not None:
         heads, vmax, dmax = head_sections(bundle)
