@@ -364,3 +364,26 @@ def test_the_page_renders_in_headless_chromium(noisy, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # not blank
+
+
+def test_a_packed_build_draws_its_copies_bound_as_they_run(tmp_path):
+    import qac
+    from qac.report.circuits import drawings, first_row
+    from qac.report.load import load as load_bundle
+
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    compiled = qac.compile(tmp_path / "spec.yaml", "iqm_garnet", passes="normalize,encode{method=binary},"
+                           "estimate{method=interference},layout{optimization_level=1},pack{copies=2}")
+    compiled.save(tmp_path / "build")
+    bundle = load_bundle(tmp_path / "build")
+    placement = bundle.manifest["placement"]
+    (base, info), = placement.items()
+    kernel, row, copies = first_row(bundle, info["packed_template"])
+    assert copies == 2 and kernel == compiled.kernels[0].name
+    np.testing.assert_array_equal(row, compiled.pubs()[0][1][0])  # the first packed circuit's values
+    drawn = drawings(bundle)
+    assert [d["template"] for d in drawn] == [info["packed_template"]] and drawn[0]["bound"]
+    from qac.report.page import physical_qubits
+
+    shown = physical_qubits(bundle, bundle.manifest["kernels"][0])
+    assert shown == " | ".join(", ".join(map(str, r["physical_qubits"])) for r in info["regions"])

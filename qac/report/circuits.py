@@ -29,13 +29,24 @@ def isa_templates(bundle: Bundle) -> dict:
 
 
 def first_row(bundle: Bundle, template: str):
-    """The first bindings row of the first kernel on ``template`` (and that kernel's name)."""
+    """The values of the first circuit of ``template``: the first bindings row of its first
+    kernel, or for a packed template the first k pairs side by side (pair l runs on copy l mod k,
+    as ``CompiledAttention.packed_values`` lays them out). Returns (kernel name, row, copies)."""
+    import numpy as np
+
+    placement = bundle.manifest.get("placement", {})
+    base, copies = template, 1
+    for name, info in placement.items():
+        if info.get("packed_template") == template:
+            base, copies = name, int(info["copies"])
     for kernel in bundle.manifest["kernels"]:
-        if kernel["template"] == template:
+        if kernel["template"] == base:
             values = bundle.bindings.get(f"{kernel['kernel']}.values")
             if values is not None and len(values):
-                return kernel["kernel"], values[0]
-    return None, None
+                rows = np.zeros((copies, values.shape[1]))
+                rows[:min(copies, len(values))] = values[:copies]
+                return kernel["kernel"], rows.reshape(-1), copies
+    return None, None, copies
 
 
 def can_draw_mpl() -> bool:
@@ -57,12 +68,15 @@ def drawings(bundle: Bundle) -> list[dict]:
     import matplotlib
 
     out = []
+    packed = set(bundle.manifest.get("placement", {}))  # run as their packed copies, drawn as those
     for name, circuit in isa_templates(bundle).items():
-        kernel, row = first_row(bundle, name)
+        if name in packed:
+            continue
+        kernel, row, copies = first_row(bundle, name)
         bound = row is not None and len(row) == circuit.num_parameters
         shown = circuit.assign_parameters(row) if bound else circuit
         entry = {"template": name, "kernel": kernel, "bound": bound, "operations": int(shown.size()),
-                 "image": None, "text": None}
+                 "copies": copies, "image": None, "text": None}
         if shown.size() <= MAX_DRAWN_OPERATIONS and can_draw_mpl():
             with matplotlib.rc_context({"font.family": "DejaVu Sans"}):
                 fig = shown.draw("mpl", idle_wires=False, fold=28, scale=0.7)

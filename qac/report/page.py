@@ -25,6 +25,14 @@ def fmt(value, spec: str = ".4g") -> str:
     return format(float(value), spec)
 
 
+def physical_qubits(bundle: Bundle, row: dict) -> str:
+    """A kernel's physical qubits; for a packed template every copy's, copies split by " | "."""
+    info = bundle.manifest.get("placement", {}).get(row["template"])
+    if info is None:
+        return ", ".join(map(str, row.get("physical_qubits", [])))
+    return " | ".join(", ".join(map(str, region["physical_qubits"])) for region in info["regions"])
+
+
 def kernel_rows(bundle: Bundle) -> list[dict]:
     templates = {t["name"]: t for t in bundle.manifest["templates"]}
     rows = bundle.run["kernels"] if bundle.run else bundle.manifest["kernels"]
@@ -40,7 +48,7 @@ def kernel_rows(bundle: Bundle) -> list[dict]:
                     "qubits": fmt(row["qubits"]), "two_qubit_gates": fmt(row["two_qubit_gates"]),
                     "depth": fmt(row["depth"]), "esp": fmt(row.get("esp")), "pairs": fmt(row["pairs"]),
                     "circuits": fmt(row["circuits"]), "shots_per_pair": fmt(per_pair), "shots": fmt(shots),
-                    "physical_qubits": ", ".join(map(str, row.get("physical_qubits", [])))})
+                    "physical_qubits": physical_qubits(bundle, row)})
     return out
 
 
