@@ -6,5 +6,5 @@ if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-liberation >/dev/null
 command -v chromium
