@@ -334,6 +334,9 @@ def test_without_matplotlib_it_says_how_to_install(ideal, tmp_path, monkeypatch)
     (directory / "report.html").unlink()
     line = one_line_exit_2(directory)
     assert "pip install -e '.[report]'" in line and "pip install 'qac[report]'" in line
+    (tmp_path / "spec.yaml").write_text(SPEC)  # `qac run --report` refuses before running anything
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "out"), "--report"])
+    assert result.exit_code == 2 and "qac[report]" in result.output and not (tmp_path / "out").exists()
 
 
 def test_heavy_hex_numbering_is_drawn_as_the_chip():
