@@ -92,9 +92,10 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
     kernels = []
     for row in compiled.resources():
         template = templates[row["template"]]
-        shots = None if result.shots is None else int(result.shots) * row["pairs"]
+        # a precision run spreads shots unevenly over pairs; Result keeps only the total (precision.pair_shots)
+        per_pair = None if result.precision or result.shots is None else int(result.shots)
         kernels.append({**row, "encoding": template["encoding"], "estimator": template["estimator"],
-                        "shots_per_pair": result.shots, "shots": shots})
+                        "shots_per_pair": per_pair, "shots": None if per_pair is None else per_pair * row["pairs"]})
     target = compiled.target
     manifest = {
         "format": RUN_FORMAT,
