@@ -83,7 +83,8 @@ def resources_table(compiled):
 class LazyGroup(click.Group):
     """Subcommands that live in their own modules (``qac.commands.*``), imported on use."""
 
-    lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command"}
+    lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command",
+            "report": "qac.commands.report:report_command"}
 
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *self.lazy])
@@ -152,10 +153,12 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--shots", type=int, help="shots per circuit (default: the spec's)")
 @click.option("--precision", type=float, help="wanted standard error of the output; sets the shots")
 @click.option("--seed", type=int, help="override the spec's seed")
-@click.option("-o", "--output", type=click.Path(), help="write result.npz into this directory")
+@click.option("-o", "--output", type=click.Path(),
+              help="write the run directory here: the build, result.npz, run.json, timings.json")
 @click.option("--force", is_flag=True, help="replace the output directory if it exists")
+@click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
 @handle_errors
-def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force):
+def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report):
     """Compile SPEC, simulate it on Aer, reconstruct the attention output, compare with numpy."""
     from pathlib import Path
 
@@ -168,6 +171,12 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     if precision is not None and not 0 < precision <= 1:  # refuse before compiling (NaN fails too)
         raise ExecutionError(f"--precision must be in (0, 1], not {precision}; "
                              f"give the wanted standard error of the output, e.g. --precision 0.01")
+    if with_report and not output:
+        raise OutputError("--report writes DIR/report.html of the run directory; pass -o DIR too")
+    if with_report:  # refuse before running: the report needs the plotting extra
+        from qac.report import require_plotting
+
+        require_plotting()
     check_seed(seed)
     if noise:  # refuse before compiling: the simulator target has no noise model
         from qac import targets
@@ -181,7 +190,11 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     import qac
 
     compiled = qac.compile(spec, target, seed=seed)
+    import time
+
+    started = time.perf_counter()
     result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision)
+    run_seconds = time.perf_counter() - started
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
@@ -209,14 +222,16 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     out.print(f"shots used: {result.shots_used} in {result.circuits_run} circuits "
               f"({result.pairs_per_circuit:.3g} pairs/circuit; calibration and readout circuits included)", markup=False)
     if output:
-        from qac.emit import npz_bytes, write_atomic
+        from qac.rundir import write_run
 
-        arrays = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
-                  "scores": result.scores, "scores_stderr": result.scores_stderr}
-        if result.mitigated:
-            arrays.update(raw_output=result.raw_output, raw_stderr=result.raw_stderr)
-        write_atomic(Path(output), {"result.npz": npz_bytes(arrays)}, force=force)
-        out.print(f"wrote {output}/result.npz", markup=False)
+        write_run(output, compiled, result, seed=compiled.spec.seed if seed is None else seed,
+                  mitigation=result.mitigated, run_seconds=run_seconds, force=force)
+        out.print(f"wrote {output}/ (the build, result.npz, run.json, timings.json)", markup=False)
+    if with_report:
+        from qac.report import write_report
+
+        page = write_report(output)
+        out.print(f"wrote {page}", markup=False)
 
 
 @main.command("targets")

@@ -113,3 +113,18 @@ def test_qac_help_loads_neither_qiskit_nor_torch():
             "for argv in (['--help'], ['compile', '--help'], ['run', '--help'], ['verify', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit as stop:\n        assert stop.code == 0, stop.code")
     assert loaded_heavy_modules(code) == []
+
+
+def test_every_package_is_installed_by_pyproject():
+    """A package directory that pyproject's ``packages`` list misses is absent from a
+    non-editable install (``qac.commands`` was, until issue 10)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    roots = {name: ROOT / path for name, path in config["package-dir"].items()}
+    found = set()
+    for name, path in roots.items():
+        for init in path.rglob("__init__.py"):
+            relative = init.parent.relative_to(path).parts
+            found.add(".".join((name, *relative)))
+    assert found <= set(config["packages"]), sorted(found - set(config["packages"]))
