@@ -173,11 +173,16 @@ def mitigation_rows(bundle: Bundle) -> list[dict]:
 
 
 def timing_rows(timings: dict, pipeline: str) -> list[tuple[str, str]]:
-    """Seconds in the order things ran (frontend, the passes as in the pipeline, the run), then a total."""
+    """Seconds in the order things ran (frontend, ``choose`` when ``auto`` ran, the passes as in
+    the recorded pipeline with the ``resources`` analysis after the first pass that writes L4,
+    the run), then a total."""
     import re
 
     passes = re.findall(r"(?:^|,)\s*([a-z_]+)", re.sub(r"\{[^}]*\}", "", pipeline))
-    order = {name: i for i, name in enumerate(["frontend", *passes, "run"])}
+    ran = ["frontend", "choose"]
+    for name in passes:
+        ran += [name, "resources"] if name in ("layout", "pack") and "resources" not in ran else [name]
+    order = {name: i for i, name in enumerate([*ran, "run"])}
     names = sorted(timings, key=lambda name: (order.get(name, len(order)), name))
     rows = [(name, fmt(timings[name], ".3f")) for name in names if isinstance(timings[name], (int, float))]
     total = sum(v for v in timings.values() if isinstance(v, (int, float)) and not isinstance(v, bool))
