@@ -1,0 +1,130 @@
+"""Running compiled PUBs on IBM Quantum hardware through Qiskit Runtime (docs/hardware.md).
+
+- ``service``: where jobs go (``cloud``: the user's saved account; ``local``: local testing mode)
+- ``limits``: the ISA and job-limit checks, and the jobs a PUB list is cut into
+- ``rundir``: RUN_DIR, the manifest and one record per job, written atomically
+- ``retry``: bounded backoff for transient failures
+- ``engine``: ``RuntimeEngine.counts(pubs, *, seed, noise_model)``, the engine interface
+
+This module imports nothing heavy; the functions below are what the CLI's options call.
+"""
+
+from __future__ import annotations
+
+from qac.runtime.service import RUNTIMES
+
+
+def make_engine(target: str, run_dir, *, runtime: str = "local", instance: str | None = None,
+           max_circuits_per_job: int | None = None, context: dict | None = None, log=None):
+    """A ``RuntimeEngine`` for ``qac run --runtime local|cloud -o RUN_DIR``."""
+    from qac.runtime.engine import RuntimeEngine
+
+    return RuntimeEngine(target, run_dir=run_dir, runtime=runtime, instance=instance,
+                         max_circuits_per_job=max_circuits_per_job, context=context, log=log)
+
+
+def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | None = None,
+                 max_circuits_per_job: int | None = None, connection=None) -> dict:
+    """What will run, before anything is submitted: jobs, circuits, shots, an estimated QPU time.
+
+    Checks every circuit against the backend (ISA, limits) as the engine will; raises the same
+    one-line errors. ``connection`` reuses an open one (else one is opened: network for cloud).
+    """
+    from qac.runtime import limits
+    from qac.runtime.engine import normalise
+    from qac.runtime.service import connect
+
+    pubs = normalise(pubs)
+    connection = connection or connect(target, runtime, instance=instance, pubs=pubs)
+    backend = connection.backend
+    device_limits = limits.backend_limits(backend).capped(max_circuits_per_job)
+    limits.check_pubs(pubs, backend.target, device_limits)
+    jobs = limits.split_jobs(pubs, device_limits)
+    config = backend.configuration() if callable(getattr(backend, "configuration", None)) else None
+    repetition_delay = float(getattr(config, "default_rep_delay", None) or 250e-6)
+    durations = [_circuit_seconds(circuit, backend.target) for circuit, _, _ in pubs]
+    seconds = sum(limits.job_seconds(durations[k], stop - start, job.shots, repetition_delay)
+                  for job in jobs for k, start, stop in job.slices)
+    return {
+        "target": connection.target, "runtime": connection.runtime, "backend": backend.name,
+        "instance": connection.instance, "jobs": len(jobs), "circuits": sum(j.circuits for j in jobs),
+        "executions": sum(j.circuits * j.shots for j in jobs),
+        "max_circuits_per_job": device_limits.max_circuits, "max_shots": device_limits.max_shots,
+        "estimated_qpu_seconds": seconds, "repetition_delay": repetition_delay,
+        "per_job": [{"index": j.index, "circuits": j.circuits, "shots": j.shots} for j in jobs],
+    }
+
+
+def plan_text(summary: dict) -> str:
+    """The confirmation text ``qac run --runtime cloud`` shows before submitting (skip with --yes)."""
+    instance = f" (instance {summary['instance']})" if summary["instance"] else ""
+    where = ("local testing mode (offline, fake backend)" if summary["runtime"] == "local"
+             else f"IBM Quantum Runtime{instance}")
+    return (f"will run {summary['circuits']} circuits in {summary['jobs']} job(s) on {summary['backend']} via {where}: "
+            f"{summary['executions']} shots in all, at most {summary['max_circuits_per_job']} circuits per job; "
+            f"estimated QPU time ≥ {summary['estimated_qpu_seconds']:.1f} s "
+            f"(shots × (circuit duration + {summary['repetition_delay'] * 1e6:.0f} µs repetition delay), "
+            f"without per-job overhead)")
+
+
+def open_run_dir(path):
+    """An existing RUN_DIR (manifest checked for form); ``.manifest``, ``.records()``, ``.load_pubs()``."""
+    from qac.runtime.rundir import RunDir
+
+    return RunDir.open(path)
+
+
+def resume(path, *, instance: str | None = None, connection=None, log=None):
+    """Finish the run in RUN_DIR ``path`` from what it holds: ``(counts per PUB, metadata)``.
+
+    Uses the PUBs, seed, target and runtime recorded there, so it needs no spec; a caller that
+    recompiles instead (``qac run SPEC --resume RUN_DIR``) passes its own PUBs to
+    ``make_engine(...).counts`` and gets them checked against the recorded digest.
+    """
+    from qac.runtime.engine import RuntimeEngine
+
+    run_dir = open_run_dir(path)
+    m = run_dir.manifest
+    runner = RuntimeEngine(m["target"], run_dir=path, runtime=m["runtime"], instance=instance or m.get("instance"),
+                           connection=connection, context=m.get("context"), log=log)
+    counts = runner.counts(run_dir.load_pubs(), seed=m["seed"])
+    return counts, runner.metadata
+
+
+def status(path, *, refresh: bool = False, instance: str | None = None) -> dict:
+    """The state of RUN_DIR ``path`` from its files; ``refresh`` asks the service (cloud, network)."""
+    run_dir = open_run_dir(path)
+    m = run_dir.manifest
+    records = run_dir.records()
+    rows = []
+    connection = None
+    if refresh and m["runtime"] == "cloud":
+        from qac.runtime.service import connect
+
+        connection = connect(m["target"], "cloud", instance=instance or m.get("instance"))
+    for job, record in zip(m["jobs"], records):
+        state = "not submitted" if record is None else record["status"]
+        live = None
+        if connection is not None and record is not None and record["status"] == "submitted":
+            from qac.runtime.engine import status_name
+
+            live = status_name(connection.job(record["job_id"]).status())
+        rows.append({"index": job["index"], "circuits": sum(b - a for _, a, b in job["slices"]),
+                     "shots": job["shots"], "status": state, "job_id": None if record is None else record["job_id"],
+                     "attempts": 0 if record is None else record["attempts"],
+                     "error": None if record is None else record.get("error"), "service_status": live})
+    done = sum(r["status"] == "done" for r in rows)
+    return {"run_dir": str(run_dir.path), "target": m["target"], "runtime": m["runtime"], "backend": m["backend"],
+            "seed": m["seed"], "qac_version": m["qac_version"], "created": m.get("created"),
+            "calibration": m.get("calibration"), "jobs": rows, "done": done, "complete": done == len(rows)}
+
+
+def _circuit_seconds(circuit, target) -> float:
+    """The circuit's duration on the target (critical path of its instruction durations), 0 if unknown."""
+    try:
+        return float(circuit.estimate_duration(target, unit="s"))
+    except Exception:  # no durations in the target, or a circuit qiskit cannot time: no estimate
+        return 0.0
+
+
+__all__ = ["RUNTIMES", "make_engine", "open_run_dir", "plan_summary", "plan_text", "resume", "status"]
