@@ -81,7 +81,7 @@ def test_local_run_has_the_shape_and_the_distribution_of_aer(pubs, finished):
     reference_shots = 4000
     aer = SamplerV2(seed=1, options={"backend_options": {"noise_model": ibm.noise_model("ibm_fez")}})
     (circuit, values, _), = pubs
-    ones_aer = aer.run([(circuit, values, reference_shots)]).result()[0].data.meas.bitcount()
+    ones_aer = aer.run([(circuit, values, reference_shots)]).result()[0].data.meas.bitcount().sum(axis=-1)
     ones_local = counts[0][:, 1]
     pooled = (ones_aer + ones_local) / (reference_shots + SHOTS)
     expected_local, expected_aer = SHOTS * pooled, reference_shots * pooled
