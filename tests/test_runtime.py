@@ -305,6 +305,7 @@ class FakeService:
                     raise error
                 service.runs.append(job_pubs)
                 job = FakeJob(job_pubs, fail=service.fail_first_job and len(service.runs) == 1)
+                job.tags = list(self.options.environment.job_tags)
                 service.jobs[job.id] = job
                 return job
 
@@ -314,7 +315,7 @@ class FakeService:
         return self.jobs[job_id]
 
     def jobs_with_tags(self, tags):
-        return []
+        return [job for job in self.jobs.values() if set(tags) <= set(job.tags)]
 
 
 @pytest.fixture
@@ -396,6 +397,32 @@ def test_a_job_that_fails_for_good_is_reported_with_its_id_and_resubmitted_on_re
     again = RuntimeEngine("ibm_fez", run_dir=tmp_path / "run", connection=connection, sleep=lambda s: None)
     counts = again.counts(job_pubs, seed=SEED)
     assert again.submitted == [0] and (counts[0].sum(axis=1) == 100).all()
+
+
+def test_fake_service_resume_re_attaches_submitted_jobs_and_finds_an_unrecorded_one(pubs, fake_cloud, tmp_path):
+    service = FakeService()
+    connection = fake_cloud(service, max_circuits=3)
+    job_pubs = [(pubs[0][0], pubs[0][1][:9], 100)]  # 3 jobs
+    sleeps = []
+
+    def stop_on_second_poll(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt  # the user closes the laptop while job 1 is queued
+
+    path = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        RuntimeEngine("ibm_fez", run_dir=path, connection=connection, sleep=stop_on_second_poll).counts(job_pubs, seed=1)
+    assert [r["status"] for r in RunDir.open(path).records()] == ["done", "submitted", "submitted"]
+    (path / "jobs" / "job-0002.json").unlink()  # as if killed between submitting job 2 and recording it
+    assert len(service.runs) == 3
+    again = RuntimeEngine("ibm_fez", run_dir=path, connection=connection, sleep=lambda s: None)
+    counts = again.counts(job_pubs, seed=1)
+    assert again.submitted == [] and len(service.runs) == 3  # jobs 1 and 2 re-attached, nothing run twice
+    where = [int(round(x[0] * 1000)) % 2 for x in job_pubs[0][1]]
+    assert (counts[0][np.arange(9), where] == 100).all()
+    assert [r["job_id"] for r in RunDir.open(path).records()] == [f"fake-{n}" for n in
+                                                                  range(FakeJob.ids - 2, FakeJob.ids + 1)]
 
 
 # --------------------------------------------------------------------------- units

@@ -91,6 +91,7 @@ class RuntimeEngine:
         self.poll_seconds = poll_seconds
         self.log = log or (lambda message: None)
         self.submitted: list[int] = []  # job indices this engine submitted (tests count them)
+        self._resumed = False
         self.metadata: dict = {}
 
     # ------------------------------------------------------------------ the engine interface
@@ -102,7 +103,7 @@ class RuntimeEngine:
         self.connection = connection
         device_limits = limits_module.backend_limits(connection.backend).capped(self.max_circuits_per_job)
         limits_module.check_pubs(pubs, connection.backend.target, device_limits)  # before RUN_DIR is touched
-        run_dir = self._open(pubs, seed, device_limits)
+        run_dir, self._resumed = self._open(pubs, seed, device_limits)
         jobs = [limits_module.Job.from_dict(j) for j in run_dir.manifest["jobs"]]
         records = run_dir.records()  # refuses a corrupted record before anything runs
         handles = self._attach(run_dir, jobs, records)
@@ -123,7 +124,9 @@ class RuntimeEngine:
         return self._assemble(run_dir, pubs, jobs)
 
     # ------------------------------------------------------------------ RUN_DIR
-    def _open(self, pubs, seed: int, device_limits) -> RunDir:
+    def _open(self, pubs, seed: int, device_limits) -> tuple[RunDir, bool]:
+        """The run directory for these PUBs (created, or an earlier one checked to fit), and
+        whether it is an earlier one."""
         import qac
 
         digest = pubs_digest(pubs)
@@ -137,7 +140,7 @@ class RuntimeEngine:
             if run_dir.manifest["runtime"] != self.connection.runtime:
                 raise ExecutionError(f"{path} is a --runtime {run_dir.manifest['runtime']} run; resume it with "
                                      f"--runtime {run_dir.manifest['runtime']} or start a new run with another -o")
-            return run_dir
+            return run_dir, True
         if os.path.isdir(path):
             os.rmdir(path)  # an empty directory holds nothing to lose; RunDir.create wants a new path
         jobs = limits_module.split_jobs(pubs, device_limits)
@@ -151,7 +154,7 @@ class RuntimeEngine:
             "pubs": [{"rows": len(v), "shots": s, "bits": c.num_clbits, "qubits": c.num_qubits} for c, v, s in pubs],
             "jobs": [job.as_dict() for job in jobs], "context": self.context,
         }
-        return RunDir.create(path, manifest, pubs)
+        return RunDir.create(path, manifest, pubs), False
 
     # ------------------------------------------------------------------ submit, attach, wait
     def _job_pubs(self, pubs, job):
@@ -173,28 +176,49 @@ class RuntimeEngine:
                     self.log(f"job {record['index']} (local id {record['job_id']}) did not finish before the run "
                              f"stopped; local jobs do not outlive their process, so it runs again")
             return handles
+        # Jobs are submitted in index order and recorded one by one, so a crash between a
+        # submission and its record orphans at most the first job not recorded as submitted.
+        orphan = next((job.index for job, record in zip(jobs, records)
+                       if record is None or record["status"] == "failed"), None) if self._resumed else None
         for job, record in zip(jobs, records):
             if record is not None and record["status"] == "done":
                 continue
             job_id = record["job_id"] if record is not None and record["status"] == "submitted" else None
-            if job_id is None and record is None:  # killed between submit and record: find it by its tags
-                found = retry.call(lambda j=job: self.connection.find_jobs(self._tags(run_dir, j.index)),
-                                   backoff=self.backoff, sleep=self.sleep)
-                job_id = found[0].job_id() if found else None
+            if job_id is None and job.index == orphan:
+                job_id = self._find_orphan(run_dir, job, record)
             if job_id is None:
                 continue
             try:
-                handle = retry.call(lambda i=job_id: self.connection.job(i), backoff=self.backoff, sleep=self.sleep)
+                handle = self._call(lambda i=job_id: self.connection.job(i))
+            except ExecutionError:
+                raise
             except Exception as exc:
-                if retry.is_transient(exc):
-                    raise ExecutionError(f"cannot reach IBM Quantum Runtime to re-attach job {job_id}: {exc}; "
-                                         f"run again with --resume {run_dir.path} later") from None
                 self.log(f"job {job.index} (id {job_id}) is gone from the service ({exc}); it runs again")
                 continue
-            previous = record or {"index": job.index, "attempts": 1, "submitted_at": None}
+            previous = record or {"index": job.index, "attempts": 1, "submitted_at": None,
+                                  "slices": [list(x) for x in job.slices], "shots": job.shots}
             handles[job.index] = (handle, {**previous, "status": "submitted", "job_id": job_id})
             self.log(f"re-attached job {job.index} (id {job_id})")
         return handles
+
+    def _find_orphan(self, run_dir: RunDir, job, record) -> str | None:
+        """A live job with this job's tags that no record names (its submitter died before recording)."""
+        known = None if record is None else record["job_id"]
+        for handle in self._call(lambda: self.connection.find_jobs(self._tags(run_dir, job.index))):
+            if handle.job_id() != known and status_name(self._call(handle.status)) not in FAILED:
+                return handle.job_id()
+        return None
+
+    def _call(self, fn):
+        """``fn()`` with retries; a transient failure that outlasts them becomes one line to act on."""
+        try:
+            return retry.call(fn, backoff=self.backoff, sleep=self.sleep)
+        except Exception as exc:
+            if retry.is_transient(exc):
+                raise ExecutionError(f"IBM Quantum Runtime did not answer after {self.backoff.attempts} tries "
+                                     f"({' '.join(str(exc).split())}); everything so far is in {self.run_dir_path}: "
+                                     f"run again with --resume {self.run_dir_path} later") from None
+            raise
 
     def _submit(self, run_dir: RunDir, pubs, pending, records, seed: int) -> dict:
         """Submit ``pending`` jobs in one Batch, recording each id as soon as the service gives it."""
@@ -209,9 +233,13 @@ class RuntimeEngine:
                 sampler.options.environment.job_tags = self._tags(run_dir, job.index)
                 if self.connection.local:
                     sampler.options.simulator.seed_simulator = job_seed(seed, job.index)
-                handle = retry.call(lambda j=job: sampler.run(self._job_pubs(pubs, j)), backoff=self.backoff,
-                                    sleep=self.sleep, on_retry=lambda n, exc, j=job: self.log(
-                                        f"job {j.index}: submission failed ({exc}); retry {n}"))
+                try:
+                    handle = self._call(lambda j=job: sampler.run(self._job_pubs(pubs, j)))
+                except ExecutionError:
+                    raise
+                except Exception as exc:  # the service refused the job: say which and why, keep the rest
+                    raise ExecutionError(f"submitting job {job.index} failed: {' '.join(str(exc).split())}; "
+                                         f"the jobs before it are in {run_dir.path} (--resume continues)") from None
                 self.submitted.append(job.index)
                 previous = by_index.get(job.index, {})
                 record = {"index": job.index, "status": "submitted", "job_id": handle.job_id(),
@@ -227,16 +255,16 @@ class RuntimeEngine:
         """Poll a job to its end; record its counts (done) or its error (failed, returned)."""
         poll = self.poll_seconds if self.poll_seconds is not None else (0.01 if self.connection.local else 15.0)
         while True:
-            status = status_name(retry.call(handle.status, backoff=self.backoff, sleep=self.sleep))
+            status = status_name(self._call(handle.status))
             if status in FINISHED or status in FAILED:
                 break
             self.sleep(poll)
         if status in FINISHED:
             try:
-                result = retry.call(handle.result, backoff=self.backoff, sleep=self.sleep)
+                result = self._call(handle.result)
+            except ExecutionError:
+                raise
             except Exception as exc:
-                if retry.is_transient(exc):
-                    raise
                 return self._failed(run_dir, record, exc)
             counts = [bit_counts(result[i].data.meas) for i in range(len(job.slices))]
             for (k, start, stop), c in zip(job.slices, counts):
