@@ -154,11 +154,14 @@ def copy_run(finished, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("damage", ["truncated record", "counts bytes", "wrong status"])
+@pytest.mark.parametrize("damage", ["truncated record", "counts bytes", "wrong status", "manifest"])
 def test_a_corrupted_job_file_is_refused_in_one_line_and_nothing_is_lost(pubs, finished, tmp_path, damage):
     path = copy_run(finished, tmp_path)
     record = path / "jobs" / "job-0001.json"
-    if damage == "truncated record":
+    damaged = "manifest.json" if damage == "manifest" else "job-0001.json"
+    if damage == "manifest":
+        (path / "manifest.json").write_text((path / "manifest.json").read_text()[:-20])
+    elif damage == "truncated record":
         record.write_bytes(record.read_bytes()[:40])
     elif damage == "counts bytes":
         data = bytearray((path / "jobs" / "job-0001.npz").read_bytes())
@@ -168,7 +171,7 @@ def test_a_corrupted_job_file_is_refused_in_one_line_and_nothing_is_lost(pubs, f
         record.write_text(record.read_text().replace('"done"', '"finished"'))
     before = tree_digest(path)
     engine = RuntimeEngine("ibm_fez", run_dir=path, max_circuits_per_job=6)
-    with pytest.raises(ExecutionError, match="job-0001.json is corrupted") as caught:
+    with pytest.raises(ExecutionError, match=f"{damaged} is corrupted") as caught:
         engine.counts(pubs, seed=SEED)
     assert one_line(caught.value) and engine.submitted == []
     assert tree_digest(path) == before
@@ -227,6 +230,13 @@ def test_cloud_without_a_saved_account_says_how_to_save_one(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.count("\n") == 1 and "QiskitRuntimeService.save_account" in proc.stderr
     assert "--runtime local" in proc.stderr
+
+
+def test_importing_the_runtime_loads_no_qiskit_and_the_cli_lists_status():
+    code = "import sys, qac.runtime, qac.cli; assert not [m for m in sys.modules if m.startswith('qiskit')]"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    help_text = subprocess.run([sys.executable, "-m", "qac.cli", "--help"], capture_output=True, text=True).stdout
+    assert "status" in help_text
 
 
 def test_status_command_shows_the_jobs(finished):

@@ -30,20 +30,20 @@ def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | N
     Checks every circuit against the backend (ISA, limits) as the engine will; raises the same
     one-line errors. ``connection`` reuses an open one (else one is opened: network for cloud).
     """
-    from qac.runtime import limits
     from qac.runtime.engine import normalise
+    from qac.runtime.limits import backend_limits, check_pubs, job_seconds, split_jobs
     from qac.runtime.service import connect
 
     pubs = normalise(pubs)
     connection = connection or connect(target, runtime, instance=instance, pubs=pubs)
     backend = connection.backend
-    device_limits = limits.backend_limits(backend).capped(max_circuits_per_job)
-    limits.check_pubs(pubs, backend.target, device_limits)
-    jobs = limits.split_jobs(pubs, device_limits)
+    device_limits = backend_limits(backend).capped(max_circuits_per_job)
+    check_pubs(pubs, backend.target, device_limits)
+    jobs = split_jobs(pubs, device_limits)
     config = backend.configuration() if callable(getattr(backend, "configuration", None)) else None
     repetition_delay = float(getattr(config, "default_rep_delay", None) or 250e-6)
     durations = [_circuit_seconds(circuit, backend.target) for circuit, _, _ in pubs]
-    seconds = sum(limits.job_seconds(durations[k], stop - start, job.shots, repetition_delay)
+    seconds = sum(job_seconds(durations[k], stop - start, job.shots, repetition_delay)
                   for job in jobs for k, start, stop in job.slices)
     return {
         "target": connection.target, "runtime": connection.runtime, "backend": backend.name,

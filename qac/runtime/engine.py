@@ -24,8 +24,9 @@ import uuid
 import numpy as np
 
 from qac.errors import ExecutionError
-from qac.runtime import limits as limits_module
-from qac.runtime import retry
+from qac.runtime.limits import Job, backend_limits, check_pubs, split_jobs
+from qac.runtime.retry import Backoff, is_transient
+from qac.runtime.retry import call as call_with_retry
 from qac.runtime.rundir import RunDir, pubs_digest
 from qac.runtime.service import calibration_time, connect
 
@@ -80,7 +81,7 @@ class RuntimeEngine:
 
     def __init__(self, target: str, *, run_dir, runtime: str = "local", instance: str | None = None,
                  max_circuits_per_job: int | None = None, connection=None, context: dict | None = None,
-                 backoff: retry.Backoff = retry.Backoff(), sleep=time.sleep, poll_seconds: float | None = None,
+                 backoff: Backoff = Backoff(), sleep=time.sleep, poll_seconds: float | None = None,
                  log=None):
         self.target, self.runtime, self.instance = target, runtime, instance
         self.run_dir_path = run_dir
@@ -101,10 +102,10 @@ class RuntimeEngine:
         pubs = normalise(pubs)
         connection = self.connection or connect(self.target, self.runtime, instance=self.instance, pubs=pubs)
         self.connection = connection
-        device_limits = limits_module.backend_limits(connection.backend).capped(self.max_circuits_per_job)
-        limits_module.check_pubs(pubs, connection.backend.target, device_limits)  # before RUN_DIR is touched
+        device_limits = backend_limits(connection.backend).capped(self.max_circuits_per_job)
+        check_pubs(pubs, connection.backend.target, device_limits)  # before RUN_DIR is touched
         run_dir, self._resumed = self._open(pubs, seed, device_limits)
-        jobs = [limits_module.Job.from_dict(j) for j in run_dir.manifest["jobs"]]
+        jobs = [Job.from_dict(j) for j in run_dir.manifest["jobs"]]
         records = run_dir.records()  # refuses a corrupted record before anything runs
         handles = self._attach(run_dir, jobs, records)
         pending = [job for job, record in zip(jobs, records)
@@ -143,7 +144,7 @@ class RuntimeEngine:
             return run_dir, True
         if os.path.isdir(path):
             os.rmdir(path)  # an empty directory holds nothing to lose; RunDir.create wants a new path
-        jobs = limits_module.split_jobs(pubs, device_limits)
+        jobs = split_jobs(pubs, device_limits)
         backend = self.connection.backend
         manifest = {
             "qac_version": qac.__version__, "target": self.connection.target, "runtime": self.connection.runtime,
@@ -212,9 +213,9 @@ class RuntimeEngine:
     def _call(self, fn):
         """``fn()`` with retries; a transient failure that outlasts them becomes one line to act on."""
         try:
-            return retry.call(fn, backoff=self.backoff, sleep=self.sleep)
+            return call_with_retry(fn, backoff=self.backoff, sleep=self.sleep)
         except Exception as exc:
-            if retry.is_transient(exc):
+            if is_transient(exc):
                 raise ExecutionError(f"IBM Quantum Runtime did not answer after {self.backoff.attempts} tries "
                                      f"({' '.join(str(exc).split())}); everything so far is in {self.run_dir_path}: "
                                      f"run again with --resume {self.run_dir_path} later") from None
