@@ -82,7 +82,7 @@ class RuntimeEngine:
     def __init__(self, target: str, *, run_dir, runtime: str = "local", instance: str | None = None,
                  max_circuits_per_job: int | None = None, connection=None, context: dict | None = None,
                  backoff: Backoff = Backoff(), sleep=time.sleep, poll_seconds: float | None = None,
-                 log=None):
+                 in_flight: int | None = None, log=None):
         self.target, self.runtime, self.instance = target, runtime, instance
         self.run_dir_path = run_dir
         self.max_circuits_per_job = max_circuits_per_job
@@ -90,6 +90,9 @@ class RuntimeEngine:
         self.context = context or {}
         self.backoff, self.sleep = backoff, sleep
         self.poll_seconds = poll_seconds
+        # Jobs submitted but not yet waited for. Local jobs each run in a thread of this process,
+        # so two at a time keep two cores busy; the cloud queues them all in the Batch.
+        self.in_flight = in_flight
         self.log = log or (lambda message: None)
         self.submitted: list[int] = []  # job indices this engine submitted (tests count them)
         self._resumed = False
@@ -110,14 +113,22 @@ class RuntimeEngine:
         handles = self._attach(run_dir, jobs, records)
         pending = [job for job, record in zip(jobs, records)
                    if (record is None or record["status"] != "done") and job.index not in handles]
+        failures: list[str] = []
+        in_flight = [(job, *handles[job.index]) for job in jobs if job.index in handles]
+
+        def finish_oldest():
+            failure = self._wait(run_dir, pubs, *in_flight.pop(0))
+            if failure:
+                failures.append(failure)
+
         if pending:
-            handles.update(self._submit(run_dir, pubs, pending, records, seed))
-        failures = []
-        for job in jobs:
-            if job.index in handles:
-                failure = self._wait(run_dir, pubs, job, *handles[job.index])
-                if failure:
-                    failures.append(failure)
+            window = self.in_flight or (2 if self.connection.local else None)
+            for job, handle, record in self._submit(run_dir, pubs, pending, records, seed):
+                in_flight.append((job, handle, record))
+                while window is not None and len(in_flight) >= window and pending[-1] is not job:
+                    finish_oldest()
+        while in_flight:
+            finish_oldest()
         if failures:
             raise ExecutionError(f"{len(failures)} of {len(jobs)} runtime jobs failed ({'; '.join(failures)}); "
                                  f"the others are saved in {run_dir.path}: run again with --resume {run_dir.path} "
@@ -221,12 +232,12 @@ class RuntimeEngine:
                                      f"run again with --resume {self.run_dir_path} later") from None
             raise
 
-    def _submit(self, run_dir: RunDir, pubs, pending, records, seed: int) -> dict:
-        """Submit ``pending`` jobs in one Batch, recording each id as soon as the service gives it."""
+    def _submit(self, run_dir: RunDir, pubs, pending, records, seed: int):
+        """Submit ``pending`` jobs in one Batch, in order, recording each id as soon as the service
+        gives it; yields ``(job, handle, record)`` so the caller can wait between submissions."""
         from qiskit_ibm_runtime import Batch
         from qiskit_ibm_runtime.executor_sampler import Sampler
 
-        handles = {}
         by_index = {r["index"]: r for r in records if r is not None}
         with Batch(backend=self.connection.mode_backend) as batch:
             sampler = Sampler(mode=batch)
@@ -248,17 +259,20 @@ class RuntimeEngine:
                           "attempts": int(previous.get("attempts", 0)) + 1, "error": None,
                           "slices": [list(s) for s in job.slices], "shots": job.shots}
                 run_dir.write_record(record)
-                handles[job.index] = (handle, record)
                 self.log(f"submitted job {job.index} ({job.circuits} circuits × {job.shots} shots): {record['job_id']}")
-        return handles
+                yield job, handle, record
 
     def _wait(self, run_dir: RunDir, pubs, job, handle, record) -> str | None:
         """Poll a job to its end; record its counts (done) or its error (failed, returned)."""
         poll = self.poll_seconds if self.poll_seconds is not None else (0.01 if self.connection.local else 15.0)
+        last = None
         while True:
             status = status_name(self._call(handle.status))
             if status in FINISHED or status in FAILED:
                 break
+            if status != last:
+                self.log(f"job {job.index} ({record['job_id']}): {status.lower()}")
+                last = status
             self.sleep(poll)
         if status in FINISHED:
             try:
