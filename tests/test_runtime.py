@@ -494,10 +494,10 @@ def test_restricted_local_simulator_draws_what_the_fake_backend_itself_draws(pub
 
     from qac.runtime.service import connect
 
-    connection = connect("ibm_fez", "local", pubs=pubs)
+    connection = connect("ibm_fez", "local")
     job_pubs = [(pubs[0][0], pubs[0][1][:5], 100)]
     results = []
-    for mode_backend in (connection.mode_backend, connection.backend):
+    for mode_backend in (connection.mode_backend(pubs), connection.backend):
         with Batch(backend=mode_backend) as batch:
             sampler = Sampler(mode=batch)
             sampler.options.simulator.seed_simulator = 9

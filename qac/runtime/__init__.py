@@ -14,12 +14,20 @@ from __future__ import annotations
 from qac.runtime.service import RUNTIMES
 
 
+def connect(target: str, runtime: str = "local", *, instance: str | None = None):
+    """Open the runtime once (cloud: the saved account, network) for ``plan_summary`` and the engine."""
+    from qac.runtime.service import connect as _connect
+
+    return _connect(target, runtime, instance=instance)
+
+
 def make_engine(target: str, run_dir, *, runtime: str = "local", instance: str | None = None,
-           max_circuits_per_job: int | None = None, context: dict | None = None, log=None):
-    """A ``RuntimeEngine`` for ``qac run --runtime local|cloud -o RUN_DIR``."""
+                max_circuits_per_job: int | None = None, context: dict | None = None, connection=None, log=None):
+    """A ``RuntimeEngine`` for ``qac run --runtime local|cloud -o RUN_DIR``; ``context`` (e.g. the
+    spec path and run options) is kept in the manifest for ``--resume``."""
     from qac.runtime.engine import RuntimeEngine
 
-    return RuntimeEngine(target, run_dir=run_dir, runtime=runtime, instance=instance,
+    return RuntimeEngine(target, run_dir=run_dir, runtime=runtime, instance=instance, connection=connection,
                          max_circuits_per_job=max_circuits_per_job, context=context, log=log)
 
 
@@ -35,7 +43,7 @@ def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | N
     from qac.runtime.service import connect
 
     pubs = normalise(pubs)
-    connection = connection or connect(target, runtime, instance=instance, pubs=pubs)
+    connection = connection or connect(target, runtime, instance=instance)
     backend = connection.backend
     device_limits = backend_limits(backend).capped(max_circuits_per_job)
     check_pubs(pubs, backend.target, device_limits)
@@ -127,4 +135,4 @@ def _circuit_seconds(circuit, target) -> float:
         return 0.0
 
 
-__all__ = ["RUNTIMES", "make_engine", "open_run_dir", "plan_summary", "plan_text", "resume", "status"]
+__all__ = ["RUNTIMES", "connect", "make_engine", "open_run_dir", "plan_summary", "plan_text", "resume", "status"]

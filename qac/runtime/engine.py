@@ -103,7 +103,7 @@ class RuntimeEngine:
         """Counts (rows, 2^bits) per PUB, from RUN_DIR where it has them, from the device otherwise."""
         del noise_model  # the device (or its fake backend) is the noise
         pubs = normalise(pubs)
-        connection = self.connection or connect(self.target, self.runtime, instance=self.instance, pubs=pubs)
+        connection = self.connection or connect(self.target, self.runtime, instance=self.instance)
         self.connection = connection
         device_limits = backend_limits(connection.backend).capped(self.max_circuits_per_job)
         check_pubs(pubs, connection.backend.target, device_limits)  # before RUN_DIR is touched
@@ -239,7 +239,7 @@ class RuntimeEngine:
         from qiskit_ibm_runtime.executor_sampler import Sampler
 
         by_index = {r["index"]: r for r in records if r is not None}
-        with Batch(backend=self.connection.mode_backend) as batch:
+        with Batch(backend=self.connection.mode_backend(pubs)) as batch:
             sampler = Sampler(mode=batch)
             for job in pending:
                 sampler.options.environment.job_tags = self._tags(run_dir, job.index)

@@ -35,20 +35,18 @@ class Connection:
     runtime: str
     target: str
     backend: Any
-    mode: Any = None  # the Batch's backend, built by ``build_mode`` on first use if None
+    mode: Any = None  # the Batch's backend (cloud: the device)
     service: Any = None
     instance: str | None = None
-    build_mode: Any = None
+    build_mode: Any = None  # local: PUBs -> simulator of the fake backend's noise on their qubits
 
     @property
     def local(self) -> bool:
         return self.runtime == "local"
 
-    @property
-    def mode_backend(self):
-        if self.mode is None:
-            self.mode = self.build_mode()
-        return self.mode
+    def mode_backend(self, pubs):
+        """What the Batch runs on for these PUBs: the device, or (local) a simulator of its noise."""
+        return self.mode if self.build_mode is None else self.build_mode(pubs)
 
     def job(self, job_id: str):
         """The runtime job with this id (cloud only: local jobs live only in their process)."""
@@ -70,24 +68,26 @@ def device_target(target: str) -> str:
     return description.name
 
 
-def connect(target: str, runtime: str = "local", *, instance: str | None = None, pubs=None) -> Connection:
+def connect(target: str, runtime: str = "local", *, instance: str | None = None) -> Connection:
     """Open ``runtime`` for the IBM device ``target``; no network unless ``runtime == "cloud"``."""
     if runtime not in RUNTIMES:
         raise ExecutionError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     name = device_target(target)
-    return _local(name, pubs) if runtime == "local" else _cloud(name, instance)
+    return _local(name) if runtime == "local" else _cloud(name, instance)
 
 
-def _local(name: str, pubs) -> Connection:
+def _local(name: str) -> Connection:
     from qac.targets import ibm
 
-    def simulator():  # built when the first job is submitted: plans and checks need no noise model
-        from qiskit_aer import AerSimulator
+    simulators: dict = {}
 
-        noise = ibm.noise_model(name)
-        if pubs:
-            noise = restricted_noise_model(noise, set().union(*(active_qubits(c) for c, _, _ in pubs)))
-        return AerSimulator(noise_model=noise)
+    def simulator(pubs):  # built when jobs are submitted: plans and checks need no noise model
+        qubits = frozenset().union(*(active_qubits(c) for c, _, _ in pubs))
+        if qubits not in simulators:
+            from qiskit_aer import AerSimulator
+
+            simulators[qubits] = AerSimulator(noise_model=restricted_noise_model(ibm.noise_model(name), qubits))
+        return simulators[qubits]
 
     return Connection("local", name, ibm.backend(name), build_mode=simulator)
 
