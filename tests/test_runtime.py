@@ -25,7 +25,7 @@ import qac
 from qac.errors import ExecutionError, QacError
 from qac.runtime import limits, retry
 from qac.runtime.engine import KILL_AFTER_ENV, RuntimeEngine, bit_counts, job_seed
-from qac.runtime.rundir import RunDir, write_file
+from qac.runtime.rundir import RunDir, stage_path, write_file
 from qac.runtime.service import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,7 @@ def test_killed_run_resumes_to_byte_identical_counts_without_rerunning_a_finishe
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr[-2000:]
     assert "not killed" not in proc.stdout
-    run = RunDir.open(run_dir)
+    run = RunDir.open(stage_path(run_dir, 0))
     records = run.records()
     assert [r["status"] for r in records[:2]] == ["done", "done"]
     assert records[2] is None or records[2]["status"] == "submitted"  # submitted, never recorded as done
@@ -135,7 +135,7 @@ def test_killed_run_resumes_to_byte_identical_counts_without_rerunning_a_finishe
 
     engine = RuntimeEngine("ibm_fez", run_dir=run_dir, max_circuits_per_job=6)
     resumed = engine.counts(pubs, seed=SEED)
-    assert engine.submitted == [2]  # the finished jobs were read back, not run again
+    assert engine.submitted == [(0, 2)]  # the finished jobs were read back, not run again
     assert [c.tobytes() for c in resumed] == [c.tobytes() for c in whole]
     assert {i: run.counts_path(i).read_bytes() for i in (0, 1)} == done_before
     assert [r["attempts"] for r in run.records()] == [1, 1, 2 if records[2] else 1]
@@ -143,8 +143,8 @@ def test_killed_run_resumes_to_byte_identical_counts_without_rerunning_a_finishe
     # resuming a finished run from RUN_DIR alone (no spec) submits nothing and gives the same counts
     from qac.runtime import resume
 
-    counts, metadata = resume(run_dir)
-    assert metadata["submitted_now"] == [] and [c.tobytes() for c in counts] == [c.tobytes() for c in whole]
+    (counts,), metadata = resume(run_dir)
+    assert metadata["stages"][0]["submitted_now"] == [] and [c.tobytes() for c in counts] == [c.tobytes() for c in whole]
 
 
 # --------------------------------------------------------------------------- refusals, nothing lost
@@ -157,16 +157,17 @@ def copy_run(finished, tmp_path) -> Path:
 @pytest.mark.parametrize("damage", ["truncated record", "counts bytes", "wrong status", "manifest"])
 def test_a_corrupted_job_file_is_refused_in_one_line_and_nothing_is_lost(pubs, finished, tmp_path, damage):
     path = copy_run(finished, tmp_path)
-    record = path / "jobs" / "job-0001.json"
+    stage = stage_path(path, 0)
+    record = stage / "jobs" / "job-0001.json"
     damaged = "manifest.json" if damage == "manifest" else "job-0001.json"
     if damage == "manifest":
-        (path / "manifest.json").write_text((path / "manifest.json").read_text()[:-20])
+        (stage / "manifest.json").write_text((stage / "manifest.json").read_text()[:-20])
     elif damage == "truncated record":
         record.write_bytes(record.read_bytes()[:40])
     elif damage == "counts bytes":
-        data = bytearray((path / "jobs" / "job-0001.npz").read_bytes())
+        data = bytearray((stage / "jobs" / "job-0001.npz").read_bytes())
         data[-30] ^= 0xFF
-        (path / "jobs" / "job-0001.npz").write_bytes(bytes(data))
+        (stage / "jobs" / "job-0001.npz").write_bytes(bytes(data))
     else:
         record.write_text(record.read_text().replace('"done"', '"finished"'))
     before = tree_digest(path)
@@ -187,13 +188,13 @@ def test_a_run_dir_of_another_spec_target_or_version_is_refused_with_the_reason(
         RuntimeEngine("ibm_fez", run_dir=path).counts(other, seed=SEED)
     assert one_line(caught.value)
     with pytest.raises(ExecutionError, match="seed 11, not 12"):
-        RuntimeEngine("ibm_fez", run_dir=path).counts(RunDir.open(path).load_pubs(), seed=SEED + 1)
+        RuntimeEngine("ibm_fez", run_dir=path).counts(RunDir.open(stage_path(path, 0)).load_pubs(), seed=SEED + 1)
     brisbane = [(c, v, SHOTS) for c, v in qac.compile(mapping(), target="ibm_brisbane").pubs()]
     with pytest.raises(ExecutionError, match="is a run on ibm_fez, not ibm_brisbane"):
         RuntimeEngine("ibm_brisbane", run_dir=path).counts(brisbane, seed=SEED)
     monkeypatch.setattr(qac, "__version__", "9.9.9")
     with pytest.raises(ExecutionError, match="written by qac 0.1.0, this is qac 9.9.9"):
-        RuntimeEngine("ibm_fez", run_dir=path).counts(RunDir.open(path).load_pubs(), seed=SEED)
+        RuntimeEngine("ibm_fez", run_dir=path).counts(RunDir.open(stage_path(path, 0)).load_pubs(), seed=SEED)
     assert tree_digest(path) == before
 
 
@@ -391,7 +392,7 @@ def test_fake_service_retries_a_transient_failure_with_backoff(pubs, fake_cloud,
                            backoff=retry.Backoff(attempts=3))
     with pytest.raises(Exception, match="503"):
         engine.counts([(pubs[0][0], pubs[0][1][:3], 100)], seed=SEED)
-    assert RunDir.open(tmp_path / "run2").records() == [None]
+    assert RunDir.open(stage_path(tmp_path / "run2", 0)).records() == [None]
 
 
 def test_a_job_that_fails_for_good_is_reported_with_its_id_and_resubmitted_on_resume(pubs, fake_cloud, tmp_path):
@@ -402,11 +403,11 @@ def test_a_job_that_fails_for_good_is_reported_with_its_id_and_resubmitted_on_re
     with pytest.raises(ExecutionError, match=r"job 0 \(id fake-\d+\): calibration changed mid-job") as caught:
         engine.counts(job_pubs, seed=SEED)
     assert "--resume" in str(caught.value) and one_line(caught.value)
-    records = RunDir.open(tmp_path / "run").records()
+    records = RunDir.open(stage_path(tmp_path / "run", 0)).records()
     assert [r["status"] for r in records] == ["failed", "done"]
     again = RuntimeEngine("ibm_fez", run_dir=tmp_path / "run", connection=connection, sleep=lambda s: None)
     counts = again.counts(job_pubs, seed=SEED)
-    assert again.submitted == [0] and (counts[0].sum(axis=1) == 100).all()
+    assert again.submitted == [(0, 0)] and (counts[0].sum(axis=1) == 100).all()
 
 
 def test_fake_service_resume_re_attaches_submitted_jobs_and_finds_an_unrecorded_one(pubs, fake_cloud, tmp_path):
@@ -423,16 +424,38 @@ def test_fake_service_resume_re_attaches_submitted_jobs_and_finds_an_unrecorded_
     path = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         RuntimeEngine("ibm_fez", run_dir=path, connection=connection, sleep=stop_on_second_poll).counts(job_pubs, seed=1)
-    assert [r["status"] for r in RunDir.open(path).records()] == ["done", "submitted", "submitted"]
-    (path / "jobs" / "job-0002.json").unlink()  # as if killed between submitting job 2 and recording it
+    assert [r["status"] for r in RunDir.open(stage_path(path, 0)).records()] == ["done", "submitted", "submitted"]
+    (stage_path(path, 0) / "jobs" / "job-0002.json").unlink()  # as if killed between submitting job 2 and recording it
     assert len(service.runs) == 3
     again = RuntimeEngine("ibm_fez", run_dir=path, connection=connection, sleep=lambda s: None)
     counts = again.counts(job_pubs, seed=1)
     assert again.submitted == [] and len(service.runs) == 3  # jobs 1 and 2 re-attached, nothing run twice
     where = [int(round(x[0] * 1000)) % 2 for x in job_pubs[0][1]]
     assert (counts[0][np.arange(9), where] == 100).all()
-    assert [r["job_id"] for r in RunDir.open(path).records()] == [f"fake-{n}" for n in
+    assert [r["job_id"] for r in RunDir.open(stage_path(path, 0)).records()] == [f"fake-{n}" for n in
                                                                   range(FakeJob.ids - 2, FakeJob.ids + 1)]
+
+
+def test_each_counts_call_is_a_stage_of_the_run_and_resume_finishes_them_all(pubs, fake_cloud, tmp_path):
+    """A precision run samples twice (pilot, then the rest): each call keeps its own stage."""
+    from qac.runtime import resume, status
+
+    service = FakeService()
+    connection = fake_cloud(service, max_circuits=4)
+    pilot, rest = [(pubs[0][0], pubs[0][1][:5], 100)], [(pubs[0][0], pubs[0][1][5:12], 50)]
+    path = tmp_path / "run"
+    engine = RuntimeEngine("ibm_fez", run_dir=path, connection=connection, sleep=lambda s: None)
+    first, second = engine.counts(pilot, seed=1), engine.counts(rest, seed=2)
+    assert engine.submitted == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [st["stage"] for st in engine.metadata["stages"]] == [0, 1] and engine.metadata["jobs"] == 4
+    report = status(path)
+    assert report["stages"] == 2 and [(j["stage"], j["status"]) for j in report["jobs"]] == [
+        (0, "done"), (0, "done"), (1, "done"), (1, "done")]
+    ((again_first,), (again_second,)), metadata = resume(path, connection=connection)
+    assert again_first.tobytes() == first[0].tobytes() and again_second.tobytes() == second[0].tobytes()
+    assert len(service.runs) == 4 and metadata["job_ids"] == engine.metadata["job_ids"]
+    with pytest.raises(QacError, match="not a qac run directory"):
+        RuntimeEngine("ibm_fez", run_dir=tmp_path, connection=connection).counts(pilot, seed=1)
 
 
 # --------------------------------------------------------------------------- units

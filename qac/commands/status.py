@@ -42,16 +42,18 @@ def _render(report: dict) -> None:
                   caption=f"seed {report['seed']}, qac {report['qac_version']}, started {report['created']}, "
                           f"calibration {report['calibration'] or 'unknown'}")
     live = any(row["service_status"] for row in report["jobs"])
-    for column in ("job", "circuits", "shots", "status", *(["service"] if live else []), "attempts", "runtime job id"):
-        table.add_column(column, justify="right" if column in ("job", "circuits", "shots", "attempts") else "left")
+    numeric = ("stage", "job", "circuits", "shots", "attempts")
+    for column in ("stage", "job", "circuits", "shots", "status", *(["service"] if live else []), "attempts",
+                   "runtime job id"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for row in report["jobs"]:
-        table.add_row(str(row["index"]), str(row["circuits"]), str(row["shots"]), row["status"],
+        table.add_row(str(row["stage"]), str(row["index"]), str(row["circuits"]), str(row["shots"]), row["status"],
                       *([row["service_status"] or "-"] if live else []), str(row["attempts"]), row["job_id"] or "-")
     out = console()
     out.print(table)
     for row in report["jobs"]:
         if row["status"] == "failed":
-            out.print(f"job {row['index']} ({row['job_id']}) failed: {row['error']}", markup=False)
+            out.print(f"stage {row['stage']} job {row['index']} ({row['job_id']}) failed: {row['error']}", markup=False)
     left = len(report["jobs"]) - report["done"]
     out.print(f"{report['done']} of {len(report['jobs'])} jobs done" +
               ("" if not left else f"; finish with `qac run --resume {report['run_dir']}`"), markup=False)

@@ -75,56 +75,59 @@ def plan_text(summary: dict) -> str:
             f"without per-job overhead)")
 
 
-def open_run_dir(path):
-    """An existing RUN_DIR (manifest checked for form); ``.manifest``, ``.records()``, ``.load_pubs()``."""
-    from qac.runtime.rundir import RunDir
+def open_run_dir(path) -> list:
+    """The stages of an existing RUN_DIR (manifests checked for form), in order: each has
+    ``.manifest``, ``.records()``, ``.load_pubs()``, ``.read_counts(job)``."""
+    from qac.runtime.rundir import stages
 
-    return RunDir.open(path)
+    return stages(path)
 
 
 def resume(path, *, instance: str | None = None, connection=None, log=None):
-    """Finish the run in RUN_DIR ``path`` from what it holds: ``(counts per PUB, metadata)``.
+    """Finish every stage stored in RUN_DIR ``path`` from what it holds: ``(counts per stage, metadata)``.
 
-    Uses the PUBs, seed, target and runtime recorded there, so it needs no spec; a caller that
-    recompiles instead (``qac run SPEC --resume RUN_DIR``) passes its own PUBs to
-    ``make_engine(...).counts`` and gets them checked against the recorded digest.
+    Uses the PUBs, seeds, target and runtime recorded there, so it needs no spec. A stage the run
+    had not started yet is not there: ``qac run --resume RUN_DIR`` recompiles the spec recorded
+    in the manifest's ``context`` and calls the engine as the first run did, each call checked
+    against the stage's recorded digest.
     """
     from qac.runtime.engine import RuntimeEngine
 
-    run_dir = open_run_dir(path)
-    m = run_dir.manifest
+    stored = open_run_dir(path)
+    m = stored[0].manifest
     runner = RuntimeEngine(m["target"], run_dir=path, runtime=m["runtime"], instance=instance or m.get("instance"),
                            connection=connection, context=m.get("context"), log=log)
-    counts = runner.counts(run_dir.load_pubs(), seed=m["seed"])
+    counts = [runner.counts(stage.load_pubs(), seed=stage.manifest["seed"]) for stage in stored]
     return counts, runner.metadata
 
 
 def status(path, *, refresh: bool = False, instance: str | None = None) -> dict:
     """The state of RUN_DIR ``path`` from its files; ``refresh`` asks the service (cloud, network)."""
-    run_dir = open_run_dir(path)
-    m = run_dir.manifest
-    records = run_dir.records()
-    rows = []
+    stored = open_run_dir(path)
+    m = stored[0].manifest
     connection = None
     if refresh and m["runtime"] == "cloud":
-        from qac.runtime.service import connect
+        from qac.runtime.service import connect as _connect
 
-        connection = connect(m["target"], "cloud", instance=instance or m.get("instance"))
-    for job, record in zip(m["jobs"], records):
-        state = "not submitted" if record is None else record["status"]
-        live = None
-        if connection is not None and record is not None and record["status"] == "submitted":
-            from qac.runtime.engine import status_name
+        connection = _connect(m["target"], "cloud", instance=instance or m.get("instance"))
+    rows = []
+    for number, stage in enumerate(stored):
+        for job, record in zip(stage.manifest["jobs"], stage.records()):
+            live = None
+            if connection is not None and record is not None and record["status"] == "submitted":
+                from qac.runtime.engine import status_name
 
-            live = status_name(connection.job(record["job_id"]).status())
-        rows.append({"index": job["index"], "circuits": sum(b - a for _, a, b in job["slices"]),
-                     "shots": job["shots"], "status": state, "job_id": None if record is None else record["job_id"],
-                     "attempts": 0 if record is None else record["attempts"],
-                     "error": None if record is None else record.get("error"), "service_status": live})
+                live = status_name(connection.job(record["job_id"]).status())
+            rows.append({"stage": number, "index": job["index"], "circuits": sum(b - a for _, a, b in job["slices"]),
+                         "shots": job["shots"], "status": "not submitted" if record is None else record["status"],
+                         "job_id": None if record is None else record["job_id"],
+                         "attempts": 0 if record is None else record["attempts"],
+                         "error": None if record is None else record.get("error"), "service_status": live})
     done = sum(r["status"] == "done" for r in rows)
-    return {"run_dir": str(run_dir.path), "target": m["target"], "runtime": m["runtime"], "backend": m["backend"],
+    return {"run_dir": str(path), "target": m["target"], "runtime": m["runtime"], "backend": m["backend"],
             "seed": m["seed"], "qac_version": m["qac_version"], "created": m.get("created"),
-            "calibration": m.get("calibration"), "jobs": rows, "done": done, "complete": done == len(rows)}
+            "calibration": m.get("calibration"), "stages": len(stored), "jobs": rows, "done": done,
+            "complete": done == len(rows)}
 
 
 def _circuit_seconds(circuit, target) -> float:

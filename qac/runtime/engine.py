@@ -27,7 +27,7 @@ from qac.errors import ExecutionError
 from qac.runtime.limits import Job, backend_limits, check_pubs, split_jobs
 from qac.runtime.retry import Backoff, is_transient
 from qac.runtime.retry import call as call_with_retry
-from qac.runtime.rundir import RunDir, pubs_digest
+from qac.runtime.rundir import RunDir, check_top, pubs_digest, stage_path
 from qac.runtime.service import calibration_time, connect
 
 #: Runtime job statuses (V2 jobs give strings, local jobs a JobStatus enum with these names).
@@ -94,7 +94,8 @@ class RuntimeEngine:
         # so two at a time keep two cores busy; the cloud queues them all in the Batch.
         self.in_flight = in_flight
         self.log = log or (lambda message: None)
-        self.submitted: list[int] = []  # job indices this engine submitted (tests count them)
+        self.submitted: list[tuple[int, int]] = []  # (stage, job index) this engine submitted
+        self.stage = -1  # the stage the last counts call ran: one per call, in call order
         self._resumed = False
         self.metadata: dict = {}
 
@@ -103,6 +104,7 @@ class RuntimeEngine:
         """Counts (rows, 2^bits) per PUB, from RUN_DIR where it has them, from the device otherwise."""
         del noise_model  # the device (or its fake backend) is the noise
         pubs = normalise(pubs)
+        self.stage += 1
         connection = self.connection or connect(self.target, self.runtime, instance=self.instance)
         self.connection = connection
         device_limits = backend_limits(connection.backend).capped(self.max_circuits_per_job)
@@ -142,8 +144,9 @@ class RuntimeEngine:
         import qac
 
         digest = pubs_digest(pubs)
-        path = self.run_dir_path
-        if (os.path.isdir(path) and os.listdir(path)) or os.path.isfile(path):
+        check_top(self.run_dir_path)
+        path = stage_path(self.run_dir_path, self.stage)
+        if (path / "manifest.json").exists():
             run_dir = RunDir.open(path)
             run_dir.check_fits(digest=digest, target=self.connection.target, qac_version=qac.__version__)
             if run_dir.manifest["seed"] != int(seed):
@@ -153,8 +156,6 @@ class RuntimeEngine:
                 raise ExecutionError(f"{path} is a --runtime {run_dir.manifest['runtime']} run; resume it with "
                                      f"--runtime {run_dir.manifest['runtime']} or start a new run with another -o")
             return run_dir, True
-        if os.path.isdir(path):
-            os.rmdir(path)  # an empty directory holds nothing to lose; RunDir.create wants a new path
         jobs = split_jobs(pubs, device_limits)
         backend = self.connection.backend
         manifest = {
@@ -252,7 +253,7 @@ class RuntimeEngine:
                 except Exception as exc:  # the service refused the job: say which and why, keep the rest
                     raise ExecutionError(f"submitting job {job.index} failed: {' '.join(str(exc).split())}; "
                                          f"the jobs before it are in {run_dir.path} (--resume continues)") from None
-                self.submitted.append(job.index)
+                self.submitted.append((self.stage, job.index))
                 previous = by_index.get(job.index, {})
                 record = {"index": job.index, "status": "submitted", "job_id": handle.job_id(),
                           "runtime": self.connection.runtime, "submitted_at": _now(),
@@ -307,11 +308,15 @@ class RuntimeEngine:
             for (k, start, stop), counts in zip(job.slices, run_dir.read_counts(job.index)):
                 out[k][start:stop] += counts
         m = run_dir.manifest
+        stage = {"stage": self.stage, "path": str(run_dir.path), "job_ids": [r["job_id"] for r in records],
+                 "attempts": [r["attempts"] for r in records],
+                 "submitted_now": [i for s, i in self.submitted if s == self.stage]}
+        stages = [*self.metadata.get("stages", [])[:self.stage], stage]
         self.metadata = {
             "engine": f"runtime-{m['runtime']}", "backend": m["backend"], "target": m["target"],
-            "instance": m.get("instance"), "calibration": m.get("calibration"), "run_dir": str(run_dir.path),
-            "job_ids": [r["job_id"] for r in records], "jobs": len(jobs), "submitted_now": list(self.submitted),
-            "attempts": [r["attempts"] for r in records],
+            "instance": m.get("instance"), "calibration": m.get("calibration"), "run_dir": str(self.run_dir_path),
+            "job_ids": [i for st in stages for i in st["job_ids"]], "jobs": sum(len(st["job_ids"]) for st in stages),
+            "stages": stages,
         }
         return out
 

@@ -1,12 +1,13 @@
 """RUN_DIR: what a hardware run sent and what came back, kept so the run survives interruption.
 
-Layout::
+Layout (one ``stage-N`` per ``counts`` call of the run: a precision run samples a pilot, then
+the rest)::
 
-    RUN_DIR/manifest.json        format, qac version, target, runtime, seed, PUB digest, the jobs
-    RUN_DIR/pubs.qpy             the ISA circuits sent (one per PUB), QPY
-    RUN_DIR/values.npz           their parameter values (pub_0, pub_1, ...) and shots
-    RUN_DIR/jobs/job-0003.json   one record per job: status, runtime job id, attempts, errors
-    RUN_DIR/jobs/job-0003.npz    its counts once done (one array per slice), digest in the record
+    RUN_DIR/stage-0/manifest.json        format, qac version, target, runtime, seed, PUB digest, jobs
+    RUN_DIR/stage-0/pubs.qpy             the ISA circuits sent (one per PUB), QPY
+    RUN_DIR/stage-0/values.npz           their parameter values (pub_0, pub_1, ...) and shots
+    RUN_DIR/stage-0/jobs/job-0003.json   one record per job: status, runtime job id, attempts, errors
+    RUN_DIR/stage-0/jobs/job-0003.npz    its counts once done (one array per slice), sha256 in the record
 
 Every file is written whole or not at all (temporary file in the same directory, fsync,
 ``os.replace``, fsync of the directory), so a killed process leaves the last complete state. A
@@ -67,8 +68,38 @@ def pubs_digest(pubs) -> str:
     return digest.hexdigest()
 
 
+def stage_path(top, index: int) -> Path:
+    """Where the ``index``-th ``counts`` call of a run keeps its jobs (a run may sample in stages,
+    e.g. a pilot then the main shots)."""
+    return Path(top) / f"stage-{index}"
+
+
+def check_top(top) -> None:
+    """Refuse a RUN_DIR that exists and holds anything but qac stages."""
+    top = Path(top)
+    if top.exists() and not top.is_dir():
+        raise OutputError(f"run directory {top} is a file; choose another -o")
+    if top.is_dir():
+        foreign = sorted(p.name for p in top.iterdir() if not p.name.startswith("stage-"))
+        if foreign:
+            raise OutputError(f"{top} exists and is not a qac run directory (it holds {', '.join(foreign[:3])}); "
+                              f"choose another -o")
+
+
+def stages(top) -> list[RunDir]:
+    """The stages of the run in RUN_DIR ``top``, in order; refuses a directory that holds none."""
+    top = Path(top)
+    found = []
+    while (stage_path(top, len(found)) / "manifest.json").exists():
+        found.append(RunDir.open(stage_path(top, len(found))))
+    if not found:
+        raise ExecutionError(f"{top} is not a qac run directory (no stage-0/manifest.json); "
+                             f"start a run with -o {top}")
+    return found
+
+
 class RunDir:
-    """A run directory: its manifest, the PUBs it was made for, and one record per job."""
+    """One stage of a run directory: its manifest, the PUBs it was made for, one record per job."""
 
     def __init__(self, path, manifest: dict):
         self.path = Path(path)
@@ -85,12 +116,11 @@ class RunDir:
         from qac.emit import npz_bytes, qpy_bytes
 
         path = Path(path)
-        if path.exists():
+        if (path / "manifest.json").exists():
             raise OutputError(f"run directory {path} already exists; resume it with --resume {path} "
                               f"or choose another -o")
-        try:
-            path.mkdir(parents=True)
-            (path / "jobs").mkdir()
+        try:  # a directory without a manifest was left by a create that stopped: no job was sent from it
+            (path / "jobs").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create run directory {path}: {exc.strerror}; choose another -o") from None
         values = {f"pub_{k}": np.asarray(v if v is not None else np.zeros((1, 0)), dtype=np.float64)
