@@ -154,7 +154,7 @@ def copy_run(finished, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("damage", ["truncated record", "counts bytes", "wrong status", "manifest"])
+@pytest.mark.parametrize("damage", ["truncated record", "counts bytes", "wrong status", "manifest", "other job's"])
 def test_a_corrupted_job_file_is_refused_in_one_line_and_nothing_is_lost(pubs, finished, tmp_path, damage):
     path = copy_run(finished, tmp_path)
     stage = stage_path(path, 0)
@@ -168,8 +168,11 @@ def test_a_corrupted_job_file_is_refused_in_one_line_and_nothing_is_lost(pubs, f
         data = bytearray((stage / "jobs" / "job-0001.npz").read_bytes())
         data[-30] ^= 0xFF
         (stage / "jobs" / "job-0001.npz").write_bytes(bytes(data))
-    else:
+    elif damage == "wrong status":
         record.write_text(record.read_text().replace('"done"', '"finished"'))
+    else:  # job 0's record (and counts) under job 1's name
+        (stage / "jobs" / "job-0001.npz").write_bytes((stage / "jobs" / "job-0000.npz").read_bytes())
+        record.write_text(json.dumps({**json.loads((stage / "jobs" / "job-0000.json").read_text()), "index": 1}))
     before = tree_digest(path)
     engine = RuntimeEngine("ibm_fez", run_dir=path, max_circuits_per_job=6)
     with pytest.raises(ExecutionError, match=f"{damaged} is corrupted") as caught:

@@ -191,6 +191,9 @@ class RunDir:
             record = json.loads(path.read_text())
             if record.get("index") != index or record.get("status") not in STATUSES:
                 raise ValueError("index or status missing or wrong")
+            job = self.manifest["jobs"][index]
+            if record.get("slices") != job["slices"] or record.get("shots") != job["shots"]:
+                raise ValueError("its slices or shots are not the manifest's")
             if record["status"] == "done":
                 data = self.counts_path(index).read_bytes()
                 if hashlib.sha256(data).hexdigest() != record.get("counts_sha256"):
