@@ -10,7 +10,10 @@ read back, submitted ones re-attached by id (cloud) or submitted again (local mo
 live only in the process that ran them), the rest submitted. The counts are then exactly those
 of a run that never stopped: each local job is seeded from (run seed, job index).
 
-``noise_model`` is not used: the device is the noise (in local mode, the fake backend's).
+Each ``counts`` call of one engine is a stage of the run (``RUN_DIR/stage-N``): a run that
+samples twice (a precision pilot, then the rest) calls it twice, and a resumed run makes the
+same calls in the same order. ``noise_model`` is not used: the device is the noise (in local
+mode, the fake backend's).
 """
 
 from __future__ import annotations
