@@ -217,6 +217,10 @@ def test_a_non_isa_circuit_is_refused_before_anything_is_written(pubs, finished,
             with pytest.raises(ExecutionError, match="not an ISA circuit") as caught:
                 RuntimeEngine("ibm_fez", run_dir=where).counts([*pubs, (circuit, None, SHOTS)], seed=SEED)
             assert why in str(caught.value) and one_line(caught.value)
+    unmeasured = QuantumCircuit(156, 1, name="no_meas")
+    unmeasured.measure(0, 0)
+    with pytest.raises(ExecutionError, match="no classical register 'meas'"):
+        RuntimeEngine("ibm_fez", run_dir=path).counts([(unmeasured, None, SHOTS)], seed=SEED)
     assert tree_digest(path) == before and not (tmp_path / "new").exists()
     too_many = [(pubs[0][0], pubs[0][1], 200_000)]
     plan = limits.split_jobs(too_many, limits.Limits(156, 300, 100_000))

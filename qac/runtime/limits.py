@@ -137,6 +137,9 @@ def check_pubs(pubs, target, limits: Limits) -> None:
         if circuit.num_qubits > limits.num_qubits:
             raise ExecutionError(f"{where} has {circuit.num_qubits} qubits but the backend has {limits.num_qubits}; "
                                  f"compile for this target (qac.compile(spec, target=...))")
+        if not any(register.name == "meas" for register in circuit.cregs):
+            raise ExecutionError(f"{where} has no classical register 'meas'; the counts are read from it "
+                                 f"(qac's ISA circuits measure into 'meas')")
         if int(shots) < 1:
             raise ExecutionError(f"{where} asks for {shots} shots; give at least 1")
         if values is not None and len(values) and values.shape[1:] != (circuit.num_parameters,):
