@@ -84,7 +84,8 @@ class LazyGroup(click.Group):
     """Subcommands that live in their own modules (``qac.commands.*``), imported on use."""
 
     lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command",
-            "report": "qac.commands.report:report_command"}
+            "report": "qac.commands.report:report_command",
+            "status": "qac.commands.status:status_command"}
 
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *self.lazy])
