@@ -84,7 +84,7 @@ def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs
 
 def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rhs_norms, visible,
                     scale: float, values: np.ndarray, precision: float,
-                    bias: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                    bias: np.ndarray | None = None, jacobian: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Shots per score so that every output entry's shot-noise σ is at most ``precision``.
 
     The delta method gives Var(O_ie) = Σ_l J_ile² s_il²/n_il with s_il = gain_il·σ_il the
@@ -92,12 +92,15 @@ def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rh
     fewest shots with Σ_l a_il²/n_il ≤ ε² are n_il = a_il·Σ_k a_ik/ε² (Lagrange; Neyman
     allocation). Returns (N, M) shots (0 where nothing is estimated) and the uniform
     per-score shots that reach the same worst-case σ: max_ie Σ_l J_ile² s_il²/ε².
+
+    ``jacobian`` (N, M, dv) replaces the point Jacobian at the estimate, e.g. the bootstrap's
+    regression slopes (``qac.errorbars``), which stay honest where the softmax is peaked.
     """
     gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, biased(gain * inner, bias), -np.inf)
-    probs = softmax_rows(scores)
-    output = probs @ values
-    jacobian = output_jacobian(probs, values, output)
+    if jacobian is None:
+        scores = np.where(visible, biased(gain * inner, bias), -np.inf)
+        probs = softmax_rows(scores)
+        jacobian = output_jacobian(probs, values, probs @ values)
     noise = np.where(visible, np.abs(gain) * per_shot_sigma, 0.0)  # (N, M)
     weight = np.max(np.abs(jacobian), axis=2) * noise
     shots = weight * weight.sum(axis=1, keepdims=True) / precision**2

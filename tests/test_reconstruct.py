@@ -121,9 +121,9 @@ def test_exact_and_sampled_runs_reconstruct_through_the_same_function(two_heads,
     compiled = two_heads[0]
     calls = []
 
-    def spy(program, estimates):
+    def spy(program, estimates, **options):
         calls.append(sorted(estimates))
-        return reconstruct(program, estimates)
+        return reconstruct(program, estimates, **options)
 
     monkeypatch.setattr(run_module, "reconstruct", spy)
     exact = compiled.run(exact=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.attention import reconstruct_head, softmax_rows
+from qac.errorbars import bootstrap_head
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,13 @@ def head_inputs(graph, head: int) -> tuple[float, np.ndarray]:
     return chain["scaled"].value, graph.arrays[out.rhs][:, out.columns[0]:out.columns[1]]
 
 
-def reconstruct(program, estimates: dict) -> Reconstruction:
-    """``estimates``: kernel name -> ``KernelEstimate`` over its pairs (None: no pairs)."""
+def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = None) -> Reconstruction:
+    """``estimates``: kernel name -> ``KernelEstimate`` over its pairs (None: no pairs).
+
+    With ``rng`` (sampled runs) the output's error bars are the parametric bootstrap of
+    ``qac.errorbars`` (valid where the softmax is peaked); without it (exact runs, whose inner
+    products carry no error) the delta method, which is then exactly 0.
+    """
     plan = program.module.plan
     outputs, errors, scores, score_errors, inner_products = [], [], [], [], {}
     for kernel in plan.kernels:
@@ -54,8 +60,13 @@ def reconstruct(program, estimates: dict) -> Reconstruction:
         head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
                                 values, shared_gradient=gradient, shared_covariance=covariance,
                                 bias=getattr(kernel, "bias", None))
+        stderr = head.output_stderr
+        if rng is not None:
+            stderr = bootstrap_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
+                                    values, rng=rng, bias=getattr(kernel, "bias", None), shared_gradient=gradient,
+                                    shared_covariance=covariance).output_stderr
         outputs.append(head.output)
-        errors.append(head.output_stderr)
+        errors.append(stderr)
         scores.append(head.scores)
         score_errors.append(head.scores_stderr)
     return Reconstruction(np.concatenate(outputs, axis=1), np.concatenate(errors, axis=1), np.stack(scores),

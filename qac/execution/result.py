@@ -16,7 +16,7 @@ class Result:
     """
 
     output: np.ndarray  # (N, dv)
-    stderr: np.ndarray  # (N, dv) one standard error per entry (delta method)
+    stderr: np.ndarray  # (N, dv) one standard error per entry (``error_method`` says how)
     exact: np.ndarray  # (N, dv) numpy attention
     scores: np.ndarray  # (heads, N, M) scaled scores, −inf where masked
     scores_stderr: np.ndarray
@@ -34,7 +34,8 @@ class Result:
     circuits_run: int = 0  # bound circuits executed (a packed circuit counts once)
     pairs_per_circuit: float = 1.0
     mitigation: dict = field(default_factory=dict)  # per template/copy: attenuation, offset, readout
-    precision: dict = field(default_factory=dict)  # requested, shots, uniform_shots, saving
+    precision: dict = field(default_factory=dict)  # requested, reached, achieved, pair shots (precision.py)
+    error_method: str = ""  # what made the error bars: qac.errorbars.METHOD for sampled runs
 
     @property
     def error(self) -> np.ndarray:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from qac import errorbars
 from qac.decode import estimate_from_probabilities, finish
 from qac.errors import ExecutionError
 from qac.exact import exact_distributions
 from qac.execution.engine import ENGINES
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.plan import Plan
-from qac.execution.precision import PILOT_SHOTS, allocate
+from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
+from qac.limits import check_run_shots
 from qac.execution.reconstruct import reconstruct
 from qac.execution.result import Result
 from qac.packing import pairs_per_circuit, template_of
@@ -61,6 +63,12 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
                        pilot_shots=pilot_shots, engine=ENGINES[engine])
 
 
+def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
+    """The bootstrap's generator for one reconstruction of a run: from the run seed only, so the
+    same seed gives the same error bars whatever ran before."""
+    return np.random.default_rng([seed, 0xB0075, {"raw": 0, "mitigated": 1, "pilot": 2}[stream]])
+
+
 def exact_estimates(program) -> dict[str, KernelEstimate]:
     """Per kernel: every data row bound, its exact distribution decoded like sampled counts."""
     out = {}
@@ -82,13 +90,13 @@ def run_exact(compiled) -> Result:
     r = reconstruct(compiled.program, estimated)
     return Result(output=r.output, stderr=r.stderr, exact=compiled.exact, scores=r.scores,
                   scores_stderr=r.scores_stderr, inner_products=r.inner_products, shots=None, noise=False,
-                  target=compiled.target.name)
+                  target=compiled.target.name, error_method="exact (infinite shots: no error)")
 
 
 def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: bool, precision: float | None,
                 pilot_shots: int | None, engine) -> Result:
     """Sample (and mitigate) every kernel; with ``precision``, a pilot stage then shots per score
-    from the delta-method Jacobian (``qac/execution/precision.py``)."""
+    from the bootstrap's sensitivities (``qac/execution/precision.py``)."""
     noise_model = None
     if noise:
         noise_model = compiled.target.noise_model()
@@ -112,21 +120,18 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                 requests.append((b, np.full(len(b.copy), per_row, dtype=np.int64)))
         plan.run(requests, engine=engine, seed=stage_seed, noise_model=noise_model)
 
+    check_run_shots(sum(len(plan.data_blocks(k)[0].copy) * len(plan.data_blocks(k)) for k in plan.kernels) * first,
+                    f"{first} shots per pair")
     stage({k: np.full(len(plan.data_blocks(k)[0].copy), first) for k in plan.kernels}, first if mitigation else 0, seed)
     estimated, report = estimates(plan)
     allocation = {}
     if precision is not None:
-        extra, uniform_total, adaptive_total = allocate(program, estimated, precision, first)
-        calibration = int(max((np.max(e.shots + extra[k]) for k, e in estimated.items() if e is not None), default=0))
-        stage(extra, calibration if mitigation else 0, seed + 1)
+        allocation = refine(program, plan, estimated, precision, first, seed=seed, mitigation=mitigation, stage=stage)
         estimated, report = estimates(plan)
-        used = sum(int(np.sum(e.shots)) for e in estimated.values() if e is not None)
-        allocation = {"requested": precision, "pair_shots": used, "uniform_pair_shots": uniform_total,
-                      "planned_pair_shots": adaptive_total,
-                      "saving": 1.0 - used / uniform_total if uniform_total else 0.0, "pilot_shots": first}
-    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()})
-    main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()}) \
-        if mitigation else raw
+    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
+                      rng=bootstrap_rng(seed, "raw"))
+    main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
+                       rng=bootstrap_rng(seed, "mitigated")) if mitigation else raw
     largest = int(max((np.max(e.shots) for e in estimated.values() if e is not None), default=0))
     circuits, used = plan.device_cost()
     return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
@@ -135,4 +140,33 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
                   raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=allocation)
+                  precision=allocation, error_method=errorbars.METHOD)
+
+
+def refine(program, plan, estimated, precision: float, first: int, *, seed: int, mitigation: bool, stage) -> dict:
+    """After the pilot: up to ``REFINEMENTS`` stages of planned shots, each checked against the
+    bootstrap bars the result will report (same seeds), stopping once every entry's σ ≤ precision."""
+    planning = bootstrap_rng(seed, "pilot")
+    uniform_total = planned_total = 0
+    stages = 0
+    achieved = float("inf")
+    for refinement in range(1, REFINEMENTS + 1):
+        extra, uniform, planned_total = allocate(program, estimated, precision, first, rng=planning)
+        uniform_total = uniform_total or uniform
+        if not any(np.any(shots > 0) for shots in extra.values()):
+            break
+        calibration = int(max((np.max(e.shots + extra[k]) for k, e in estimated.items() if e is not None),
+                              default=0))
+        stage(extra, calibration if mitigation else 0, seed + refinement)
+        stages += 1
+        estimated, _ = estimates(plan)
+        kind = "mitigated" if mitigation else "raw"
+        bars = reconstruct(program, {k: None if e is None else getattr(e, kind) for k, e in estimated.items()},
+                           rng=bootstrap_rng(seed, kind))
+        achieved = float(np.max(bars.stderr)) if bars.stderr.size else 0.0
+        if achieved <= precision:
+            break
+    used = sum(int(np.sum(e.shots)) for e in estimated.values() if e is not None)
+    return {"requested": precision, "reached": bool(achieved <= precision), "achieved": achieved,
+            "pair_shots": used, "planned_pair_shots": planned_total, "uniform_pair_shots_model": uniform_total,
+            "pilot_shots": first, "stages": 1 + stages}
