@@ -24,8 +24,10 @@ def causal_visible(n: int, m: int) -> np.ndarray:
     return np.tril(np.ones((n, m), dtype=bool))
 
 
-def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, mask: str = "none") -> np.ndarray:
-    """softmax(Q·Kᵀ·scale + mask)·V per head, heads concatenated on the feature axis."""
+def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, mask: str = "none",
+                        visible=None, bias=None) -> np.ndarray:
+    """softmax(Q·Kᵀ·scale + mask)·V per head, heads concatenated on the feature axis; ``visible``
+    and ``bias`` (heads, N, M) are an explicit mask (hidden entries, additive scores)."""
     d, dv = Q.shape[1] // heads, V.shape[1] // heads
     scale = 1.0 / np.sqrt(d) if scale is None else scale
     outputs = []
@@ -33,6 +35,10 @@ def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, 
         scores = Q[:, h * d:(h + 1) * d] @ K[:, h * d:(h + 1) * d].T * scale
         if mask == "causal":
             scores = np.where(causal_visible(*scores.shape), scores, -np.inf)
+        if bias is not None:
+            scores = scores + bias[h]
+        if visible is not None:
+            scores = np.where(visible[h], scores, -np.inf)
         outputs.append(softmax_rows(scores) @ V[:, h * dv:(h + 1) * dv])
     return np.concatenate(outputs, axis=1)
 
@@ -52,7 +58,7 @@ def output_jacobian(probs: np.ndarray, values: np.ndarray, output: np.ndarray) -
 
 def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs_norms, visible,
                      scale: float, values: np.ndarray, *, shared_gradient: np.ndarray | None = None,
-                     shared_covariance: np.ndarray | None = None) -> HeadResult:
+                     shared_covariance: np.ndarray | None = None, bias: np.ndarray | None = None) -> HeadResult:
     """Scores = scale·|q_i|·|k_j|·C_ij on visible entries; softmax; ·V; delta-method errors.
 
     ``inner_stderr`` are independent per entry (shot noise). ``shared_gradient`` (T, N, M) holds
@@ -61,7 +67,7 @@ def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs
     so they enter through the summed Jacobian, Var += gᵀΣg with g_t = Σ_l J_il ∂S_il/∂θ_t.
     """
     gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, gain * inner, -np.inf)
+    scores = np.where(visible, gain * inner + (0.0 if bias is None else bias), -np.inf)
     scores_var = np.where(visible, (gain * inner_stderr) ** 2, 0.0)
     probs = softmax_rows(scores)
     output = probs @ values
@@ -77,7 +83,7 @@ def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs
 
 
 def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rhs_norms, visible,
-                    scale: float, values: np.ndarray, precision: float) -> tuple[np.ndarray, float]:
+                    scale: float, values: np.ndarray, precision: float, bias=None) -> tuple[np.ndarray, float]:
     """Shots per score so that every output entry's shot-noise σ is at most ``precision``.
 
     The delta method gives Var(O_ie) = Σ_l J_ile² s_il²/n_il with s_il = gain_il·σ_il the
@@ -87,7 +93,7 @@ def shot_allocation(inner: np.ndarray, per_shot_sigma: np.ndarray, lhs_norms, rh
     per-score shots that reach the same worst-case σ: max_ie Σ_l J_ile² s_il²/ε².
     """
     gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, gain * inner, -np.inf)
+    scores = np.where(visible, gain * inner + (0.0 if bias is None else bias), -np.inf)
     probs = softmax_rows(scores)
     output = probs @ values
     jacobian = output_jacobian(probs, values, output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,68 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
         raise CompileError(f"pipeline: it ends at {outcome.module.level}, not L4; end it with the 'layout' pass")
     return CompiledAttention(spec, description, outcome.module, format_pipeline(pipeline),
                              outcome.timings, outcome.snapshots)
+
+
+def compile_graph(graph: AttentionGraph, target: str | os.PathLike = "aer", *, seed: int = 0,
+                  encoding: str = "binary", estimator: str = "interference", optimization_level: int = 1,
+                  passes: str | None = None, pack: int | str | None = None, shots: int = 1024,
+                  precision: float | None = None, name: str | None = None, keep_snapshots: bool = False,
+                  cache=None) -> CompiledAttention:
+    """Compile an ``AttentionGraph`` built without a spec (``AttentionGraph.from_arrays``, e.g. by
+    ``qac.torch``) for a target; ``shots``/``precision``/``seed`` become the run's defaults.
+
+    Minimal version (the real one, with a template cache, comes with the compile-side redesign):
+    ``cache`` is accepted for that signature and not used here; every call transpiles each template once.
+    """
+    from qac import targets
+
+    if encoding == "auto" or estimator == "auto":
+        raise CompileError("compile_graph: encoding/estimator 'auto' needs the cost model's spec path; "
+                           "name them, e.g. encoding='binary', estimator='interference'")
+    description = targets.get(target)
+    text = passes or (f"normalize,encode{{method={encoding}}},estimate{{method={estimator}}},"
+                      f"layout{{optimization_level={optimization_level}}}")
+    if pack is not None and "pack" not in {p.name for p in parse_pipeline(text)}:
+        text += f",pack{{copies={pack}}}"
+    pipeline = parse_pipeline(text)
+    context = CompileContext(target=description, seed=seed)
+    outcome = run_pipeline(pipeline, graph, context, keep_snapshots=keep_snapshots)
+    if not isinstance(outcome.module, IsaProgram):
+        raise CompileError(f"pipeline: it ends at {outcome.module.level}, not L4; end it with the 'layout' pass")
+    defaults = RunDefaults(name or graph.name, seed, shots, precision, graph=graph)
+    return CompiledAttention(defaults, description, outcome.module, format_pipeline(pipeline),
+                             outcome.timings, outcome.snapshots)
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """What a run of a graph compiled without a spec takes from the compile call."""
+
+    name: str
+    seed: int
+    shots: int
+    precision: float | None = None
+    # TEMPORARY shim, until the run path reads the graph (issue 10): the spec fields today's run
+    # path reads (Q, K, V, heads, dv_head, scale_value, mask, visible, bias), from the graph.
+    graph: AttentionGraph | None = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, attr: str):
+        from qac.ir import Mask, Scale
+
+        graph = self.__dict__.get("graph")
+        if graph is None or attr.startswith("__"):
+            raise AttributeError(attr)
+        masks = [graph.chain(h)["masked"] for h in range(graph.heads)]
+        fields = {"Q": lambda: graph.arrays["Q"], "K": lambda: graph.arrays["K"], "V": lambda: graph.arrays["V"],
+                  "heads": lambda: graph.heads, "dv_head": lambda: graph.arrays["V"].shape[1] // graph.heads,
+                  "scale_value": lambda: graph.chain(0)["scaled"].value, "mask": lambda: "none",
+                  "visible": lambda: np.stack([m.visible for m in masks]),
+                  "bias": lambda: None if all(m.bias is None for m in masks) else np.stack(
+                      [np.zeros(m.visible.shape) if m.bias is None else m.bias for m in masks])}
+        if attr not in fields or not all(isinstance(m, Mask) and m.kind == "explicit" for m in masks):
+            raise AttributeError(attr)
+        assert isinstance(graph.chain(0)["scaled"], Scale)
+        return fields[attr]()
 
 
 class CompiledAttention:

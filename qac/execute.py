@@ -264,7 +264,7 @@ def reconstruct(spec, plan, estimates: dict) -> tuple[np.ndarray, np.ndarray, np
         h = kernel.head
         values = spec.V[:, h * spec.dv_head:(h + 1) * spec.dv_head]
         head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible,
-                                spec.scale_value, values)
+                                spec.scale_value, values, bias=getattr(kernel, "bias", None))
         outputs.append(head.output)
         errors.append(head.output_stderr)
         scores.append(head.scores)
@@ -274,7 +274,8 @@ def reconstruct(spec, plan, estimates: dict) -> tuple[np.ndarray, np.ndarray, np
 
 
 def exact_output(spec) -> np.ndarray:
-    return reference_attention(spec.Q, spec.K, spec.V, heads=spec.heads, scale=spec.scale_value, mask=spec.mask)
+    return reference_attention(spec.Q, spec.K, spec.V, heads=spec.heads, scale=spec.scale_value, mask=spec.mask,
+                               visible=getattr(spec, "visible", None), bias=getattr(spec, "bias", None))
 
 
 # ----------------------------------------------------------------------------- noisy, mitigated, precision runs
@@ -574,7 +575,8 @@ def run_compiled(compiled, *, shots: int, noise: bool, seed: int, mitigation: bo
             h = kernel.head
             values = compiled.spec.V[:, h * compiled.spec.dv_head:(h + 1) * compiled.spec.dv_head]
             need, uniform = shot_allocation(inner, sigma, kernel.lhs_norms, kernel.rhs_norms, kernel.visible,
-                                            compiled.spec.scale_value, values, precision / 1.1)
+                                            compiled.spec.scale_value, values, precision / 1.1,
+                                            bias=getattr(kernel, "bias", None))
             need = np.maximum(np.ceil(need[i, j]), first)
             extra[kernel.name] = grid_shots(need - e["shots"])
             adaptive_total += int(np.sum(np.maximum(need, e["shots"])))
@@ -616,7 +618,8 @@ def _result(compiled, plan: Plan, estimates: dict, report: dict, allocation: dic
             h = kernel.head
             values = spec.V[:, h * spec.dv_head:(h + 1) * spec.dv_head]
             head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible,
-                                    spec.scale_value, values, shared_gradient=gradient, shared_covariance=covariance)
+                                    spec.scale_value, values, shared_gradient=gradient, shared_covariance=covariance,
+                                    bias=getattr(kernel, "bias", None))
             outputs.append(head.output)
             errors.append(head.output_stderr)
             scores.append(head.scores)
