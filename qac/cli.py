@@ -70,7 +70,8 @@ def resources_table(compiled):
 class LazyGroup(click.Group):
     """Subcommands that live in their own modules (``qac.commands.*``), imported on use."""
 
-    lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command"}
+    lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command",
+            "model": "qac.commands.model:model_command"}
 
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *self.lazy])

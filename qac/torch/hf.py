@@ -31,6 +31,7 @@ class Backend:
     config: QuantumAttentionConfig
     records: list[tuple[int | None, AttentionInfo]] = field(default_factory=list)
     keep_records: bool = True
+    on_layer: object = None  # called with (layer, info) after every quantum layer (a progress bar)
 
 
 _BACKEND: dict[str, Backend] = {}
@@ -99,4 +100,6 @@ def qac_attention_forward(module, query, key, value, attention_mask, dropout: fl
     output, info = attention(query, key, value, attention_mask, is_causal, scaling, config=config, return_result=True)
     if info.quantum_heads and state.keep_records:
         state.records.append((layer, info))
+    if info.quantum_heads and state.on_layer is not None:
+        state.on_layer(layer, info)
     return output.transpose(1, 2).contiguous(), info.weights
