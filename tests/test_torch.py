@@ -132,3 +132,22 @@ def test_import_qac_and_help_never_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_one_call_transpiles_one_template_for_every_block(monkeypatch):
+    from qac.passes import layout
+
+    calls = []
+    original = layout._transpile_once
+    monkeypatch.setattr(layout, "_transpile_once", lambda circuit, *a, **k: calls.append(circuit.name) or original(circuit, *a, **k))
+    q, k, v = tensors(b=3, h=4)
+    qt.attention(q, k, v, config=EXACT)
+    assert len(calls) == 1  # 12 (batch, head) blocks, one template, one transpile
+
+
+def test_precision_sets_the_shots_from_the_wanted_sigma():
+    q, k, v = tensors(b=1, h=2, n=4, m=4, e=4, ev=2, seed=2)
+    mask = torch.randn(4, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)  # a float bias too
+    out, info = qt.attention(q, k, v, mask, config=qt.QuantumAttentionConfig(precision=0.02), return_result=True)
+    assert float(info.stderr.max()) <= 0.02 * 1.25
+    assert info.result.precision["requested"] == 0.02
