@@ -78,7 +78,7 @@ def _with_progress(job, config):
     with Progress(TextColumn("quantum attention"), BarColumn(), TextColumn("{task.completed}/{task.total} layers"),
                   TimeElapsedColumn(), console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("layers", total=None)
-        return job(lambda layer, info: progress.advance(task))
+        return job(lambda layer, info, total: progress.update(task, total=total, advance=0 if info is None else 1))
 
 
 def _print(report: dict) -> None:

@@ -116,7 +116,10 @@ def run(sentences: list[str], config: QuantumAttentionConfig, *, path: str | Non
         exact = model(**batch, output_hidden_states=True)
     exact_seconds = time.perf_counter() - start
     backend = register(config)
-    backend.on_layer = on_layer
+    if on_layer is not None:  # on_layer(layer, info, total): a progress bar; (None, None, total) first
+        total = sum(config.runs_layer(layer) for layer in range(layers))
+        on_layer(None, None, total)
+        backend.on_layer = lambda layer, info: on_layer(layer, info, total)
     model.set_attn_implementation("qac")
     start = time.perf_counter()
     try:
