@@ -60,3 +60,23 @@ def test_torch_missing_says_how_to_install_it():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert "pip install -e '.[torch]'" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_a_local_model_directory_runs_and_exact_mode_reproduces_it(tmp_path):
+    import torch
+    import transformers
+
+    from qac.torch.model import load
+
+    tokenizer, _ = load(None)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    result = qac_model("Hi", "A cat", "--model", tmp_path, "--layers", "all", "--exact", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [row["layer"] for row in report["per_layer"]] == [0, 1] and report["heads"] == 2
+    assert all(abs(c - 1) < 1e-12 for c in report["embedding_cosine"])
+    assert all(row["hidden_max_error"] < 1e-12 for row in report["per_layer"])
