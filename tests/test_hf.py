@@ -101,3 +101,17 @@ def test_minilm_layer0_with_8192_shots_keeps_embeddings_and_error_bars_honest():
     assert layer["layer"] == 0 and len(layer["heads"]) == 12
     assert 0.90 <= layer["within_2_sigma"] <= 0.99, layer
     assert report["cost"]["circuits"] == 12 * (5 * 3 + 5 * 5)
+
+
+def test_grouped_query_llama_exact_mode_reproduces_the_unpatched_model():
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+    torch.manual_seed(0)
+    model = transformers.LlamaModel(config).eval().double()
+    batch = {"input_ids": torch.tensor([[5, 9, 3, 7, 1], [8, 4, 6, 2, 9]]),
+             "attention_mask": torch.tensor([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]])}
+    reference = forward(model, batch, "sdpa")
+    backend = qt.register(EXACT_ALL)
+    got = forward(model, batch, "qac")
+    assert torch.allclose(got.last_hidden_state, reference.last_hidden_state, atol=1e-10, rtol=0)
+    assert [info.circuits for _, info in backend.records] == [4 * (10 + 15)] * 2  # 4 query heads, causal + padding
