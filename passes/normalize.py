@@ -55,12 +55,13 @@ class Normalize(Pass):
             d_pad = padded_width(hi - lo)
             lhs_units, lhs_norms = split_norms(lhs, d_pad)
             rhs_units, rhs_norms = split_norms(rhs, d_pad)
-            visible = visible_entries(module.chain(op.head)["masked"].kind, len(lhs), len(rhs))
+            mask = module.chain(op.head)["masked"]
+            visible = mask.visible if mask.visible is not None else visible_entries(mask.kind, len(lhs), len(rhs))
             needed = visible & (lhs_norms[:, None] > 0) & (rhs_norms[None, :] > 0)
             pairs = np.argwhere(needed).astype(np.int64)  # row-major: (0,0), (0,1), ...
             kernels.append(Kernel(
                 name=node.replace(".", "_"), head=op.head, d=hi - lo, d_pad=d_pad,
                 lhs_units=lhs_units, rhs_units=rhs_units, lhs_norms=lhs_norms, rhs_norms=rhs_norms,
-                pairs=pairs, visible=visible))
+                pairs=pairs, visible=visible, bias=mask.bias))
         kernels.sort(key=lambda k: k.head)
         return KernelPlan(module, tuple(kernels))

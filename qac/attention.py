@@ -24,8 +24,10 @@ def causal_visible(n: int, m: int) -> np.ndarray:
     return np.tril(np.ones((n, m), dtype=bool))
 
 
-def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, mask: str = "none") -> np.ndarray:
-    """softmax(Q·Kᵀ·scale + mask)·V per head, heads concatenated on the feature axis."""
+def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, mask: str = "none",
+                        visible=None, bias=None) -> np.ndarray:
+    """softmax(Q·Kᵀ·scale + mask)·V per head, heads concatenated on the feature axis; ``visible``
+    and ``bias`` (heads, N, M) are an explicit mask (hidden entries, additive scores)."""
     d, dv = Q.shape[1] // heads, V.shape[1] // heads
     scale = 1.0 / np.sqrt(d) if scale is None else scale
     outputs = []
@@ -33,6 +35,10 @@ def reference_attention(Q, K, V, *, heads: int = 1, scale: float | None = None, 
         scores = Q[:, h * d:(h + 1) * d] @ K[:, h * d:(h + 1) * d].T * scale
         if mask == "causal":
             scores = np.where(causal_visible(*scores.shape), scores, -np.inf)
+        if bias is not None:
+            scores = scores + bias[h]
+        if visible is not None:
+            scores = np.where(visible[h], scores, -np.inf)
         outputs.append(softmax_rows(scores) @ V[:, h * dv:(h + 1) * dv])
     return np.concatenate(outputs, axis=1)
 

@@ -61,7 +61,11 @@ class Scale:
 
 @dataclass(frozen=True)
 class Mask:
-    kind: str  # "none" | "causal" (top-left aligned: key j is visible to query i iff j <= i)
+    kind: str  # "none" | "causal" (top-left aligned: key j is visible to query i iff j <= i) | "explicit"
+    # "explicit" (from arrays, e.g. a torch mask): which entries are visible, (N, M) bool, and a
+    # finite additive bias on the scores, (N, M) float or None
+    visible: np.ndarray | None = field(default=None, repr=False, compare=False)
+    bias: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,37 @@ class AttentionGraph:
                               (masked, probs), (probs, out), ("V", out), (out, "output")])
         g.add_node("output", op=Output(spec.heads))
         graph = cls(g, {"Q": spec.Q, "K": spec.K, "V": spec.V}, spec.name)
+        graph.verify()
+        return graph
+
+    @classmethod
+    def from_arrays(cls, Q, K, V, *, heads: int, scale: float, visible=None, bias=None,
+                    name: str = "torch") -> AttentionGraph:
+        """The graph of arrays given directly (e.g. by ``qac.torch``): Q (N, heads·d), K (M, heads·d),
+        V (M, heads·dv); ``visible`` (heads, N, M) bool and ``bias`` (heads, N, M) additive scores, whose
+        −inf entries count as hidden. Every quantum MatMul reads the same Input ops as ``from_spec``."""
+        Q, K, V = (np.asarray(a, dtype=float) for a in (Q, K, V))
+        d, dv = Q.shape[1] // heads, V.shape[1] // heads
+        shape = (heads, Q.shape[0], K.shape[0])
+        seen = np.ones(shape, dtype=bool) if visible is None else np.broadcast_to(np.asarray(visible, dtype=bool), shape)
+        if bias is not None:
+            bias = np.broadcast_to(np.asarray(bias, dtype=float), shape)
+            seen = seen & np.isfinite(bias)
+            bias = np.where(seen, bias, 0.0)
+        g = nx.DiGraph()
+        for key, array in (("Q", Q), ("K", K), ("V", V)):
+            g.add_node(key, op=Input(key, tuple(array.shape)))
+        for h in range(heads):
+            scores, scaled, masked, probs, out = (f"h{h}.{s}" for s in ("scores", "scaled", "masked", "probs", "out"))
+            g.add_node(scores, op=MatMul("Q", "K", h, (h * d, (h + 1) * d), transpose_rhs=True, quantum=True))
+            g.add_node(scaled, op=Scale(float(scale)))
+            g.add_node(masked, op=Mask("explicit", visible=seen[h].copy(), bias=None if bias is None else bias[h].copy()))
+            g.add_node(probs, op=Softmax())
+            g.add_node(out, op=MatMul(probs, "V", h, (h * dv, (h + 1) * dv), transpose_rhs=False, quantum=False))
+            g.add_edges_from([("Q", scores), ("K", scores), (scores, scaled), (scaled, masked),
+                              (masked, probs), (probs, out), ("V", out), (out, "output")])
+        g.add_node("output", op=Output(heads))
+        graph = cls(g, {"Q": Q, "K": K, "V": V}, name)
         graph.verify()
         return graph
 
@@ -159,6 +194,7 @@ class Kernel:
     rhs_norms: np.ndarray  # (M,)
     pairs: np.ndarray  # (P, 2) int64: (i, j) pairs that need a circuit, row-major order
     visible: np.ndarray  # (N, M) bool: False where the mask hides the entry
+    bias: np.ndarray | None = None  # (N, M) finite additive mask on the scaled scores (explicit masks)
     lhs_angles: np.ndarray | None = None  # set by `encode`: per-vector encoding parameters
     rhs_angles: np.ndarray | None = None
 

@@ -1,0 +1,83 @@
+"""``QuantumAttentionConfig``: which attention runs on circuits, where, and with how many shots.
+
+Torch-free on purpose: the CLI validates a config before it imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from qac.errors import SpecError
+
+
+def _indices(value, what: str) -> tuple[int, ...] | str:
+    """'all', an int, or a sequence of ints → 'all' or a sorted tuple of distinct ints ≥ 0."""
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return "all"
+        try:
+            value = [int(v) for v in value.replace(",", " ").split()]
+        except ValueError:
+            raise SpecError(f"{what} must be 'all' or whole numbers such as '0,1', not {value!r}") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        items = tuple(sorted({int(v) for v in value}))
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} must be 'all' or whole numbers such as (0, 1), not {value!r}") from None
+    if any(v < 0 for v in items):
+        raise SpecError(f"{what} must be 'all' or indices >= 0, not {value!r}")
+    return items
+
+
+@dataclass(frozen=True)
+class QuantumAttentionConfig:
+    """How ``qac.torch.attention`` and the Hugging Face backend run attention.
+
+    The defaults are a first try: layer 0 on circuits (every head), the ideal ``aer`` simulator,
+    8192 shots per (query, key) pair, the run's default engine. ``exact=True`` uses each circuit's
+    infinite-shot outcome probabilities instead of samples (a check that the circuits compute
+    attention, not an estimate). Layers and heads not selected run exact (torch) attention.
+    """
+
+    target: str = "aer"
+    shots: int = 8192
+    precision: float | None = None  # wanted σ of every output entry: sets the shots (pilot run first)
+    noise: bool = False
+    mitigation: bool | None = None  # default: on with noise
+    engine: str = "auto"  # handed to run() where it has an engine choice
+    seed: int = 0
+    exact: bool = False
+    layers: tuple[int, ...] | str = (0,)
+    heads: tuple[int, ...] | str = "all"
+    encoding: str = "binary"
+    estimator: str = "interference"
+    optimization_level: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", _indices(self.layers, "layers"))
+        object.__setattr__(self, "heads", _indices(self.heads, "heads"))
+        if isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0:
+            raise SpecError(f"shots must be a positive whole number, not {self.shots!r}; e.g. shots=8192")
+        if self.precision is not None and not 0 < self.precision <= 1:
+            raise SpecError(f"precision must be in (0, 1], not {self.precision!r}; e.g. precision=0.01")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise SpecError(f"seed must be from 0 to 4294967295, not {self.seed}")
+        if self.exact and (self.noise or self.precision is not None):
+            raise SpecError("exact=True uses noiseless infinite-shot probabilities; drop noise/precision or exact")
+
+    def runs_layer(self, layer: int | None) -> bool:
+        return self.layers == "all" or (layer is not None and layer in self.layers)
+
+    def quantum_heads(self, heads: int) -> list[int]:
+        """The head indices of ``heads`` that run on circuits (a missing index is an error)."""
+        if self.heads == "all":
+            return list(range(heads))
+        missing = [h for h in self.heads if h >= heads]
+        if missing:
+            raise SpecError(f"head {missing[0]} does not exist: the attention has {heads} heads (0..{heads - 1})")
+        return list(self.heads)
+
+    def for_layer(self, layer: int) -> QuantumAttentionConfig:
+        """The same config with a seed of its own for ``layer`` (independent shot noise per layer)."""
+        return replace(self, seed=(self.seed * 1_000_003 + 7919 * (layer + 1)) % 2**32)
