@@ -135,14 +135,21 @@ def test_import_qac_and_help_never_import_torch():
 
 
 def test_one_call_transpiles_one_template_for_every_block(monkeypatch):
+    """12 (batch, head) blocks share one template: one transpile; a second call with other data
+    (a new forward pass) transpiles nothing: the compiler's cache holds the routed template."""
+    import qac.compiler
     from qac.passes import layout
 
+    monkeypatch.setattr(qac.compiler, "DEFAULT_CACHE", layout.TemplateCache())
     calls = []
     original = layout._transpile_once
     monkeypatch.setattr(layout, "_transpile_once", lambda circuit, *a, **k: calls.append(circuit.name) or original(circuit, *a, **k))
     q, k, v = tensors(b=3, h=4)
     qt.attention(q, k, v, config=EXACT)
     assert len(calls) == 1  # 12 (batch, head) blocks, one template, one transpile
+    q2, k2, v2 = tensors(b=2, h=4, seed=9)
+    qt.attention(q2, k2, v2, config=EXACT)
+    assert len(calls) == 1
 
 
 def test_precision_sets_the_shots_from_the_wanted_sigma():
