@@ -127,8 +127,8 @@ class CompiledAttention:
 
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
             exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
-            pilot_shots: int | None = None):
-        """Run on Aer and reconstruct the attention output with error bars.
+            pilot_shots: int | None = None, engine="aer"):
+        """Run on an engine and reconstruct the attention output with error bars.
 
         Args:
             shots: shots per (query, key) pair (default: the spec's ``shots``); with
@@ -140,10 +140,14 @@ class CompiledAttention:
             mitigation: readout correction, sign symmetrisation and signal rescale from
                 calibration rows in the same job (default: on when ``noise``); see docs/noise.md.
             precision: wanted standard error of every output entry (default: the spec's
-                ``precision``); a pilot run, then shots per score from the delta-method Jacobian.
+                ``precision``); a pilot run, then shots per score from the bootstrap's
+                sensitivities, refined until the reported bars reach it.
             pilot_shots: shots per pair of the pilot run of a precision run (default 512, or ``shots``).
+            engine: a name from ``qac.execution.engine.ENGINES`` (``"aer"``) or an engine object
+                with ``counts(pubs, *, seed, noise_model)`` (e.g. ``qac.runtime.make_engine(...)``
+                for a real IBM device); recorded in ``Result.engine``.
         """
         from qac.execution.run import run
 
         return run(self, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                   pilot_shots=pilot_shots)
+                   pilot_shots=pilot_shots, engine=engine)

@@ -36,6 +36,8 @@ class Result:
     mitigation: dict = field(default_factory=dict)  # per template/copy: attenuation, offset, readout
     precision: dict = field(default_factory=dict)  # requested, reached, achieved, pair shots (precision.py)
     error_method: str = ""  # what made the error bars: qac.errorbars.METHOD for sampled runs
+    engine: str = "exact"  # what ran the circuits: an ENGINES name, or the engine object's name
+    engine_metadata: dict = field(default_factory=dict)  # e.g. backend, calibration time, job ids
 
     @property
     def error(self) -> np.ndarray:

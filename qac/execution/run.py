@@ -51,8 +51,9 @@ def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, prec
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
-        pilot_shots=None, engine: str = "aer") -> Result:
+        pilot_shots=None, engine="aer") -> Result:
     """See ``CompiledAttention.run``."""
+    engine = resolve_engine(engine)
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots)
@@ -60,7 +61,22 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
         return run_exact(compiled)
     seed = compiled.spec.seed if seed is None else seed
     return run_sampled(compiled, shots=shots, noise=noise, seed=seed, mitigation=mitigation, precision=precision,
-                       pilot_shots=pilot_shots, engine=ENGINES[engine])
+                       pilot_shots=pilot_shots, engine=engine)
+
+
+def resolve_engine(engine):
+    """An engine object from a registry name, or the object itself if it has ``counts``."""
+    if isinstance(engine, str):
+        if engine not in ENGINES:
+            raise ExecutionError(f"unknown engine {engine!r}; engines: {', '.join(sorted(ENGINES))}")
+        return ENGINES[engine]
+    if not callable(getattr(engine, "counts", None)):
+        raise ExecutionError(f"an engine needs a counts(pubs, *, seed, noise_model) method; got {engine!r}")
+    return engine
+
+
+def engine_name(engine) -> str:
+    return getattr(engine, "name", None) or type(engine).__name__
 
 
 def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
@@ -140,7 +156,8 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
                   raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=allocation, error_method=errorbars.METHOD)
+                  precision=allocation, error_method=errorbars.METHOD, engine=engine_name(engine),
+                  engine_metadata=dict(getattr(engine, "metadata", None) or {}))
 
 
 def refine(program, plan, estimated, precision: float, first: int, *, seed: int, mitigation: bool, stage) -> dict:
