@@ -120,8 +120,8 @@ def main(argv=None) -> None:
     def row(label, prog, shots, noise_model, aer_rows):
         e = engine_time(prog, shots, noise_model)
         a, ran, total = aer_time(prog, shots, noise_model, aer_rows)
-        scaled = "" if ran == total else f", scaled from {ran}"
-        print(f"{label} | {total} | {e:.3f} | {a:.2f} ({ran} rows{scaled}) | {a / e:.0f}x", flush=True)
+        run = "all rows" if ran == total else f"{ran} rows run, scaled to {total}"
+        print(f"{label} | {total} | {e:.3f} | {a:.2f} ({run}) | {a / e:.0f}x", flush=True)
         return e, total
 
     n = 32 if quick else 128
@@ -135,8 +135,11 @@ def main(argv=None) -> None:
     prog = compile_for(tokens, 32, "ibm_fez", heads=heads)
     t = engine_time(prog, 8192)
     print(f"ideal {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s (goal < 60 s)", flush=True)
-    t = engine_time(prog, 8192, fez)
-    print(f"noisy {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s (goal < 900 s)", flush=True)
+    # noisy: one head's PUB timed, scaled to all heads (the heads are independent PUBs of equal size)
+    one = type("One", (), {"pubs": lambda self: prog.pubs()[:1]})()
+    t = engine_time(one, 8192, fez) * len(prog.pubs())
+    print(f"noisy {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s "
+          f"(1 of {len(prog.pubs())} heads run, scaled; goal < 900 s)", flush=True)
 
     print("\nPennyLane default.qubit broadcasting (logical circuit) vs the engine on the aer ISA circuit (same score matrix size, same shots)")
     print("matrix | shots | PennyLane s | engine s | PennyLane / engine")

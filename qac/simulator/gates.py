@@ -86,6 +86,14 @@ def parameter_function(expression, parameter_index: dict) -> Callable[[np.ndarra
     if expression.is_symbol():
         column = parameter_index[next(iter(expression.parameters))]
         return lambda values: values[:, column]
+    parameters = sorted(expression.parameters, key=lambda p: parameter_index[p])
+    slopes = [expression.gradient(p) for p in parameters]
+    if not any(getattr(g, "parameters", None) for g in slopes):
+        # affine (rz(θ + π/2), rz(−θ)…): exact slopes and offset, no symbolic algebra per row
+        slope = np.array([float(g) for g in slopes])
+        offset = float(expression.bind({p: 0.0 for p in parameters}).numeric())
+        columns = [parameter_index[p] for p in parameters]
+        return lambda values: values[:, columns] @ slope + offset
     import sympy
 
     parameters = sorted(expression.parameters, key=lambda p: parameter_index[p])
