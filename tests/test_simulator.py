@@ -90,10 +90,13 @@ def test_ideal_probabilities_equal_exact_statevectors(target, encoding, estimato
         np.testing.assert_allclose(probabilities(circuit, values), reference, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("target", ["ibm_brisbane", "ibm_fez", "iqm_garnet"])  # all-to-all devices do not pack
-@pytest.mark.parametrize("encoding,estimator", [("binary", "interference"), ("unary_parallel", "swap"),
-                                                ("qiskit", "destructive_swap"), ("unary_diagonal", "compute_uncompute"),
-                                                ("binary", "hadamard")])
+PACKED = [(t, e, s) for t in ("ibm_brisbane", "ibm_fez", "iqm_garnet")  # the all-to-all devices do not pack
+          for e, s in (("binary", "interference"), ("unary_parallel", "swap"), ("qiskit", "destructive_swap"),
+                       ("unary_diagonal", "compute_uncompute"), ("binary", "hadamard"))
+          if t != "iqm_garnet" or s not in ("swap", "destructive_swap")]  # two copies of those do not fit Garnet
+
+
+@pytest.mark.parametrize("target,encoding,estimator", PACKED)
 def test_packed_circuits_whole_and_copy_by_copy(target, encoding, estimator):
     prog = compiled(target, encoding, estimator, pack=2)
     (kernel,) = prog.kernels
@@ -101,10 +104,16 @@ def test_packed_circuits_whole_and_copy_by_copy(target, encoding, estimator):
     assert prog.copies(name) == 2
     (whole, values), = prog.pubs()
     p = probabilities(whole, values)
-    reference = np.array([exact_distribution(whole.assign_parameters(row)) for row in values])
-    np.testing.assert_allclose(p, reference, rtol=0, atol=1e-10)
+    if len(active_qubits(whole)) <= 12:  # a 2-copy unary swap spans 22 qubits: too big for a statevector reference
+        reference = np.array([exact_distribution(whole.assign_parameters(row)) for row in values])
+        np.testing.assert_allclose(p, reference, rtol=0, atol=1e-10)
     width = values.shape[1] // 2
-    parts = [probabilities(prog.execution_circuit(name, c), values[:, c * width:(c + 1) * width]) for c in range(2)]
+    parts = []
+    for c in range(2):
+        circuit, rows = prog.execution_circuit(name, c), values[:, c * width:(c + 1) * width]
+        parts.append(probabilities(circuit, rows))
+        reference = np.array([exact_distribution(circuit.assign_parameters(row)) for row in rows])
+        np.testing.assert_allclose(parts[-1], reference, rtol=0, atol=1e-10)
     bits = int(np.log2(parts[0].shape[1]))
     product = (parts[1][:, :, None] * parts[0][:, None, :]).reshape(len(values), -1)  # copy 1 holds the high bits
     np.testing.assert_allclose(p, product, rtol=0, atol=1e-12)
@@ -234,22 +243,21 @@ def test_rows_zero_and_parameterless_circuits():
 
 
 def test_gate_table_matches_qiskit_matrices():
-    from qiskit.circuit.library import (RGate, RXGate, RXXGate, RYGate, RYYGate, RZGate, RZXGate, RZZGate, PhaseGate,
-                                        U1Gate, U2Gate, U3Gate, UGate)
+    from qiskit.circuit import library as lib
 
     from qac.simulator.gates import PARAMETRIC
 
+    gates = {"rz": (lib.RZGate, 1), "rx": (lib.RXGate, 1), "ry": (lib.RYGate, 1), "r": (lib.RGate, 2),
+             "u": (lib.UGate, 3), "u3": (lib.U3Gate, 3), "p": (lib.PhaseGate, 1), "u1": (lib.U1Gate, 1),
+             "u2": (lib.U2Gate, 2), "rxx": (lib.RXXGate, 1), "ryy": (lib.RYYGate, 1), "rzz": (lib.RZZGate, 1),
+             "rzx": (lib.RZXGate, 1)}
+    assert set(gates) == set(PARAMETRIC)
     angles = np.array([0.3, -1.7, 2.9])
-    for gate in (RGate, RXGate, RXXGate, RYGate, RYYGate, RZGate, RZXGate, RZZGate, PhaseGate, U1Gate, U2Gate, U3Gate, UGate):
-        name = gate(*([0.0] * len(gate.__init__.__code__.co_varnames[1:gate.__init__.__code__.co_argcount]))).name
-        args = [angles + k for k in range(gate(*([0.0] * 3)[:_arity(gate)]).num_params if hasattr(gate, "num_params") else _arity(gate))]
+    for name, (gate, arity) in gates.items():
+        args = [angles + k for k in range(arity)]
         batch = PARAMETRIC[name](*args)
         for r in range(len(angles)):
-            np.testing.assert_allclose(batch[r], gate(*[a[r] for a in args]).to_matrix(), atol=1e-14)
-
-
-def _arity(gate) -> int:
-    return {"RGate": 2, "U2Gate": 2, "U3Gate": 3, "UGate": 3}.get(gate.__name__, 1)
+            np.testing.assert_allclose(batch[r], gate(*[a[r] for a in args]).to_matrix(), atol=1e-14, err_msg=name)
 
 
 def test_unsupported_circuits_say_why():
@@ -263,8 +271,8 @@ def test_unsupported_circuits_say_why():
     ok, reason = supports(circuit, None)
     assert not ok and "after a measurement" in reason
     plain = QuantumCircuit(1, 1)
-    assert supports(plain, None) == (False, "circuit 'circuit-" + plain.name.split("-")[-1] + "' has no 'meas' register") \
-        or not supports(plain, None)[0]
+    ok, reason = supports(plain, None)
+    assert not ok and "no 'meas' register" in reason
     with pytest.raises(ValueError, match="cannot simulate"):
         probabilities(circuit, np.zeros((1, 0)))
     model = get_target("ibm_brisbane").noise_model()
