@@ -1,0 +1,119 @@
+"""A batched simulator of compiled ISA circuits: every row of a bindings table at once.
+
+``probabilities(circuit, values, noise_model)`` simulates the circuit gate by gate on its
+active qubits only — a statevector batch when ideal, a density-matrix batch with the noise
+model's own errors (``QuantumError`` → superoperator after each gate, ``ReadoutError`` →
+confusion matrix on each measured bit) when noisy — and returns the outcome probabilities of
+the ``meas`` register (clbit 0 least significant), as Aer would. Independent groups of qubits
+(copies of a packed circuit) are simulated apart and their distributions multiplied.
+``sample_counts`` draws multinomial counts from them. Depends on numpy, scipy and Qiskit only
+(``docs/engine.md``: design, measurements, memory bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Bytes one chunk's state may take, working copies included (the state, its transposed copy
+#: and the matmul's output: 3 × rows × D^n × 16 bytes, D = 2 ideal, 4 noisy).
+CHUNK_BYTES = 256 * 2**20
+#: Largest 'meas' register whose full distribution is returned (2^bits floats a row).
+MAX_BITS = 20
+
+_PROGRAMS: dict = {}
+
+
+def supports(circuit, noise_model=None) -> tuple[bool, str]:
+    """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
+    Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why."""
+    from qac.simulator.program import _meas_register, unsupported
+
+    reason = unsupported(circuit, noise_model)
+    if reason is None and _meas_register(circuit)[1] > MAX_BITS:
+        reason = f"the 'meas' register has more than {MAX_BITS} bits (split a packed circuit into its copies)"
+    if reason is None:
+        program = _program(circuit, noise_model)
+        digit = 4 if program.noisy else 2
+        widest = max((len(c.qubits) for c in program.components), default=0)
+        if 3 * 16 * digit ** widest > CHUNK_BYTES:
+            reason = f"a group of {widest} entangled qubits does not fit one row in {CHUNK_BYTES >> 20} MiB"
+    return (reason is None, reason or "")
+
+
+def _program(circuit, noise_model):
+    from qac.simulator.program import lower
+
+    key = (id(circuit), id(noise_model))
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = (circuit, noise_model, lower(circuit, noise_model))  # keep both alive: ids stay unique
+    return _PROGRAMS[key][2]
+
+
+def rows_per_chunk(circuit, noise_model=None) -> int:
+    """The rows one chunk holds under ``CHUNK_BYTES`` (the widest component decides)."""
+    program = _program(circuit, noise_model)
+    digit = 4 if program.noisy else 2
+    widest = max((len(c.qubits) for c in program.components), default=0)
+    return max(1, CHUNK_BYTES // (3 * 16 * digit ** widest))
+
+
+def probabilities(circuit, values, noise_model=None, *, max_rows_per_chunk: int | None = None) -> np.ndarray:
+    """Outcome probabilities (rows, 2^bits) of the 'meas' register for every row of ``values``
+    ((rows, circuit.num_parameters), parameters in ``circuit.parameters`` order)."""
+    from qac.simulator.evolve import evolve, outcome_probabilities
+
+    ok, reason = supports(circuit, noise_model)
+    if not ok:
+        raise ValueError(f"the batched engine cannot simulate {circuit.name!r}: {reason}")
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1 and circuit.num_parameters == 0:
+        values = values.reshape(len(values), 0)
+    if values.ndim != 2 or values.shape[1] != circuit.num_parameters:
+        raise ValueError(f"values must be (rows, {circuit.num_parameters}), got {values.shape}")
+    program = _program(circuit, noise_model)
+    bits = program.bits
+    rows = len(values)
+    out = np.zeros((rows, 1 << bits))
+    chunk = min(rows_per_chunk(circuit, noise_model), max_rows_per_chunk or rows) or 1
+    for first in range(0, rows, chunk):
+        part = values[first:first + chunk]
+        # the register as a (rows, 2, …, 2) tensor, axis 1 + (bits − 1 − c) ↔ clbit c
+        joint = np.ones((len(part),) + (1,) * bits)
+        covered = set()
+        for component in program.components:
+            if not component.clbits:
+                continue  # unmeasured qubits: traced out
+            state, order = evolve(component, part, program.noisy)
+            probs = outcome_probabilities(component, state, order, program.noisy)
+            # place the component's bits (most significant first) at their register axes
+            axes = [1 + bits - 1 - c for c in reversed(component.clbits)]
+            shape = [len(part)] + [1] * bits
+            for a in axes:
+                shape[a] = 2
+            target = sorted(axes)
+            probs = np.moveaxis(probs, list(range(1, len(axes) + 1)), [1 + target.index(a) for a in axes])
+            joint = joint * probs.reshape(shape)
+            covered |= set(component.clbits)
+        for c in set(range(bits)) - covered:  # never measured: reads 0
+            shape = [1] * (bits + 1)
+            shape[1 + bits - 1 - c] = 2
+            joint = joint * np.array([1.0, 0.0]).reshape(shape)
+        out[first:first + len(part)] = np.broadcast_to(joint, (len(part),) + (2,) * bits).reshape(len(part), -1)
+    return out
+
+
+def sample_counts(probabilities, shots, seed) -> np.ndarray:
+    """Multinomial counts (rows, outcomes) int64: ``shots`` (an int or one per row) draws per row
+    from ``probabilities``, deterministic in (probabilities, shots, seed); ``seed`` is an int, a
+    ``numpy.random.SeedSequence`` or an entropy tuple."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    rows = len(probabilities)
+    shots = np.broadcast_to(np.asarray(shots, dtype=np.int64), (rows,))
+    if isinstance(seed, tuple):
+        seed = np.random.SeedSequence(list(seed))
+    generator = np.random.Generator(np.random.PCG64(seed))
+    if rows == 0:
+        return np.zeros(probabilities.shape, dtype=np.int64)
+    p = np.clip(probabilities, 0.0, None)
+    p = p / p.sum(axis=1, keepdims=True)
+    return generator.multinomial(shots, p).astype(np.int64)

@@ -1,0 +1,187 @@
+"""Lowering an ISA circuit (and a noise model) to what the batched engine runs: the active
+qubits split into independent components, each a list of steps on local qubit indices.
+
+A step is one instruction: its fixed matrix or its parameter functions, and — with noise — the
+superoperator of the ``QuantumError`` the noise model attaches to that instruction on those
+qubits (Aer applies a gate's error right after the gate: local errors for the exact qubit
+tuple first, else the model's all-qubit error for that gate name). Measurements at the end
+become a clbit → qubit map; readout errors become one 2×2 confusion matrix per measured bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qac.simulator.gates import fixed_matrix, parameter_function
+
+#: Instructions that do nothing to the state (a delay is the identity unless the model attaches
+#: an error to it, or a relaxation pass would; see ``unsupported``).
+SKIPPED = {"barrier"}
+#: Aer drops the terms of a QuantumError with probability ≤ this (C++ ``QuantumError::threshold_``).
+AER_ERROR_THRESHOLD = 1e-10
+
+
+@dataclass
+class Step:
+    operation: object
+    qubits: tuple[int, ...]  # local indices within the component
+    matrix: np.ndarray | None  # fixed gates
+    functions: tuple = ()  # parametrised gates: one vectorised function per parameter
+    channel: np.ndarray | None = None  # the attached error's superoperator (Qiskit ordering)
+
+
+@dataclass
+class Component:
+    qubits: list[int]  # physical qubits, local index = position
+    steps: list[Step] = field(default_factory=list)
+    clbits: list[int] = field(default_factory=list)  # positions in the 'meas' register, in local measure order
+    measured: list[int] = field(default_factory=list)  # local qubit measured into each clbit
+    readout: list[np.ndarray | None] = field(default_factory=list)  # 2×2 P(recorded | true) per clbit
+
+
+@dataclass
+class Program:
+    components: list[Component]
+    bits: int  # size of the 'meas' register
+    num_parameters: int
+    noisy: bool
+
+
+def unsupported(circuit, noise_model) -> str | None:
+    """Why the batched engine cannot simulate ``circuit`` under ``noise_model`` (None: it can)."""
+    try:
+        _meas_register(circuit)
+    except ValueError as exc:
+        return str(exc)
+    measured_qubits, seen_clbits = set(), set()
+    for inst in circuit.data:
+        name = inst.operation.name
+        qubits = {circuit.find_bit(q).index for q in inst.qubits}
+        if name == "measure":
+            clbit = circuit.find_bit(inst.clbits[0]).index
+            if clbit in seen_clbits:
+                return "a classical bit is measured twice"
+            seen_clbits.add(clbit)
+            measured_qubits |= qubits
+            continue
+        if name in SKIPPED:
+            continue
+        if qubits & measured_qubits:
+            return f"'{name}' acts after a measurement (mid-circuit measurement)"
+        if name in ("reset", "initialize", "save_probabilities", "save_statevector"):
+            return f"'{name}' is not a unitary gate"
+        if inst.clbits:
+            return f"'{name}' is classically controlled"
+        if not hasattr(inst.operation, "to_matrix") and name not in ("delay", "id"):
+            return f"'{name}' has no matrix"
+    if noise_model is None:
+        return None
+    if getattr(noise_model, "_nonlocal_quantum_errors", None):
+        return "the noise model has non-local (cross-talk) errors"
+    names = {inst.operation.name for inst in circuit.data}
+    if "delay" in names and getattr(noise_model, "_custom_noise_passes", None):
+        return "the circuit has delays and the noise model a relaxation pass for them"
+    if "measure" in noise_model._local_quantum_errors or "measure" in noise_model._default_quantum_errors:
+        return "the noise model has quantum errors on measurements"
+    for where, error in noise_model._local_readout_errors.items():
+        if len(where) != 1:
+            return "the noise model has correlated (multi-qubit) readout errors"
+    default = noise_model._default_readout_error
+    if default is not None and default.number_of_qubits != 1:
+        return "the noise model has a correlated (multi-qubit) readout error"
+    return None
+
+
+def _meas_register(circuit) -> tuple[int, int]:
+    for creg in circuit.cregs:
+        if creg.name == "meas":
+            return (circuit.find_bit(creg[0]).index if creg.size else 0), creg.size
+    raise ValueError(f"circuit {circuit.name!r} has no 'meas' register")
+
+
+def _components(active: list[int], links: list[tuple[int, ...]]) -> list[list[int]]:
+    parent = {q: q for q in active}
+
+    def root(q):
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    for link in links:
+        for q in link[1:]:
+            parent[root(q)] = root(link[0])
+    groups: dict[int, list[int]] = {}
+    for q in active:
+        groups.setdefault(root(q), []).append(q)
+    return sorted(groups.values())
+
+
+def _channel(noise_model, name: str, qubits: tuple[int, ...], cache: dict):
+    """The superoperator of the error Aer attaches to ``name`` on ``qubits`` (None: none)."""
+    error = noise_model._local_quantum_errors.get(name, {}).get(qubits)
+    if error is None:
+        error = noise_model._default_quantum_errors.get(name)
+    if error is None:
+        return None
+    if id(error) not in cache:
+        from qiskit.quantum_info import SuperOp
+
+        # Aer keeps only the terms with probability above its threshold and does not
+        # renormalise (QuantumError::set_circuits); do the same, or deep noisy circuits drift
+        # from Aer by ~1e-10 a gate
+        terms = [(c, p) for c, p in zip(error.circuits, error.probabilities) if p > AER_ERROR_THRESHOLD]
+        channel = sum(p * np.asarray(SuperOp(c).data, dtype=complex) for c, p in terms)
+        cache[id(error)] = (error, channel)
+    return cache[id(error)][1]
+
+
+def _readout(noise_model, qubit: int) -> np.ndarray | None:
+    if noise_model is None:
+        return None
+    error = noise_model._local_readout_errors.get((qubit,), noise_model._default_readout_error)
+    return None if error is None else np.asarray(error.probabilities, dtype=float)
+
+
+def lower(circuit, noise_model=None) -> Program:
+    """Split ``circuit`` into independent components of active qubits and lower each (the
+    caller has checked ``unsupported``)."""
+    start, bits = _meas_register(circuit)
+    index = {p: i for i, p in enumerate(circuit.parameters)}
+    gates, measures = [], {}
+    for inst in circuit.data:
+        name = inst.operation.name
+        if name in SKIPPED:
+            continue
+        qubits = tuple(circuit.find_bit(q).index for q in inst.qubits)
+        if name == "measure":
+            clbit = circuit.find_bit(inst.clbits[0]).index - start
+            if 0 <= clbit < bits:  # bits of other registers are not part of the outcome
+                measures[clbit] = qubits[0]
+            continue
+        gates.append((inst.operation, qubits))
+    active = sorted({q for _, qs in gates for q in qs} | set(measures.values()))
+    groups = _components(active, [qs for _, qs in gates if len(qs) > 1])
+    where = {q: (g, k) for g, group in enumerate(groups) for k, q in enumerate(group)}
+    components = [Component(qubits=group) for group in groups]
+    cache: dict = {}
+    for operation, qubits in gates:
+        component = components[where[qubits[0]][0]]
+        local = tuple(where[q][1] for q in qubits)
+        params = operation.params
+        symbolic = any(getattr(p, "parameters", None) for p in params)
+        step = Step(operation, local, None if symbolic else fixed_matrix(operation),
+                    tuple(parameter_function(p, index) for p in params) if symbolic else ())
+        if noise_model is not None:
+            step.channel = _channel(noise_model, operation.name, qubits, cache)
+        if step.channel is None and not symbolic and np.allclose(step.matrix, np.eye(len(step.matrix))):
+            continue  # id, delay without an error: nothing happens
+        component.steps.append(step)
+    for clbit in sorted(measures):
+        component = components[where[measures[clbit]][0]]
+        component.clbits.append(clbit)
+        component.measured.append(where[measures[clbit]][1])
+        component.readout.append(_readout(noise_model, measures[clbit]))
+    return Program(components, bits, circuit.num_parameters, noise_model is not None)

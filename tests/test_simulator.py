@@ -1,0 +1,284 @@
+"""The batched engine (qac.simulator) against Aer / exact statevectors, on the ISA circuits qac
+compiles: every encoding × estimator, IBM and vendor targets, packed and unpacked, ideal and noisy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import qac
+from qac.execute import active_qubits, exact_distribution, restricted_noise_model
+from qac.simulator import probabilities, sample_counts, supports
+from qac.targets import get as get_target
+
+from conftest import spec_mapping
+
+COMBOS = [("binary", "interference"), ("unary_parallel", "interference"), ("unary_diagonal", "interference"),
+          ("unary_semi_diagonal", "interference"), ("binary", "swap"), ("unary_parallel", "swap"),
+          ("unary_diagonal", "swap"), ("unary_semi_diagonal", "swap"), ("qiskit", "swap"),
+          ("binary", "destructive_swap"), ("qiskit", "destructive_swap"), ("binary", "compute_uncompute"),
+          ("unary_parallel", "compute_uncompute"), ("unary_diagonal", "compute_uncompute"),
+          ("unary_semi_diagonal", "compute_uncompute"), ("qiskit", "compute_uncompute"), ("binary", "hadamard"),
+          ("unary_parallel", "hadamard"), ("unary_diagonal", "hadamard"), ("unary_semi_diagonal", "hadamard")]
+TARGETS = ["aer", "ibm_brisbane", "ibm_fez", "ionq_aria"]
+_COMPILED: dict = {}
+
+
+def test_combos_are_every_pair_the_cost_model_can_pick():
+    from qac.passes.encode import ENCODINGS
+    from qac.passes.estimate import ESTIMATORS
+
+    assert sorted(COMBOS) == sorted((e, s) for s in ESTIMATORS for e in ENCODINGS if e in ESTIMATORS[s].encodings)
+
+
+def compiled(target, encoding, estimator, pack=None, d=4, n=2):
+    key = (target, encoding, estimator, pack, d, n)
+    if key not in _COMPILED:
+        rng = np.random.default_rng(7)
+        spec = spec_mapping(rng.standard_normal((n, d)), rng.standard_normal((n, d)), rng.standard_normal((n, 2)))
+        passes = (f"normalize,encode{{method={encoding}}},estimate{{method={estimator}}},layout{{optimization_level=1}}"
+                  + (f",pack{{copies={pack}}}" if pack else ""))
+        _COMPILED[key] = qac.compile(spec, target=target, passes=passes)
+    return _COMPILED[key]
+
+
+def circuits_of(prog):
+    """(circuit, values) to simulate: the PUBs, and for packed templates each copy's sub-circuit."""
+    out = []
+    for kernel, (circuit, values) in zip(prog.kernels, prog.pubs()):
+        name = prog.template_of(kernel)
+        copies = prog.copies(name)
+        out.append((circuit, values))
+        if copies > 1:
+            width = values.shape[1] // copies
+            for c in range(copies):
+                out.append((prog.execution_circuit(name, c), values[:, c * width:(c + 1) * width]))
+    return out
+
+
+def aer_noisy(circuit, values, noise_model):
+    """Aer's density-matrix probabilities of the 'meas' bits (save_probabilities, which ignores
+    readout error), then each bit's readout confusion matrix from the same model."""
+    from qiskit_aer import AerSimulator
+
+    measured = {circuit.find_bit(i.clbits[0]).index: circuit.find_bit(i.qubits[0]).index
+                for i in circuit.data if i.operation.name == "measure"}
+    qubits = [measured[c] for c in range(len(measured))]
+    # the model's errors on the active qubits only: bit-identical in Aer, and no 2 s model conversion a run
+    simulator = AerSimulator(method="density_matrix", noise_model=restricted_noise_model(noise_model, active_qubits(circuit)))
+    out = []
+    for row in values:
+        bound = circuit.assign_parameters(row).remove_final_measurements(inplace=False)
+        bound.save_probabilities(qubits)
+        p = np.asarray(simulator.run(bound, shots=1).result().data(0)["probabilities"]).reshape((2,) * len(qubits))
+        for c, q in enumerate(qubits):
+            error = noise_model._local_readout_errors.get((q,), noise_model._default_readout_error)
+            if error is not None:
+                axis = len(qubits) - 1 - c
+                p = np.moveaxis(np.tensordot(p, np.asarray(error.probabilities), axes=([axis], [0])), -1, axis)
+        out.append(p.reshape(-1))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("encoding,estimator", COMBOS)
+def test_ideal_probabilities_equal_exact_statevectors(target, encoding, estimator):
+    for circuit, values in circuits_of(compiled(target, encoding, estimator)):
+        assert supports(circuit, None) == (True, "")
+        reference = np.array([exact_distribution(circuit.assign_parameters(row)) for row in values])
+        np.testing.assert_allclose(probabilities(circuit, values), reference, rtol=0, atol=1e-10)
+
+
+PACKED = [(t, e, s) for t in ("ibm_brisbane", "ibm_fez", "iqm_garnet")  # the all-to-all devices do not pack
+          for e, s in (("binary", "interference"), ("unary_parallel", "swap"), ("qiskit", "destructive_swap"),
+                       ("unary_diagonal", "compute_uncompute"), ("binary", "hadamard"))
+          if t != "iqm_garnet" or s not in ("swap", "destructive_swap")]  # two copies of those do not fit Garnet
+
+
+@pytest.mark.parametrize("target,encoding,estimator", PACKED)
+def test_packed_circuits_whole_and_copy_by_copy(target, encoding, estimator):
+    prog = compiled(target, encoding, estimator, pack=2)
+    (kernel,) = prog.kernels
+    name = prog.template_of(kernel)
+    assert prog.copies(name) == 2
+    (whole, values), = prog.pubs()
+    p = probabilities(whole, values)
+    if len(active_qubits(whole)) <= 12:  # a 2-copy unary swap spans 22 qubits: too big for a statevector reference
+        reference = np.array([exact_distribution(whole.assign_parameters(row)) for row in values])
+        np.testing.assert_allclose(p, reference, rtol=0, atol=1e-10)
+    width = values.shape[1] // 2
+    parts = []
+    for c in range(2):
+        circuit, rows = prog.execution_circuit(name, c), values[:, c * width:(c + 1) * width]
+        parts.append(probabilities(circuit, rows))
+        reference = np.array([exact_distribution(circuit.assign_parameters(row)) for row in rows])
+        np.testing.assert_allclose(parts[-1], reference, rtol=0, atol=1e-10)
+    bits = int(np.log2(parts[0].shape[1]))
+    product = (parts[1][:, :, None] * parts[0][:, None, :]).reshape(len(values), -1)  # copy 1 holds the high bits
+    np.testing.assert_allclose(p, product, rtol=0, atol=1e-12)
+    assert p.shape[1] == 1 << (2 * bits)
+
+
+@pytest.mark.parametrize("target", ["ibm_brisbane", "ibm_fez", "ionq_aria"])
+@pytest.mark.parametrize("encoding,estimator", COMBOS)
+def test_noisy_probabilities_equal_aer_density_matrix(target, encoding, estimator):
+    # unary swap tests at d = 4 span 11 qubits (a 4^11 density matrix a row, minutes on Aer): d = 2 there
+    prog = compiled(target, encoding, estimator, d=2 if (estimator == "swap" and encoding.startswith("unary")) else 4)
+    noise_model = prog.target.noise_model()
+    circuit, values = prog.pubs()[0]
+    values = values[:2]
+    assert supports(circuit, noise_model) == (True, "")
+    np.testing.assert_allclose(probabilities(circuit, values, noise_model), aer_noisy(circuit, values, noise_model),
+                               rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("target", ["ibm_fez", "iqm_garnet"])
+def test_noisy_packed_copies_equal_aer(target):
+    prog = compiled(target, "binary", "interference", pack=2)
+    noise_model = prog.target.noise_model()
+    (kernel,) = prog.kernels
+    name = prog.template_of(kernel)
+    (whole, values), = prog.pubs()
+    values = values[:2]
+    np.testing.assert_allclose(probabilities(whole, values, noise_model), aer_noisy(whole, values, noise_model),
+                               rtol=0, atol=1e-8)
+    circuit = prog.execution_circuit(name, 1)
+    part = values[:, values.shape[1] // 2:]
+    np.testing.assert_allclose(probabilities(circuit, part, noise_model), aer_noisy(circuit, part, noise_model),
+                               rtol=0, atol=1e-8)
+
+
+def test_readout_error_matches_aer_samples():
+    """Aer's save_probabilities ignores readout error, so check the confusion matrices against
+    Aer's own sampled counts (which include them): chi-square over the outcomes of every row,
+    with the target's readout errors and with large asymmetric ones that a missing or
+    transposed confusion matrix could not hide."""
+    from qiskit_aer.noise import ReadoutError
+
+    from qac.execute import run_pubs
+
+    prog = compiled("ibm_fez", "binary", "swap", n=3)
+    circuit, values = prog.pubs()[0]
+    model = prog.target.noise_model()
+    loud = _without_readout(model)
+    for (qubit,) in model._local_readout_errors:
+        loud.add_readout_error(ReadoutError([[0.9, 0.1], [0.25, 0.75]]), [qubit])
+    shots = 20_000
+    for noise_model in (model, loud):
+        p = probabilities(circuit, values, noise_model)
+        counts = run_pubs([(circuit, values, shots)], seed=3, noise_model=noise_model)[0]
+        statistic = ((counts - shots * p) ** 2 / (shots * p)).sum()
+        dof = counts.shape[0] * (counts.shape[1] - 1)
+        assert stats.chi2.sf(statistic, dof) > 1e-3
+    no_readout = probabilities(circuit, values, _without_readout(model))
+    statistic = ((counts - shots * no_readout) ** 2 / (shots * no_readout)).sum()
+    assert stats.chi2.sf(statistic, dof) < 1e-9  # the loud counts are told apart from readout-free probabilities
+
+
+def _without_readout(noise_model):
+    from qiskit_aer.noise import NoiseModel
+
+    out = NoiseModel(basis_gates=noise_model.basis_gates)
+    for name, by_qubits in noise_model._local_quantum_errors.items():
+        for where, error in by_qubits.items():
+            out.add_quantum_error(error, name, where)
+    return out
+
+
+def test_corrupted_circuit_gives_different_probabilities():
+    prog = compiled("ibm_fez", "binary", "interference")
+    circuit, values = prog.pubs()[0]
+    corrupted = circuit.copy()
+    for k, inst in enumerate(corrupted.data):
+        if inst.operation.name == "rz" and not getattr(inst.operation.params[0], "parameters", None):
+            op = inst.operation.copy()
+            op.params = [float(op.params[0]) + 0.3]
+            corrupted.data[k] = inst.replace(operation=op)
+            break
+    else:
+        pytest.fail("no fixed rz to corrupt")
+    good, bad = probabilities(circuit, values), probabilities(corrupted, values)
+    assert np.abs(good - bad).max() > 1e-3
+    reference = np.array([exact_distribution(corrupted.assign_parameters(row)) for row in values])
+    np.testing.assert_allclose(bad, reference, rtol=0, atol=1e-10)  # and it is the corrupted circuit's answer
+
+
+def test_chunking_does_not_change_probabilities_or_counts():
+    prog = compiled("ibm_fez", "binary", "swap", n=4)
+    noise_model = prog.target.noise_model()
+    circuit, values = prog.pubs()[0]
+    for model in (None, noise_model):
+        whole = probabilities(circuit, values, model)
+        for chunk in (1, 3, 7):
+            parts = probabilities(circuit, values, model, max_rows_per_chunk=chunk)
+            assert np.array_equal(whole, parts)
+            assert np.array_equal(sample_counts(whole, 8192, 11), sample_counts(parts, 8192, 11))
+
+
+def test_counts_are_multinomial_draws_of_the_probabilities():
+    prog = compiled("aer", "binary", "interference", n=6)
+    circuit, values = prog.pubs()[0]
+    p = probabilities(circuit, values)
+    shots = np.arange(len(p)) * 10 + 500
+    counts = sample_counts(p, shots, np.random.SeedSequence(5))
+    assert counts.dtype == np.int64 and np.array_equal(counts.sum(axis=1), shots)
+    expected = shots[:, None] * p
+    mask = expected > 5
+    statistic = ((counts - expected)[mask] ** 2 / expected[mask]).sum()
+    dof = mask.sum() - len(p)
+    assert stats.chi2.sf(statistic, dof) > 1e-3
+    assert np.array_equal(counts, sample_counts(p, shots, np.random.SeedSequence(5)))
+    assert np.array_equal(sample_counts(p, 100, (1, 2, 3)), sample_counts(p, 100, np.random.SeedSequence([1, 2, 3])))
+    assert not np.array_equal(counts, sample_counts(p, shots, 6))
+
+
+def test_rows_zero_and_parameterless_circuits():
+    prog = compiled("aer", "binary", "interference")
+    circuit, values = prog.pubs()[0]
+    assert probabilities(circuit, values[:0]).shape == (0, 2)
+    assert sample_counts(np.zeros((0, 2)), 10, 1).shape == (0, 2)
+    bound = circuit.assign_parameters(values[0])
+    np.testing.assert_allclose(probabilities(bound, np.zeros((3, 0))), np.tile(exact_distribution(bound), (3, 1)), atol=1e-12)
+
+
+def test_gate_table_matches_qiskit_matrices():
+    from qiskit.circuit import library as lib
+
+    from qac.simulator.gates import PARAMETRIC
+
+    gates = {"rz": (lib.RZGate, 1), "rx": (lib.RXGate, 1), "ry": (lib.RYGate, 1), "r": (lib.RGate, 2),
+             "u": (lib.UGate, 3), "u3": (lib.U3Gate, 3), "p": (lib.PhaseGate, 1), "u1": (lib.U1Gate, 1),
+             "u2": (lib.U2Gate, 2), "rxx": (lib.RXXGate, 1), "ryy": (lib.RYYGate, 1), "rzz": (lib.RZZGate, 1),
+             "rzx": (lib.RZXGate, 1)}
+    assert set(gates) == set(PARAMETRIC)
+    angles = np.array([0.3, -1.7, 2.9])
+    for name, (gate, arity) in gates.items():
+        args = [angles + k for k in range(arity)]
+        batch = PARAMETRIC[name](*args)
+        for r in range(len(angles)):
+            np.testing.assert_allclose(batch[r], gate(*[a[r] for a in args]).to_matrix(), atol=1e-14, err_msg=name)
+
+
+def test_unsupported_circuits_say_why():
+    from qiskit import ClassicalRegister, QuantumCircuit
+
+    circuit = QuantumCircuit(2)
+    circuit.add_register(ClassicalRegister(1, "meas"))
+    circuit.h(0)
+    circuit.measure(0, 0)
+    circuit.x(0)
+    ok, reason = supports(circuit, None)
+    assert not ok and "after a measurement" in reason
+    plain = QuantumCircuit(1, 1)
+    ok, reason = supports(plain, None)
+    assert not ok and "no 'meas' register" in reason
+    with pytest.raises(ValueError, match="cannot simulate"):
+        probabilities(circuit, np.zeros((1, 0)))
+    model = get_target("ibm_brisbane").noise_model()
+    delayed = QuantumCircuit(1)
+    delayed.add_register(ClassicalRegister(1, "meas"))
+    delayed.delay(100, 0)
+    delayed.measure(0, 0)
+    ok, reason = supports(delayed, model)
+    assert not ok and "relaxation" in reason
