@@ -127,7 +127,8 @@ class CompiledAttention:
 
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
             exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
-            pilot_shots: int | None = None, engine="aer"):
+            pilot_shots: int | None = None, engine: str | object = "auto", workers: int | None = None,
+            scheduler: str | None = None, progress=None):
         """Run on an engine and reconstruct the attention output with error bars.
 
         Args:
@@ -143,11 +144,18 @@ class CompiledAttention:
                 ``precision``); a pilot run, then shots per score from the bootstrap's
                 sensitivities, refined until the reported bars reach it.
             pilot_shots: shots per pair of the pilot run of a precision run (default 512, or ``shots``).
-            engine: a name from ``qac.execution.engine.ENGINES`` (``"aer"``) or an engine object
-                with ``counts(pubs, *, seed, noise_model)`` (e.g. ``qac.runtime.make_engine(...)``
-                for a real IBM device); recorded in ``Result.engine``.
+            engine: ``"auto"`` (the batched simulator wherever it supports the circuit and noise
+                model, else Aer; ``Result.engine_metadata`` says which and why), ``"batched"``,
+                ``"aer"`` (``qac.execution.engines.ENGINES``), or an engine object with
+                ``counts(pubs, *, seed, noise_model)`` (e.g. ``qac.runtime.make_engine(...)`` for a
+                real IBM device); recorded in ``Result.engine``.
+            workers: spread the batched engine's row chunks over a Dask LocalCluster of this many
+                workers (``pip install -e '.[dask]'``); the same seed gives the same result
+                whatever the number of workers.
+            scheduler: the address of an existing Dask scheduler instead of a LocalCluster.
+            progress: a callable ``(rows done, rows in all)`` the batched engine calls per chunk.
         """
         from qac.execution.run import run
 
         return run(self, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                   pilot_shots=pilot_shots, engine=engine)
+                   pilot_shots=pilot_shots, engine=engine, workers=workers, scheduler=scheduler, progress=progress)

@@ -3,7 +3,8 @@
 An engine has ``counts(pubs, *, seed, noise_model) -> [(rows, 2^bits) int64 per PUB]`` for PUBs
 ``(circuit, values (rows, params), shots)``; plans, mitigation and decoding do not know which
 engine ran. ``aer`` is Aer's SamplerV2 without the per-shot bit strings (see ``AerEngine``);
-exact (infinite-shot) runs take ``qac.exact`` distributions instead of counts.
+exact (infinite-shot) runs take ``qac.exact`` distributions instead of counts. The registry of
+every engine by name is ``qac.execution.engines.ENGINES``.
 """
 
 from __future__ import annotations
@@ -143,10 +144,9 @@ class AerEngine:
         return results
 
 
-#: Every engine by name (the batched engine of issue 12 registers here).
-ENGINES = {"aer": AerEngine()}
+AER = AerEngine()
 
 
-def run_pubs(pubs, *, seed: int, noise_model=None, engine: str = "aer") -> list[np.ndarray]:
-    """Counts (rows, 2^bits) per PUB ``(circuit, values, shots)`` from the named engine."""
-    return ENGINES[engine].counts(pubs, seed=seed, noise_model=noise_model)
+def run_pubs(pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
+    """Counts (rows, 2^bits) per PUB ``(circuit, values, shots)`` from the Aer engine."""
+    return AER.counts(pubs, seed=seed, noise_model=noise_model)

@@ -14,7 +14,7 @@ from qac import errorbars
 from qac.decode import estimate_from_probabilities, finish
 from qac.errors import ExecutionError
 from qac.exact import exact_distributions
-from qac.execution.engine import ENGINES
+from qac.execution import engines
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.plan import Plan
 from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
@@ -51,25 +51,32 @@ def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, prec
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
-        pilot_shots=None, engine="aer") -> Result:
+        pilot_shots=None, engine=engines.DEFAULT_ENGINE, workers=None, scheduler=None, progress=None) -> Result:
     """See ``CompiledAttention.run``."""
-    engine = resolve_engine(engine)
+    engine = resolve_engine(engine, workers=workers, scheduler=scheduler, progress=progress)
+    try:
+        return _run(compiled, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
+                    pilot_shots=pilot_shots, engine=engine)
+    finally:
+        if workers is not None or scheduler is not None:
+            engine.close()  # the Dask workers this run started
+
+
+def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine) -> Result:
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots)
     if exact:
-        return run_exact(compiled)
+        return run_exact(compiled, engine)
     seed = compiled.spec.seed if seed is None else seed
     return run_sampled(compiled, shots=shots, noise=noise, seed=seed, mitigation=mitigation, precision=precision,
                        pilot_shots=pilot_shots, engine=engine)
 
 
-def resolve_engine(engine):
+def resolve_engine(engine, *, workers=None, scheduler=None, progress=None):
     """An engine object from a registry name, or the object itself if it has ``counts``."""
     if isinstance(engine, str):
-        if engine not in ENGINES:
-            raise ExecutionError(f"unknown engine {engine!r}; engines: {', '.join(sorted(ENGINES))}")
-        return ENGINES[engine]
+        return engines.make(engine, workers=workers, scheduler=scheduler, progress=progress)
     if not callable(getattr(engine, "counts", None)):
         raise ExecutionError(f"an engine needs a counts(pubs, *, seed, noise_model) method; got {engine!r}")
     return engine
@@ -85,8 +92,10 @@ def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, 0xB0075, {"raw": 0, "mitigated": 1, "pilot": 2}[stream]])
 
 
-def exact_estimates(program) -> dict[str, KernelEstimate]:
-    """Per kernel: every data row bound, its exact distribution decoded like sampled counts."""
+def exact_estimates(program, engine=None) -> dict[str, KernelEstimate]:
+    """Per kernel: every data row bound, its exact distribution decoded like sampled counts; the
+    distributions from the engine's ``probabilities`` when it has them (the batched engine: all
+    rows at once), else a statevector per row (``qac.exact``)."""
     out = {}
     for kernel in program.module.plan.kernels:
         values = program.module.bindings[kernel.name].values
@@ -95,18 +104,23 @@ def exact_estimates(program) -> dict[str, KernelEstimate]:
             continue
         name = template_of(program, kernel)
         decoding = program.module.templates[name].decoding
-        distributions = exact_distributions(program.isa[name], values)
+        distributions = None
+        if engine is not None and callable(getattr(engine, "probabilities", None)):
+            distributions = engine.probabilities(program.isa[name], values)
+        if distributions is None:
+            distributions = exact_distributions(program.isa[name], values)
         mean, sem = estimate_from_probabilities(distributions, decoding.outcome_values)
         out[kernel.name] = KernelEstimate(*finish(mean, sem, signed=decoding.signed))
     return out
 
 
-def run_exact(compiled) -> Result:
-    estimated = exact_estimates(compiled.program)
+def run_exact(compiled, engine=None) -> Result:
+    estimated = exact_estimates(compiled.program, engine)
     r = reconstruct(compiled.program, estimated)
     return Result(output=r.output, stderr=r.stderr, exact=compiled.exact, scores=r.scores,
                   scores_stderr=r.scores_stderr, inner_products=r.inner_products, shots=None, noise=False,
-                  target=compiled.target.name, error_method="exact (infinite shots: no error)")
+                  target=compiled.target.name, error_method="exact (infinite shots: no error)",
+                  engine=engine_name(engine) if callable(getattr(engine, "probabilities", None)) else "statevector")
 
 
 def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: bool, precision: float | None,
