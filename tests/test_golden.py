@@ -59,11 +59,11 @@ def test_compile_outputs_unchanged_for_auto_and_unsigned_kernels(case, tmp_path)
     check(digests(compiled, tmp_path), GOLDEN["extra"][case])
 
 
-RUNS = {  # recorded name -> how it was run
-    "noisy_fez_default_seed": lambda: qac.compile(EXAMPLES / "attention.yaml", target="ibm_fez").run(shots=2048, noise=True),
-    "noisy_cu_None_default_seed": lambda: qac.compile(EXTRA["cu"], target="ibm_fez").run(shots=1024, noise=True),
-    "noisy_auto_2_default_seed": lambda: qac.compile(EXTRA["auto"], target="ibm_fez", pack=2).run(shots=1024, noise=True),
-    "ideal_fez": lambda: qac.compile(EXAMPLES / "attention.yaml", target="ibm_fez").run(shots=1024, seed=3),
+RUNS = {  # recorded name -> how it was run (on Aer: the engine the old code had)
+    "noisy_fez_default_seed": lambda: qac.compile(EXAMPLES / "attention.yaml", target="ibm_fez").run(shots=2048, noise=True, engine="aer"),
+    "noisy_cu_None_default_seed": lambda: qac.compile(EXTRA["cu"], target="ibm_fez").run(shots=1024, noise=True, engine="aer"),
+    "noisy_auto_2_default_seed": lambda: qac.compile(EXTRA["auto"], target="ibm_fez", pack=2).run(shots=1024, noise=True, engine="aer"),
+    "ideal_fez": lambda: qac.compile(EXAMPLES / "attention.yaml", target="ibm_fez").run(shots=1024, seed=3, engine="aer"),
 }
 
 

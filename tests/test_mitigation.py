@@ -46,7 +46,7 @@ def test_noisy_mitigated_error_bars_cover_90_to_99_percent():
     rng = np.random.default_rng(7)
     Q, K, V = rng.standard_normal((8, 8)), rng.standard_normal((8, 8)), rng.standard_normal((8, 3))
     compiled = qac.compile(spec_mapping(Q, K, V, shots=4096), "ibm_brisbane")
-    inside = [np.abs(r.error) <= 2 * r.stderr for r in (compiled.run(noise=True, seed=s) for s in range(6))]
+    inside = [np.abs(r.error) <= 2 * r.stderr for r in (compiled.run(noise=True, seed=s) for s in range(12))]
     coverage = np.mean(inside)
     assert 0.90 <= coverage <= 0.99, coverage
 

@@ -23,7 +23,7 @@ EXAMPLE_SENTENCES = ("A quantum computer estimates attention scores.",
 @click.option("--shots", type=int, default=8192, show_default=True, help="shots per (query, key) pair")
 @click.option("--precision", type=float, help="wanted standard error of every attention output; sets the shots")
 @click.option("--exact", is_flag=True, help="infinite-shot circuit probabilities instead of samples (a check)")
-@click.option("--engine", default="auto", show_default=True, help="simulation engine, where run() offers a choice")
+@click.option("--engine", default="auto", show_default=True, help="auto (the batched simulator where it supports the circuits, else Aer), batched or aer")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler and transpiler seed")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON (for scripts)")
 @handle_errors

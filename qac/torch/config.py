@@ -45,7 +45,7 @@ class QuantumAttentionConfig:
     precision: float | None = None  # wanted σ of every output entry: sets the shots (pilot run first)
     noise: bool = False
     mitigation: bool | None = None  # default: on with noise
-    engine: str = "auto"  # handed to run() where it has an engine choice
+    engine: str = "auto"  # run()'s engine: auto (batched where it can), batched or aer
     seed: int = 0
     exact: bool = False
     layers: tuple[int, ...] | str = (0,)

@@ -11,7 +11,6 @@ the exact attention's Jacobian (``exact + (quantum − exact).detach()``).
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qac.errors import ExecutionError, SpecError
+from qac.errors import SpecError
 from qac.torch.config import QuantumAttentionConfig
 
 
@@ -92,18 +91,13 @@ def _blocks(array: torch.Tensor, heads: list[int]) -> np.ndarray:
     return picked.permute(2, 0, 1, 3).reshape(t, b * h * e).numpy()
 
 
-def _run_kwargs(compiled, config: QuantumAttentionConfig) -> dict:
-    kwargs = {"seed": config.seed}
+def _run_kwargs(config: QuantumAttentionConfig) -> dict:
+    kwargs = {"seed": config.seed, "engine": config.engine}
     if config.exact:
         kwargs["exact"] = True
     else:
         kwargs.update(shots=config.shots, noise=config.noise, mitigation=config.mitigation,
                       precision=config.precision)
-    if "engine" in inspect.signature(compiled.run).parameters:
-        kwargs["engine"] = config.engine
-    elif config.engine not in ("auto", "aer"):
-        raise ExecutionError(f"engine {config.engine!r} is not available in this qac (runs use Aer); "
-                             f"use engine='auto'")
     return kwargs
 
 
@@ -182,7 +176,7 @@ def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_va
                              shots=config.shots, precision=config.precision)
     middle = time.perf_counter()
     with np.errstate(invalid="ignore"):  # rows with no visible key reconstruct as NaN; set to 0 below
-        result = compiled.run(**_run_kwargs(compiled, config))
+        result = compiled.run(**_run_kwargs(config))
     info.compile_seconds, info.run_seconds = middle - start, time.perf_counter() - middle
 
     def back(array: np.ndarray) -> torch.Tensor:  # (L, G·Ev) → (B, h, L, Ev)
