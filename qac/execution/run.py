@@ -19,11 +19,20 @@ from qac.execution.plan import Plan
 from qac.execution.precision import PILOT_SHOTS, allocate
 from qac.execution.reconstruct import reconstruct
 from qac.execution.result import Result
+from qac.limits import check_run_shots, check_seed, check_shots
 from qac.packing import pairs_per_circuit, template_of
 
 
-def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots):
-    """(shots, mitigation, precision, pilot_shots) with defaults filled in, or an ExecutionError."""
+def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots, seed=None,
+                  pairs: int = 0):
+    """(shots, mitigation, precision, pilot_shots) with defaults filled in, or an ExecutionError.
+
+    Shots and pilot shots are whole numbers from 1 to ``qac.limits.MAX_SHOTS`` per circuit, the
+    seed is 0 … 2³²−1 (the rules of the spec and the CLI), and ``pairs`` × shots must stay within
+    the run cap ``MAX_RUN_SHOTS``.
+    """
+    if seed is not None:
+        check_seed(seed)
     if precision is None:
         precision = getattr(defaults, "precision", None)
     if precision is not None:
@@ -39,13 +48,14 @@ def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, prec
                                  "drop noise/mitigation/precision or exact=True")
         return None, False, None, None
     explicit = shots is not None
-    shots = defaults.shots if shots is None else shots
-    for label, value in (("shots", shots), ("pilot_shots", pilot_shots)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
-            raise ExecutionError(f"{label} must be a positive whole number, not {value!r}")
+    shots = check_shots(defaults.shots if shots is None else shots)
+    if pilot_shots is not None:
+        pilot_shots = check_shots(pilot_shots, "pilot_shots")
     if precision is not None and pilot_shots is None and explicit:
-        pilot_shots = int(shots)
-    return int(shots), bool(mitigation), precision, pilot_shots
+        pilot_shots = shots
+    first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
+    check_run_shots(pairs * first, f"{pairs} pairs × {first} shots")
+    return shots, bool(mitigation), precision, pilot_shots
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
@@ -53,7 +63,7 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
     """See ``CompiledAttention.run``."""
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
-        pilot_shots=pilot_shots)
+        pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
     if exact:
         return run_exact(compiled)
     seed = compiled.spec.seed if seed is None else seed
