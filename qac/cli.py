@@ -59,6 +59,26 @@ def check_seed(seed: int | None) -> None:
         check(seed, "--seed", SpecError)
 
 
+def check_finite(result) -> None:
+    """Every figure ``qac run`` prints is finite. Inputs are refused beyond the range the run
+    carries (``qac.limits.range_problem``), so a NaN or inf here is a bug, never a figure."""
+    import numpy as np
+
+    from qac.errors import InternalError
+
+    figures = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
+               "raw_output": result.raw_output, "raw_stderr": result.raw_stderr}
+    for where, fit in result.mitigation.items():
+        for key in ("attenuation", "attenuation_stderr", "offset", "readout_flip_rates"):
+            figures[f"mitigation[{where}].{key}"] = fit.get(key)
+    for key in ("requested", "saving"):
+        figures[f"precision.{key}"] = result.precision.get(key)
+    bad = [name for name, value in figures.items()
+           if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float)))]
+    if bad:
+        raise InternalError(f"the run produced NaN or inf in {', '.join(bad)} from inputs within qac's range")
+
+
 class WholeNumber(click.ParamType):
     """An integer option that also takes whole numbers written as ``1e6`` (the spec does too);
     range checks are left to the command, so they print qac's one line, not a usage error."""
@@ -222,6 +242,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     started = time.perf_counter()
     result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision)
     run_seconds = time.perf_counter() - started
+    check_finite(result)  # before anything is printed or written
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)

@@ -156,3 +156,43 @@ def test_the_largest_numbers_accepted_give_finite_figures(target):
     moderate = qac.compile(_mapping(Q / np.abs(Q).max(axis=1, keepdims=True), K * 1e51, V, shots=256), target)
     result = moderate.run()  # logits of order 1: the softmax is spread, values near 1e50
     assert np.all(np.isfinite(result.output)) and np.all(np.isfinite(result.stderr)) and result.max_stderr > 1e45
+
+
+EDGE = ("Q: [[9e149, -4e149], [1.0, 2.0], [3.0, -1.0]]\nK: [[1e-51, 2e-51], [3e-51, -1e-51], [-2e-51, 2e-51]]\n"
+        "V: [[9e49, 1.0], [-5e49, 2.0], [1.0, -9e49]]\nshots: 256\n")
+
+
+@pytest.mark.parametrize("argv", [[], ["-t", "ibm_brisbane", "--noise"], ["--precision", "0.5"]])
+def test_no_printed_figure_is_nan_at_the_edges_of_the_range(tmp_path, argv):
+    import subprocess
+    import sys
+
+    (tmp_path / "edge.yaml").write_text(EDGE)
+    proc = subprocess.run([sys.executable, "-m", "qac.cli", "run", "edge.yaml", *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    words = proc.stdout.lower().replace("-", " ").replace("(", " ").split()
+    assert "nan" not in words and "inf" not in words and "max reported sigma" in proc.stdout.lower(), proc.stdout
+
+
+def test_a_nan_figure_is_a_bug_not_a_printed_figure(tmp_path, monkeypatch):
+    """Should a NaN ever reach the run's figures, ``qac run`` stops as for any bug (exit 1,
+    traceback, a line asking for a report) instead of printing it with exit 0."""
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from qac.cli import main
+    from qac.program import CompiledAttention
+
+    honest = CompiledAttention.run
+
+    def poisoned(self, *args, **kwargs):
+        result = honest(self, *args, **kwargs)
+        return replace(result, stderr=np.full_like(result.stderr, np.nan))
+
+    monkeypatch.setattr(CompiledAttention, "run", poisoned)
+    (tmp_path / "spec.yaml").write_text("Q: [[1.0, 0.5]]\nK: [[0.3, 0.4]]\nV: [[1.0]]\nshots: 64\n")
+    proc = CliRunner().invoke(main, ["run", str(tmp_path / "spec.yaml")])
+    assert proc.exit_code == 1 and "nan" not in proc.stdout.lower()
+    assert "NaN or inf in stderr" in proc.output and "qac hit an internal error (a bug)" in proc.output
