@@ -43,7 +43,9 @@ MAX_VALUE = 1e50  # |entries| of V
 
 
 def figure(n) -> str:
-    """A count in 3 significant figures, also for integers too big for a float."""
+    """A count as digits up to 10¹², beyond in 3 significant figures (also past float range)."""
+    if abs(int(n)) < 10**12:
+        return str(int(n))
     try:
         return f"{n:.3g}"
     except OverflowError:
@@ -58,7 +60,7 @@ def check_shots(value, where: str = "shots") -> int:
     if value <= 0:
         raise ExecutionError(f"{where} must be a positive whole number, not {value!r}")
     if value > MAX_SHOTS:
-        raise ExecutionError(f"{where} = {figure(value)} is above qac's cap of {MAX_SHOTS:.0e} shots per circuit "
+        raise ExecutionError(f"{where} = {figure(value)} is above qac's cap of {figure(MAX_SHOTS)} shots per circuit "
                              f"(Aer needs about {BYTES_PER_AER_SHOT} bytes and 1-2 µs per shot); "
                              f"ask for fewer shots or a looser --precision")
     return value
@@ -67,7 +69,7 @@ def check_shots(value, where: str = "shots") -> int:
 def check_run_shots(total: int, what: str = "this run") -> int:
     """Refuse a run whose shots add up to more than ``MAX_RUN_SHOTS``, naming the figure."""
     if total > MAX_RUN_SHOTS:
-        raise ExecutionError(f"{what} needs {figure(total)} shots in all, above qac's cap of {MAX_RUN_SHOTS:.0e} "
+        raise ExecutionError(f"{what} needs {figure(total)} shots in all, above qac's cap of {figure(MAX_RUN_SHOTS)} "
                              f"per run; ask for fewer shots, a looser --precision or a smaller kernel")
     return int(total)
 

@@ -31,12 +31,13 @@ def test_the_spec_uses_the_one_shot_cap():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"shots": 10**12}, "shots = 1e+12 is above qac's cap of 1e+08 shots per circuit"),
+    ({"shots": 10**12}, "shots = 1e+12 is above qac's cap of 100000000 shots per circuit"),
     ({"shots": 10**400}, "shots = about 1e400 is above qac's cap"),
+    ({"shots": limits.MAX_SHOTS + 1}, "shots = 100000001 is above qac's cap of 100000000"),
     ({"shots": 0}, "shots must be a positive whole number, not 0"),
     ({"shots": 2.0}, "shots must be a positive whole number, not 2.0"),
     ({"shots": True}, "shots must be a positive whole number, not True"),
-    ({"shots": 16, "precision": 0.1, "pilot_shots": 10**9}, "pilot_shots = 1e+09 is above qac's cap"),
+    ({"shots": 16, "precision": 0.1, "pilot_shots": 10**9}, "pilot_shots = 1000000000 is above qac's cap"),
     ({"seed": -1}, "seed must be from 0 to 4294967295, not -1; pass e.g. seed=7"),
     ({"seed": 2**32}, "seed must be from 0 to 4294967295, not 4294967296"),
     ({"seed": 1.5}, "seed must be a whole number from 0 to 4294967295, not 1.5"),
@@ -56,7 +57,7 @@ def test_run_accepts_the_edges_of_the_rules(toy):
 
 def test_a_run_whose_shots_add_up_beyond_the_run_cap_is_refused(monkeypatch, toy):
     monkeypatch.setattr(limits, "MAX_RUN_SHOTS", 1000)
-    with pytest.raises(qac.ExecutionError, match=r"^3 pairs × 400 shots needs 1.2e\+03 shots in all, above qac's cap"):
+    with pytest.raises(qac.ExecutionError, match=r"^3 pairs × 400 shots needs 1200 shots in all, above qac's cap of 1000 per run"):
         toy.run(shots=400)
     assert toy.run(shots=300).shots == 300
 

@@ -168,6 +168,7 @@ class Spec(BaseModel):
         """A copy with top-level fields replaced and re-validated; a ``compile`` mapping is merged in."""
         data = {key: getattr(self, key) for key in type(self).model_fields}
         if isinstance(changes.get("compile"), Mapping):
-            changes["compile"] = {**self.compile.model_dump(), **changes["compile"]}
+            # only the options the spec set: a default encoding must not collide with new passes
+            changes["compile"] = {**self.compile.model_dump(exclude_unset=True), **changes["compile"]}
         base_dir = self.path.parent if self.path is not None else None
         return Spec.model_validate({**data, **changes}, context={"base_dir": base_dir})
