@@ -68,13 +68,17 @@ def check_finite(result) -> None:
 
     figures = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
                "raw_output": result.raw_output, "raw_stderr": result.raw_stderr}
-    for where, fit in result.mitigation.items():
-        for key in ("attenuation", "attenuation_stderr", "offset", "readout_flip_rates"):
-            figures[f"mitigation[{where}].{key}"] = fit.get(key)
-    for key in ("requested", "saving"):
-        figures[f"precision.{key}"] = result.precision.get(key)
-    bad = [name for name, value in figures.items()
-           if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float)))]
+    for where, fit in result.mitigation.items():  # every number of every fit and of the precision plan
+        figures.update({f"mitigation[{where}].{key}": value for key, value in fit.items()})
+    figures.update({f"precision.{key}": value for key, value in result.precision.items()})
+
+    def finite(value) -> bool:
+        try:
+            return bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+        except (TypeError, ValueError):  # text or nested records: not a printed number
+            return True
+
+    bad = [name for name, value in figures.items() if value is not None and not finite(value)]
     if bad:
         raise InternalError(f"the run produced NaN or inf in {', '.join(bad)} from inputs within qac's range")
 
