@@ -101,11 +101,17 @@ def range_problem(Q, K, V, scale: float, heads: int = 1) -> tuple[str, str, tupl
             ("Q", Q, MAX_INPUT, "divide Q by a common factor and multiply scale by it (the scores stay the same)"),
             ("K", K, MAX_INPUT, "divide K by a common factor and multiply scale by it (the scores stay the same)"),
             ("V", V, MAX_VALUE, "divide V by a common factor and multiply the output by it (the output is linear in V)")):
-        spot = _first_beyond(np.asarray(array), bound)
+        array = np.asarray(array, dtype=float)
+        bad = ~np.isfinite(array)
+        if bad.any():  # a spec refuses these when it reads the matrix; arrays given directly meet them here
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            return f"row {i + 1}, column {j + 1} is {array[i, j]}", "use finite numbers (no nan or inf)", (key, i, j)
+        spot = _first_beyond(array, bound)
         if spot is not None:
             i, j = spot
             return (f"row {i + 1}, column {j + 1} is {array[i, j]:.3g}, beyond the ±{bound:.0e} qac can carry "
                     f"(error bars square it)", fix, (key, i, j))
+    Q, K = np.asarray(Q, dtype=float), np.asarray(K, dtype=float)
     d = Q.shape[1] // heads
     for h in range(heads):
         cols = slice(h * d, (h + 1) * d)

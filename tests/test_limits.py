@@ -203,3 +203,12 @@ def test_a_nan_figure_is_a_bug_not_a_printed_figure(tmp_path, monkeypatch):
     proc = CliRunner().invoke(main, ["run", str(tmp_path / "spec.yaml")])
     assert proc.exit_code == 1 and "nan" not in proc.stdout.lower()
     assert "NaN or inf in stderr" in proc.output and "qac hit an internal error (a bug)" in proc.output
+
+
+def test_check_range_refuses_non_finite_arrays_given_directly():
+    """A spec refuses NaN when it reads a matrix; arrays handed to ``check_range`` (e.g. from
+    tensors) get the same one-line refusal instead of passing every comparison."""
+    Q = np.array([[1.0, np.nan]])
+    with pytest.raises(qac.SpecError, match=r"^Q: row 1, column 2 is nan; use finite numbers \(no nan or inf\)$"):
+        limits.check_range(Q, np.ones((2, 2)), np.ones((2, 1)), 0.5)
+    limits.check_range(np.ones((1, 2)), np.ones((2, 2)), np.ones((2, 1)), 0.5)  # in range: no error
