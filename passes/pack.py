@@ -170,7 +170,10 @@ def interaction_components(isa) -> list[set[int]]:
 
 @dataclass(frozen=True)
 class Pack(Pass):
-    """Place ``copies`` copies of each template on disjoint low-error regions (``auto``: as many as fit)."""
+    """Place ``copies`` copies of each template on disjoint low-error regions (``auto``: as many as
+    fit, at most one per pair). An explicit count is a promise the manifest's pipeline text makes:
+    more copies than a template has pairs, or than fit on the device, are refused with the count
+    that works, never silently lowered."""
 
     name = "pack"
     reads = "L4"
@@ -201,14 +204,24 @@ class Pack(Pass):
         packing = {}
         for name in sorted(module.isa):
             single = module.isa[name]
-            wanted = None if self.copies == "auto" else int(self.copies)
-            if pairs_of.get(name, 0):
-                wanted = min(wanted or pairs_of[name], pairs_of[name])
+            asked = None if self.copies == "auto" else int(self.copies)
+            pairs = pairs_of.get(name, 0)
+            if asked is not None and pairs and asked > pairs:  # the pipeline text must say what ran
+                raise CompileError(f"pack: copies={asked} but template {name} has {pairs} pair"
+                                   f"{'s' if pairs != 1 else ''} to run; use pack{{copies={pairs}}} "
+                                   f"or pack{{copies=auto}}")
+            wanted = min(asked or pairs, pairs) if pairs else asked
             if not wanted or wanted < 2:
                 continue
             qubits, edges = footprint(single)
             measured = sorted({single.find_bit(i.qubits[0]).index for i in single.data if i.operation.name == "measure"})
             regions = find_regions(target, qubits, edges, measured, copies=wanted, gap=self.gap)
+            if asked is not None and len(regions) < asked:
+                fits = (f"use pack{{copies={len(regions)}}} or pack{{copies=auto}}" if len(regions) >= 2 else
+                        "drop the pack pass (one copy is no packing)")
+                raise CompileError(f"pack: {asked} copies of {name} do not fit on '{target.name}': qac found room "
+                                   f"for {len(regions)} (disjoint regions {self.gap} coupler"
+                                   f"{'s' if self.gap != 1 else ''} apart); {fits}")
             if len(regions) < 2:
                 continue
             k = len(regions)

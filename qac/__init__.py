@@ -14,26 +14,60 @@ Heavy modules (Qiskit, Aer, the IBM runtime) load on first use, so ``import qac`
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any
+
 from qac.errors import (CompileError, ExecutionError, InternalError, OutputError, QacError, SpecError,
                         TargetError)
+
+if TYPE_CHECKING:  # pragma: no cover - names for the signature only; importing them loads Qiskit
+    from qac.passes.layout import TemplateCache
+    from qac.program import CompiledAttention
+    from qac.spec import Spec
 
 __version__ = "0.1.0"
 
 
-def compile(spec_or_path, target="aer", **options):  # noqa: A001 - the public name users expect
-    from qac.compiler import compile as _compile
+def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,  # noqa: A001
+            passes: str | None = None, keep_snapshots: bool = False, pack: int | str | None = None,
+            cache: TemplateCache | None = None) -> CompiledAttention:
+    """Compile an attention spec for a target.
 
-    return _compile(spec_or_path, target, **options)
+    Args:
+        spec_or_path: a path to attention.yaml, a mapping with the same keys, or a ``Spec``
+            (``qac.load_spec``); ``docs/spec.md`` lists the keys.
+        target: a target name (``qac targets`` lists them) or a device file — ``aer`` by default.
+        seed: overrides the spec's seed (transpiler and sampler), 0 … 2³²−1.
+        passes: pipeline text overriding the spec's ``compile`` options, e.g.
+            ``"normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=3}"``.
+        keep_snapshots: keep the IR text after each pass (``--print-after-all``).
+        pack: place several copies of each template on the device (``"auto"`` or a count):
+            appends ``pack{copies=...}`` to the pipeline (multi-programming, ``passes/pack.py``).
+        cache: the ``TemplateCache`` of routed templates (default: the compiler's).
+
+    Returns:
+        A ``CompiledAttention``: ``.circuits()``, ``.pubs()``, ``.qasm()``, ``.resources()``,
+        ``.save(dir)``, ``.run(shots=..., noise=..., seed=..., exact=..., precision=...)``.
+
+    Raises:
+        SpecError, TargetError, CompileError: bad input, with the fix in the message.
+    """
+    from qac.compiler import compile as _compile  # Qiskit loads here, not at ``import qac``
+
+    return _compile(spec_or_path, target, seed=seed, passes=passes, keep_snapshots=keep_snapshots, pack=pack,
+                    cache=cache)
 
 
-compile.__doc__ = "Compile an attention spec for a target; see ``qac.compiler.compile``."
+def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec:
+    """Load and validate an attention spec from a YAML path, a mapping or a ``Spec`` (returned as is).
 
-
-def load_spec(source, **options):
-    """Load and validate an attention spec (path, mapping or Spec)."""
+    ``.npy`` paths resolve against ``base_dir`` if given, else the YAML file's directory (file
+    sources) or the current directory (mappings). Raises ``SpecError`` (``file:line: field: what;
+    fix``).
+    """
     from qac.spec import load_spec as _load
 
-    return _load(source, **options)
+    return _load(source, base_dir=base_dir)
 
 
 __all__ = ["CompileError", "ExecutionError", "InternalError", "OutputError", "QacError", "SpecError", "TargetError",

@@ -53,9 +53,55 @@ def handle_errors(command):
 def check_seed(seed: int | None) -> None:
     """The --seed option is checked here so the message names the option, not the spec."""
     from qac.errors import SpecError
+    from qac.limits import check_seed as check
 
-    if seed is not None and not 0 <= seed <= 2**32 - 1:
-        raise SpecError(f"--seed must be from 0 to 4294967295, not {seed}; pass e.g. --seed 7")
+    if seed is not None:
+        check(seed, "--seed", SpecError)
+
+
+def check_finite(result) -> None:
+    """Every figure ``qac run`` prints is finite. Inputs are refused beyond the range the run
+    carries (``qac.limits.range_problem``), so a NaN or inf here is a bug, never a figure."""
+    import numpy as np
+
+    from qac.errors import InternalError
+
+    figures = {"output": result.output, "stderr": result.stderr, "exact": result.exact,
+               "raw_output": result.raw_output, "raw_stderr": result.raw_stderr}
+    for where, fit in result.mitigation.items():  # every number of every fit and of the precision plan
+        figures.update({f"mitigation[{where}].{key}": value for key, value in fit.items()})
+    figures.update({f"precision.{key}": value for key, value in result.precision.items()})
+
+    def finite(value) -> bool:
+        try:
+            return bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+        except (TypeError, ValueError):  # text or nested records: not a printed number
+            return True
+
+    bad = [name for name, value in figures.items() if value is not None and not finite(value)]
+    if bad:
+        raise InternalError(f"the run produced NaN or inf in {', '.join(bad)} from inputs within qac's range")
+
+
+class WholeNumber(click.ParamType):
+    """An integer option that also takes whole numbers written as ``1e6`` (the spec does too);
+    range checks are left to the command, so they print qac's one line, not a usage error."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            number = Decimal(str(value).strip().replace("_", ""))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or number != number.to_integral_value() \
+                or number.adjusted() > 4000:  # 1e4000 is absurd; int() of 1e(10^9) would never end
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        return int(number)
 
 
 def console(stderr: bool = False):
@@ -152,7 +198,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
 @click.option("--mitigation/--no-mitigation", default=None,
               help="readout + signal-rescale mitigation (default: on with --noise)")
-@click.option("--shots", type=int, help="shots per circuit (default: the spec's)")
+@click.option("--shots", type=WholeNumber(), help="shots per circuit, e.g. 4096 or 1e6 (default: the spec's)")
 @click.option("--precision", type=float, help="wanted standard error of the output; sets the shots")
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option("-o", "--output", type=click.Path(),
@@ -170,6 +216,10 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
     if shots is not None and shots <= 0:
         raise ExecutionError(f"--shots must be positive, not {shots}; pass e.g. --shots 4096")
+    if shots is not None:  # the cap of qac/limits.py, before compiling
+        from qac.limits import check_shots
+
+        check_shots(shots, "--shots")
     if precision is not None and not 0 < precision <= 1:  # refuse before compiling (NaN fails too)
         raise ExecutionError(f"--precision must be in (0, 1], not {precision}; "
                              f"give the wanted standard error of the output, e.g. --precision 0.01")
@@ -197,6 +247,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     started = time.perf_counter()
     result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision)
     run_seconds = time.perf_counter() - started
+    check_finite(result)  # before anything is printed or written
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)

@@ -73,6 +73,9 @@ def compile_graph(graph: AttentionGraph, target: Any, *, seed: int = 0, encoding
     nothing. ``shots``, ``precision``, ``seed`` and ``name`` are the run's defaults
     (``RunDefaults``, where a spec-built program has its ``Spec``).
     """
+    from qac.limits import check_seed
+
+    seed = check_seed(seed, error=CompileError)
     description = _target(target)
     text = _pipeline_text(passes, pack, description, encoding=encoding, estimator=estimator,
                           optimization_level=optimization_level, shots=shots, precision=precision)

@@ -118,7 +118,10 @@ class AttentionGraph:
         """The graph of arrays given directly (e.g. by ``qac.torch``): Q (N, heads·d), K (M, heads·d),
         V (M, heads·dv); ``visible`` (heads, N, M) bool and ``bias`` (heads, N, M) additive scores, whose
         −inf entries count as hidden. Every quantum MatMul reads the same Input ops as ``from_spec``."""
+        from qac.limits import check_range
+
         Q, K, V = (np.asarray(a, dtype=float) for a in (Q, K, V))
+        check_range(Q, K, V, scale, heads)  # the dynamic range the pipeline carries, as for specs
         d, dv = Q.shape[1] // heads, V.shape[1] // heads
         shape = (heads, Q.shape[0], K.shape[0])
         seen = np.ones(shape, dtype=bool) if visible is None else np.broadcast_to(np.asarray(visible, dtype=bool), shape)

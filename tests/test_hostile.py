@@ -43,6 +43,8 @@ PAIRS = "Q: {random: {shape: [4096, 4]}}\nK: {random: {shape: [4096, 4]}}\nV: {r
 ANGLES = "Q: {random: {shape: [1024, 1024]}}\nK: {random: {shape: [1024, 1024]}}\nV: {random: {shape: [1024, 1]}}\n"
 C = "compile"
 RANGE = "outside 0..4294967295; use a value from 0 to 4294967295"
+SHOT_CAP = ("--shots = {} is above qac's cap of 100000000 shots per circuit (Aer needs about 100 bytes and 1-2 µs per "
+            "shot); ask for fewer shots or a looser --precision")
 REMAKE = "re-create the directory with `qac compile -o DIR --force`"
 
 # (id, spec.yaml text/bytes or None, other files, argv, the exact stderr line; {tmp} = the working directory)
@@ -135,6 +137,8 @@ CATALOGUE = [
     ("npy-missing", spec(Q="{npy: data/q.npy}"), {}, [C, "spec.yaml"],
      "spec.yaml:1: Q.npy: file 'data/q.npy' not found (looked for {tmp}/data/q.npy); check the path; "
      "relative paths are relative to the spec file's directory"),
+    ("npy-directory", spec(Q="q.npy"), {"q.npy/x": b""}, [C, "spec.yaml"],
+     "spec.yaml:1: Q: 'q.npy' is a directory, not a file (at {tmp}/q.npy); give the path of a .npy file"),
     ("npy-3d", spec(Q="q.npy"), {"q.npy": np.zeros((2, 2, 2))}, [C, "spec.yaml"],
      "spec.yaml:1: Q: 'q.npy' is 3-D with shape [2, 2, 2]; save one 2-D array (rows × columns); "
      "heads split the columns, so put them side by side"),
@@ -147,6 +151,23 @@ CATALOGUE = [
      "or write it inline as a list of rows"),
     ("random-without-shape", spec(Q="{random: {seed: 3}}"), {}, [C, "spec.yaml"],
      "spec.yaml:1: Q.random: random has no shape; add shape: [rows, cols], e.g. {random: {shape: [4, 8], seed: 1}}"),
+    # --- numbers beyond the range the pipeline carries (before: nan figures, exit 0, or an internal error)
+    ("entry-too-large", spec(Q="[[1.0e154, 0.5], [0.2, -1.0]]"), {}, [C, "spec.yaml"],
+     "spec.yaml:1: Q: row 1, column 1 is 1e+154, beyond the ±1e+150 qac can carry (error bars square it); "
+     "divide Q by a common factor and multiply scale by it (the scores stay the same)"),
+    ("value-too-large", spec(V="[[1.0e60], [2.0]]"), {}, [C, "spec.yaml"],
+     "spec.yaml:3: V: row 1, column 1 is 1e+60, beyond the ±1e+50 qac can carry (error bars square it); "
+     "divide V by a common factor and multiply the output by it (the output is linear in V)"),
+    ("logits-too-large", spec(scale="1.0e300"), {}, [C, "spec.yaml"],
+     "spec.yaml:4: scale: scale·|q|·|k| reaches 1.58e+300 (query row 1, key row 2), beyond the 1e+100 qac can carry "
+     "(error bars square it); rescale Q or K, or lower scale, to bring it under 1e+100 "
+     "(a softmax is one-hot long before: for scores ~1e3 apart)"),
+    # --- compile.passes in a spec
+    ("passes-and-encoding", spec(compile="{encoding: unary_parallel, passes: 'normalize,encode,estimate,layout'}"), {},
+     [C, "spec.yaml"], "spec.yaml:4: compile.passes: sets a pipeline and encoding, which the pipeline overrides; "
+     "write encode{method=unary_parallel} in the pipeline text or delete it"),
+    ("passes-typo-in-spec", spec(compile="{passes: 'normalise,encode,estimate,layout'}"), {}, [C, "spec.yaml"],
+     "spec.yaml:4: compile.passes: pipeline: unknown pass 'normalise'; did you mean 'normalize'?"),
     # --- targets and options
     ("target-typo", GOOD, {}, [C, "spec.yaml", "--target", "ibm_brisbaen"],
      "unknown target 'ibm_brisbaen'; did you mean 'ibm_brisbane'? run `qac targets` to list them"),
@@ -158,6 +179,9 @@ CATALOGUE = [
     ("run-shots-zero", GOOD, {}, ["run", "spec.yaml", "--shots", "0"], "--shots must be positive, not 0; pass e.g. --shots 4096"),
     ("run-shots-negative", GOOD, {}, ["run", "spec.yaml", "--shots", "-5"],
      "--shots must be positive, not -5; pass e.g. --shots 4096"),
+    ("run-shots-1e11", GOOD, {}, ["run", "spec.yaml", "--shots", "1e11"], SHOT_CAP.format("100000000000")),
+    ("run-shots-above-cap", GOOD, {}, ["run", "spec.yaml", "--shots", "100000001"], SHOT_CAP.format("100000001")),
+    ("run-shots-too-many-for-a-float", GOOD, {}, ["run", "spec.yaml", "--shots", "1e400"], SHOT_CAP.format("about 1e400")),
     ("seed-option-negative", GOOD, {}, [C, "spec.yaml", "--seed", "-1"],
      "--seed must be from 0 to 4294967295, not -1; pass e.g. --seed 7"),
     ("seed-option-too-big", GOOD, {}, [C, "spec.yaml", "--seed", "4294967296"],

@@ -108,6 +108,25 @@ def test_import_qac_loads_neither_qiskit_nor_torch():
     assert loaded_heavy_modules("import qac, qac.errors") == []
 
 
+def test_help_of_qac_compile_shows_the_real_signature_without_loading_qiskit():
+    """``help(qac.compile)`` showed only ``**options``: the facade now has the compiler's own
+    signature (kept equal by this test) and a docstring naming every argument."""
+    code = ("import inspect, pydoc, qac\n"
+            "text = pydoc.render_doc(qac.compile)\n"
+            "assert all(name in text for name in ('spec_or_path', 'target', 'seed', 'passes', 'pack', 'Returns')), text\n"
+            "assert '**options' not in text and 'base_dir' in pydoc.render_doc(qac.load_spec)\n"
+            "print(inspect.signature(qac.compile))")
+    assert loaded_heavy_modules(code) == []
+    import inspect
+
+    import qac
+    import qac.compiler
+    import qac.spec
+
+    assert inspect.signature(qac.compile) == inspect.signature(qac.compiler.compile)
+    assert inspect.signature(qac.load_spec) == inspect.signature(qac.spec.load_spec)
+
+
 def test_qac_help_loads_neither_qiskit_nor_torch():
     code = ("from qac.cli import main\n"
             "for argv in (['--help'], ['compile', '--help'], ['run', '--help'], ['verify', '--help']):\n"

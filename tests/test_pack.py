@@ -87,3 +87,16 @@ def test_packed_noisy_mitigated_run(d4_spec, packed):
     result = packed.run(noise=True, seed=3)
     assert result.mitigated and len(result.mitigation) == packed.copies(packed.template_of(packed.kernels[0]))
     assert 0.85 <= result.coverage() <= 1.0
+
+
+def test_an_explicit_copy_count_is_kept_or_refused_with_the_count_that_works(d4_spec):
+    """Before: pack{copies=1000} silently became the copies that fit while the manifest's
+    pipeline said 1000. Now the count is what ran, or the compile stops naming what fits."""
+    with pytest.raises(CompileError, match=r"^pack: copies=1000 but template binary_interference_d4 has 64 pairs "
+                                           r"to run; use pack\{copies=64\} or pack\{copies=auto\}$"):
+        qac.compile(d4_spec, "ibm_brisbane", pack=1000)
+    with pytest.raises(CompileError, match=r"^pack: 64 copies of binary_interference_d4 do not fit on 'ibm_brisbane': "
+                                           r"qac found room for (\d+) .*; use pack\{copies=\1\} or pack\{copies=auto\}$"):
+        qac.compile(d4_spec, "ibm_brisbane", pack=64)
+    two = qac.compile(d4_spec, "ibm_brisbane", pack=2)
+    assert two.resources()[0]["copies"] == 2 and "pack{copies=2," in two.manifest()["pipeline"]

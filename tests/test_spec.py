@@ -423,3 +423,43 @@ def test_flow_depth_check_agrees_with_the_parser(text, max_depth):
     except yaml.YAMLError:
         return
     assert (yamlfile.too_deep_flow(text, max_depth) is not None) == (depth > max_depth)
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("loop", "'q.npy' is a symbolic link loop (at "),
+    ("dangling", "'q.npy' is a symbolic link to 'gone.npy', which does not exist (at "),
+    ("directory", "'q.npy' is a directory, not a file (at "),
+    ("fifo", "'q.npy' is not a regular file (a device, socket or pipe) (at "),
+])
+def test_npy_paths_that_are_not_files_say_what_they_are(tmp_path, kind, fragment):
+    """Before: a directory or a symlink loop named x.npy was reported as "not found"."""
+    target = tmp_path / "q.npy"
+    if kind == "loop":
+        target.symlink_to("q.npy")
+    elif kind == "dangling":
+        target.symlink_to("gone.npy")
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(SpecError) as caught:
+        load_spec({"Q": "q.npy", "K": [[1.0, 2.0]], "V": [[1.0]]}, base_dir=tmp_path)
+    assert str(caught.value).startswith(f"<spec>: Q: {fragment}{target}); give the path of a .npy file"), caught.value
+
+
+def test_compile_passes_with_encoding_is_refused_and_with_options_merges_only_what_was_set(tmp_path):
+    """``compile.passes`` overrode ``encoding:`` silently; a spec setting both is refused at the
+    line of ``passes``; pipeline text errors carry that line too."""
+    text = variant(optimization_level="  passes: normalize,encode,estimate,layout")
+    with pytest.raises(SpecError, match=r"attention.yaml:13: compile.passes: sets a pipeline and encoding and "
+                                        r"estimator, which the pipeline overrides; write encode\{method=binary\} and "
+                                        r"estimate\{method=interference\} in the pipeline text or delete them$"):
+        load_spec(write(tmp_path, text))
+    bad = variant(encoding=None, estimator=None, optimization_level="  passes: normalize,encode{method=foo},estimate,layout")
+    with pytest.raises(SpecError, match=r"attention.yaml:11: compile.passes: encode: unknown encoding 'foo'; choose"):
+        load_spec(write(tmp_path, bad))
+    spec = load_spec({"Q": [[1.0, 2.0]], "K": [[1.0, 0.0]], "V": [[1.0]]})
+    piped = spec.with_options(compile={"passes": "normalize,encode{method=unary_parallel},estimate{method=swap},layout"})
+    assert piped.compile.passes.startswith("normalize") and piped.compile.encoding == "binary"
+    with pytest.raises(SpecError, match="sets a pipeline and estimator"):
+        piped.with_options(compile={"estimator": "swap"})

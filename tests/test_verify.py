@@ -161,3 +161,16 @@ def test_wide_kernels_verify_at_every_optimization_level(target, level):
             "V": [[1.0, 0.0], [2.0, 1.0], [3.0, 2.0]], "heads": 2, "compile": {"optimization_level": level}}
     report = verify.verify_compiled(qac.compile(spec, target), rows=5, generic=3)
     assert report.ok, "\n".join(c.line() for c in report.checks)
+
+
+def test_the_install_hint_works_for_a_source_checkout_too(monkeypatch):
+    """``pip install 'qac[verify]'`` fails in a source checkout (qac is not on the index there)."""
+    import sys
+
+    from qac.verify import checkers
+
+    monkeypatch.setitem(sys.modules, "mqt.qcec", None)  # import mqt.qcec raises ImportError
+    with pytest.raises(qac.QacError) as caught:
+        checkers._require_checkers()
+    assert str(caught.value) == ("qac verify needs mqt.qcec, which is not installed; "
+                                 "pip install -e '.[verify]' (source checkout) or pip install 'qac[verify]'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qac import limits
 from qac.errors import ExecutionError, InternalError
 
 #: AerSimulator options qac runs with. qac's circuits are tiny (a handful of qubits) and
@@ -92,13 +93,30 @@ def register_slice(circuit, name: str = "meas") -> tuple[int, int]:
     raise InternalError(f"circuit {circuit.name!r} has no {name!r} register")
 
 
+def shot_chunks(shots: int) -> list[int]:
+    """``shots`` cut into runs of at most ``qac.limits.AER_SHOT_CHUNK`` (read at call time)."""
+    chunk = limits.AER_SHOT_CHUNK
+    return [chunk] * (shots // chunk) + ([shots % chunk] if shots % chunk else [])
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """Aer's seed for chunk ``index`` of a run seeded ``seed``: the seed itself for the first
+    chunk (so a request of one chunk draws exactly what it drew before chunking), and a
+    32-bit hash of (seed, index) for the others, so no two chunks share their draws."""
+    if index == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), index]).generate_state(1, dtype=np.uint32)[0])
+
+
 class AerEngine:
-    """Aer's ``SamplerV2`` without its per-shot bit strings.
+    """Aer's ``SamplerV2`` without its per-shot bit strings, in bounded memory.
 
     The same grouping of PUBs by shots, the same circuits, parameter binds and
     ``seed_simulator`` handed to the same ``AerSimulator.run`` — so the same samples — but Aer
     returns counts per row (``memory`` off) instead of every shot's bits, which SamplerV2 then
-    packs into a ``BitArray`` in Python (half of a run's time at 1024 shots per row).
+    packs into a ``BitArray`` in Python (half of a run's time at 1024 shots per row). Aer holds
+    about 100 bytes per shot while it samples a row (``qac/limits.py``), so more than
+    ``AER_SHOT_CHUNK`` shots are drawn in chunks (``chunk_seed``) whose counts are summed.
     """
 
     name = "aer"
@@ -106,7 +124,7 @@ class AerEngine:
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
         """Run PUBs ``(circuit, values, shots)`` in one job; counts (rows, 2^bits) per PUB."""
         live = [k for k, pub in enumerate(pubs) if len(pub[1])]
-        results = [np.zeros((0, 1 << register_slice(pub[0])[1]), dtype=np.int64) for pub in pubs]
+        results = [np.zeros((len(pub[1]), 1 << register_slice(pub[0])[1]), dtype=np.int64) for pub in pubs]
         if not live:
             return results
         if noise_model is not None:
@@ -124,24 +142,29 @@ class AerEngine:
                     raise InternalError("a circuit without parameters runs one row per PUB")
                 circuits.append(circuit)
                 binds.append({p: values[:, i] for i, p in enumerate(circuit.parameters)})
-            try:
-                result = backend.run(circuits, shots=shots, seed_simulator=seed, parameter_binds=binds).result()
-            except Exception as exc:  # Aer reports simulation failures as generic errors
-                raise ExecutionError(f"the simulator failed: {exc}; run with --debug for details") from exc
-            experiments = iter(result.results)
-            for k in members:
-                start, bits = register_slice(pubs[k][0])
-                mask = (1 << bits) - 1
-                counts = np.zeros((len(pubs[k][1]), 1 << bits), dtype=np.int64)
-                for row in range(len(counts)):
-                    experiment = next(experiments)
-                    status = experiment.status
-                    if not experiment.success or (isinstance(status, str) and status.upper().startswith("ERROR")):
-                        raise ExecutionError(f"the simulator failed: {status}; run with --debug for details")
-                    for key, n in getattr(experiment.data, "counts", {"0x0": shots}).items():
-                        counts[row, (int(key, 16) >> start) & mask] += n
-                results[k] = counts
+            for index, chunk in enumerate(shot_chunks(shots)):
+                self._add_counts(backend, circuits, binds, pubs, members, results, chunk, chunk_seed(seed, index))
         return results
+
+    @staticmethod
+    def _add_counts(backend, circuits, binds, pubs, members, results, shots: int, seed: int) -> None:
+        """One ``AerSimulator.run`` of every member PUB at ``shots``; its counts added to ``results``."""
+        try:
+            result = backend.run(circuits, shots=shots, seed_simulator=seed, parameter_binds=binds).result()
+        except Exception as exc:  # Aer reports simulation failures as generic errors
+            raise ExecutionError(f"the simulator failed: {exc}; run with --debug for details") from exc
+        experiments = iter(result.results)
+        for k in members:
+            start, bits = register_slice(pubs[k][0])
+            mask = (1 << bits) - 1
+            counts = results[k]
+            for row in range(len(counts)):
+                experiment = next(experiments)
+                status = experiment.status
+                if not experiment.success or (isinstance(status, str) and status.upper().startswith("ERROR")):
+                    raise ExecutionError(f"the simulator failed: {status}; run with --debug for details")
+                for key, n in getattr(experiment.data, "counts", {"0x0": shots}).items():
+                    counts[row, (int(key, 16) >> start) & mask] += n
 
 
 AER = AerEngine()

@@ -7,6 +7,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def share_within(error: np.ndarray, stderr: np.ndarray, k: float) -> float:
+    """Share of entries with |error| ≤ k·σ (1e-12 of slack for exact zeros); 1.0 for no entries."""
+    error = np.asarray(error)
+    return float(np.mean(np.abs(error) <= k * np.asarray(stderr) + 1e-12)) if error.size else 1.0
+
+
+class Coverage(float):
+    """The share of output entries within 2 reported standard errors of the exact value — a
+    number, like ``max_error`` — that also answers for another multiple: ``result.coverage``
+    is the 2σ share, ``result.coverage(3.0)`` the 3σ one (``result.coverage()`` = 2σ)."""
+
+    def __new__(cls, error: np.ndarray, stderr: np.ndarray):
+        share = super().__new__(cls, share_within(error, stderr, 2.0))
+        share._error, share._stderr = error, stderr
+        return share
+
+    def __call__(self, k: float = 2.0) -> float:
+        return share_within(self._error, self._stderr, k)
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+    def __reduce__(self):
+        return Coverage, (self._error, self._stderr)
+
+
 @dataclass(frozen=True)
 class Result:
     """The attention output with its error bars, next to numpy's exact output.
@@ -56,6 +82,8 @@ class Result:
     def max_stderr(self) -> float:
         return float(np.max(self.stderr)) if self.stderr.size else 0.0
 
-    def coverage(self, k: float = 2.0) -> float:
-        """Share of output entries within k reported standard errors of the exact value."""
-        return float(np.mean(np.abs(self.error) <= k * self.stderr + 1e-12))
+    @property
+    def coverage(self) -> Coverage:
+        """Share of output entries within 2 reported standard errors of the exact value; call it
+        for another multiple k: ``coverage(3.0)``."""
+        return Coverage(self.error, self.stderr)

@@ -18,14 +18,22 @@ from qac.execution import engines
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.plan import Plan
 from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
-from qac.limits import check_run_shots
 from qac.execution.reconstruct import reconstruct
 from qac.execution.result import Result
+from qac.limits import check_run_shots, check_seed, check_shots
 from qac.packing import pairs_per_circuit, template_of
 
 
-def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots):
-    """(shots, mitigation, precision, pilot_shots) with defaults filled in, or an ExecutionError."""
+def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots, seed=None,
+                  pairs: int = 0):
+    """(shots, mitigation, precision, pilot_shots) with defaults filled in, or an ExecutionError.
+
+    Shots and pilot shots are whole numbers from 1 to ``qac.limits.MAX_SHOTS`` per circuit, the
+    seed is 0 … 2³²−1 (the rules of the spec and the CLI), and ``pairs`` × shots must stay within
+    the run cap ``MAX_RUN_SHOTS``.
+    """
+    if seed is not None:
+        check_seed(seed)
     if precision is None:
         precision = getattr(defaults, "precision", None)
     if precision is not None:
@@ -41,13 +49,14 @@ def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, prec
                                  "drop noise/mitigation/precision or exact=True")
         return None, False, None, None
     explicit = shots is not None
-    shots = defaults.shots if shots is None else shots
-    for label, value in (("shots", shots), ("pilot_shots", pilot_shots)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
-            raise ExecutionError(f"{label} must be a positive whole number, not {value!r}")
+    shots = check_shots(defaults.shots if shots is None else shots)
+    if pilot_shots is not None:
+        pilot_shots = check_shots(pilot_shots, "pilot_shots")
     if precision is not None and pilot_shots is None and explicit:
-        pilot_shots = int(shots)
-    return int(shots), bool(mitigation), precision, pilot_shots
+        pilot_shots = shots
+    first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
+    check_run_shots(pairs * first, f"{pairs} pairs × {first} shots")
+    return shots, bool(mitigation), precision, pilot_shots
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
@@ -65,7 +74,7 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
 def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine) -> Result:
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
-        pilot_shots=pilot_shots)
+        pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
     if exact:
         return run_exact(compiled, engine)
     seed = compiled.spec.seed if seed is None else seed
@@ -150,8 +159,6 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                 requests.append((b, np.full(len(b.copy), per_row, dtype=np.int64)))
         plan.run(requests, engine=engine, seed=stage_seed, noise_model=noise_model)
 
-    check_run_shots(sum(len(plan.data_blocks(k)[0].copy) * len(plan.data_blocks(k)) for k in plan.kernels) * first,
-                    f"{first} shots per pair")
     stage({k: np.full(len(plan.data_blocks(k)[0].copy), first) for k in plan.kernels}, first if mitigation else 0, seed)
     estimated, report = estimates(plan)
     allocation = {}
@@ -174,27 +181,32 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                   engine_metadata=dict(getattr(engine, "metadata", None) or {}))
 
 
+def reported_sigma(program, estimated, seed: int, mitigation: bool) -> float:
+    """The largest σ the result will report for these estimates (same bootstrap seeds)."""
+    kind = "mitigated" if mitigation else "raw"
+    bars = reconstruct(program, {k: None if e is None else getattr(e, kind) for k, e in estimated.items()},
+                       rng=bootstrap_rng(seed, kind))
+    return float(np.max(bars.stderr)) if bars.stderr.size else 0.0
+
+
 def refine(program, plan, estimated, precision: float, first: int, *, seed: int, mitigation: bool, stage) -> dict:
     """After the pilot: up to ``REFINEMENTS`` stages of planned shots, each checked against the
     bootstrap bars the result will report (same seeds), stopping once every entry's σ ≤ precision."""
     planning = bootstrap_rng(seed, "pilot")
     uniform_total = planned_total = 0
     stages = 0
-    achieved = float("inf")
+    achieved = reported_sigma(program, estimated, seed, mitigation)  # the pilot may already reach it
     for refinement in range(1, REFINEMENTS + 1):
         extra, uniform, planned_total = allocate(program, estimated, precision, first, rng=planning)
         uniform_total = uniform_total or uniform
-        if not any(np.any(shots > 0) for shots in extra.values()):
+        if achieved <= precision or not any(np.any(shots > 0) for shots in extra.values()):
             break
         calibration = int(max((np.max(e.shots + extra[k]) for k, e in estimated.items() if e is not None),
                               default=0))
         stage(extra, calibration if mitigation else 0, seed + refinement)
         stages += 1
         estimated, _ = estimates(plan)
-        kind = "mitigated" if mitigation else "raw"
-        bars = reconstruct(program, {k: None if e is None else getattr(e, kind) for k, e in estimated.items()},
-                           rng=bootstrap_rng(seed, kind))
-        achieved = float(np.max(bars.stderr)) if bars.stderr.size else 0.0
+        achieved = reported_sigma(program, estimated, seed, mitigation)
         if achieved <= precision:
             break
     used = sum(int(np.sum(e.shots)) for e in estimated.values() if e is not None)

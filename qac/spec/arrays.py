@@ -3,9 +3,11 @@ random normals, into read-only float64 arrays; shapes are checked before anythin
 
 from __future__ import annotations
 
+import errno
 import numbers
 import os
 import pathlib
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,15 +94,37 @@ def from_rows(rows: list | tuple) -> np.ndarray:
     return frozen(np.array(rows, dtype=np.float64))
 
 
+def not_a_file(path: pathlib.Path) -> str | None:
+    """What is at ``path`` if it is not a readable regular file ("is a directory", …), else None."""
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks: a loop or a dangling link raises here
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if os.path.islink(path):
+            return f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "not found"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a device, socket or pipe)"
+    return None
+
+
 def load_npy(source: Any, base_dir: pathlib.Path) -> np.ndarray:
     if not isinstance(source, (str, os.PathLike)):
         raise Invalid(f"npy must be a file path, got {show(source)}", "write e.g. {npy: data/k.npy}")
     given = os.fspath(source)
     path = pathlib.Path(given).expanduser()
     path = path if path.is_absolute() else base_dir / path
-    if not path.is_file():
+    problem = not_a_file(path)
+    if problem == "not found":
         raise Invalid(f"file {given!r} not found (looked for {os.path.abspath(path)})",
                        "check the path; relative paths are relative to the spec file's directory")
+    if problem is not None:
+        raise Invalid(f"{given!r} {problem} (at {os.path.abspath(path)})", "give the path of a .npy file")
     what, fmt = repr(given), np.lib.format
     try:
         with open(path, "rb") as f:  # read the header first: refuse type and size before loading

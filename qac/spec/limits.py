@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from qac.limits import MAX_SEED, MAX_SHOTS  # one definition: qac/limits.py (the CLI and the API check the same)
+
 MAX_ROWS = 4096  # N and M: each query×key pair is one circuit
 MAX_COLS = 1024  # d and dv
 MAX_PAIRS = 2**20  # N·M·heads circuits
 MAX_BINDING_VALUES = 2**27  # pairs × angles per pair: 1 GiB of float64 bindings
-MAX_SHOTS = 10**8
-MAX_SEED = 2**32 - 1
 MAX_YAML_NODES = 200_000  # bigger inline data belongs in .npy files
 MAX_YAML_DEPTH = 32  # specs nest 5 deep; this stops runaway recursion in the composer
 MAX_FILE_BYTES = 32 * 2**20

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
 from qac import choices
+from qac.limits import range_problem
 from qac.spec.arrays import matrix
 from qac.spec.limits import MAX_BINDING_VALUES, MAX_COLS, MAX_PAIRS, MAX_SEED, MAX_SHOTS, TOP_KEYS
 from qac.spec.problems import Invalid, show, spec_error, under
@@ -130,6 +131,9 @@ class Spec(BaseModel):
             raise Invalid(f"{n}×{m}×{self.heads} pairs of width d_head = {self.d_head} need at least {values} "
                            f"circuit angles ({values * 8 / 2**30:.1f} GiB of bindings)",
                            f"qac accepts at most {MAX_BINDING_VALUES} (1 GiB); use fewer rows or a smaller d", ("Q",))
+        problem = range_problem(self.Q, self.K, self.V, self.scale_value, self.heads)
+        if problem is not None:
+            raise Invalid(*problem)
 
     N = property(lambda self: self.Q.shape[0], doc="number of queries")
     M = property(lambda self: self.K.shape[0], doc="number of keys")
@@ -164,6 +168,7 @@ class Spec(BaseModel):
         """A copy with top-level fields replaced and re-validated; a ``compile`` mapping is merged in."""
         data = {key: getattr(self, key) for key in type(self).model_fields}
         if isinstance(changes.get("compile"), Mapping):
-            changes["compile"] = {**self.compile.model_dump(), **changes["compile"]}
+            # only the options the spec set: a default encoding must not collide with new passes
+            changes["compile"] = {**self.compile.model_dump(exclude_unset=True), **changes["compile"]}
         base_dir = self.path.parent if self.path is not None else None
         return Spec.model_validate({**data, **changes}, context={"base_dir": base_dir})

@@ -111,4 +111,29 @@ def compile_fields(data: Any) -> dict[str, Any]:
                                "write a pass pipeline or delete the key")
             else:
                 out[key] = value if value is None else value.strip()
+    if out.get("passes") is not None:
+        overridden = [key for key in ("encoding", "estimator", "optimization_level") if key in out]
+        if overridden:  # the pipeline would silently win over them
+            listed = " and ".join(overridden)
+            example = {"encoding": f"encode{{method={out.get('encoding')}}}",
+                       "estimator": f"estimate{{method={out.get('estimator')}}}",
+                       "optimization_level": f"layout{{optimization_level={out.get('optimization_level')}}}"}
+            example.update({k: f"choose{{{k}=auto}}" for k in ("encoding", "estimator") if out.get(k) == "auto"})
+            raise Invalid(f"sets a pipeline and {listed}, which the pipeline overrides",
+                          f"write {' and '.join(example[k] for k in overridden)} in the pipeline text or delete "
+                          f"{'them' if len(overridden) > 1 else 'it'}", ("passes",))
+        with under("passes"):
+            check_pipeline(out["passes"])
     return out
+
+
+def check_pipeline(text: str) -> None:
+    """Parse the spec's pipeline text now, so its errors carry the spec's file and line."""
+    from qac.errors import CompileError
+    from qac.passes import parse
+
+    try:
+        parse(text)
+    except CompileError as exc:
+        what, _, fix = str(exc).partition("; ")
+        raise Invalid(what, fix or "fix the pipeline text") from None

@@ -80,6 +80,10 @@ def rows_to_check(values: np.ndarray, count: int, seed: int) -> np.ndarray:
     return values[sorted(set(int(i) for i in chosen))]
 
 
+#: ``qac[verify]`` resolves only from a package index; a source checkout installs its own extra.
+INSTALL_HINT = "pip install -e '.[verify]' (source checkout) or pip install 'qac[verify]'"
+
+
 def template_seed(seed: int, template: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(template.encode())) % 2**32
 
@@ -88,8 +92,7 @@ def _require_checkers() -> None:
     try:
         import mqt.qcec  # noqa: F401
     except ImportError:
-        raise VerifyInputError("qac verify needs mqt.qcec, which is not installed; "
-                               "pip install 'qac[verify]' (or 'mqt.qcec>=3.0')") from None
+        raise VerifyInputError(f"qac verify needs mqt.qcec, which is not installed; {INSTALL_HINT}") from None
 
 
 def verify_program(logical: dict[str, Any], isa: dict[str, Any], kernels: list[tuple[str, str, np.ndarray]], *,
