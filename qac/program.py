@@ -31,6 +31,8 @@ class CompiledAttention:
         self.pipeline = pipeline
         self.timings = timings
         self.snapshots = snapshots
+        self.build_files: dict[str, bytes] | None = None  # the files a loaded program came from
+        self.source: Path | None = None  # and their directory
 
     # -- IR queries
     @property
@@ -112,6 +114,21 @@ class CompiledAttention:
         from qac.execution.reconstruct import reference_output
 
         return reference_output(self.program)
+
+    # -- a build directory as an artefact (qac/bundle.py)
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, target=None) -> CompiledAttention:
+        """The program a ``qac compile -o DIR`` directory holds; runs exactly as the compiled one."""
+        from qac.bundle import load
+
+        return load(directory, target=target)
+
+    def decode_counts(self, counts, *, noise: bool = False):
+        """Counts from any sampler, one entry per PUB of ``pubs()``, → the attention output with
+        error bars, unmitigated (``qac/execution/counts.py``; docs/bundle.md)."""
+        from qac.execution.counts import decode_counts
+
+        return decode_counts(self, counts, noise=noise)
 
     # -- outputs
     def manifest(self) -> dict:
