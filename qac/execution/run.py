@@ -124,15 +124,26 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
         allocation = {"requested": precision, "pair_shots": used, "uniform_pair_shots": uniform_total,
                       "planned_pair_shots": adaptive_total,
                       "saving": 1.0 - used / uniform_total if uniform_total else 0.0, "pilot_shots": first}
+    circuits, used = plan.device_cost()
+    return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
+                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation)
+
+
+def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,
+                   circuits: int, shots_used: int, precision: dict) -> Result:
+    """Per-kernel sampled estimates → the Result (raw and, mitigated, both reconstructions).
+    The one tail of every sampled path: runs and ``decode_counts`` (``qac/execution/counts.py``).
+    ``shots``: per pair; None: the largest any pair got."""
+    program = compiled.program
     raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()})
     main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()}) \
         if mitigation else raw
-    largest = int(max((np.max(e.shots) for e in estimated.values() if e is not None), default=0))
-    circuits, used = plan.device_cost()
+    if shots is None:
+        shots = int(max((np.max(e.shots) for e in estimated.values() if e is not None and len(e.shots)), default=0))
     return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
                   scores_stderr=main.scores_stderr, inner_products=main.inner_products,
-                  shots=first if precision is None else largest, noise=noise, target=compiled.target.name,
+                  shots=shots, noise=noise, target=compiled.target.name,
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
-                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
+                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=shots_used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=allocation)
+                  precision=precision)
