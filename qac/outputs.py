@@ -61,7 +61,7 @@ def is_qac_directory(directory: Path) -> bool:
     return model is not None and model.get("kind") == "model_run"
 
 
-def _is_qac_report(path: Path) -> bool:
+def is_qac_report(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
             return REPORT_GENERATOR in handle.read(1 << 16)
@@ -79,7 +79,7 @@ def foreign_entries(directory: Path) -> list[str]:
                     if not (n.endswith(".qasm") and (path / n).is_file() and not (path / n).is_symlink())]
         elif name not in QAC_FILES or path.is_symlink() or not path.is_file():
             out.append(name + ("/" if path.is_dir() else ""))
-        elif name == "report.html" and not _is_qac_report(path):
+        elif name == "report.html" and not is_qac_report(path):
             out.append(name)
     return out
 

@@ -11,6 +11,9 @@ plus what the run produced, so ``qac report DIR`` can draw everything from files
 - ``timings.json``: the compile passes' and the run's wall-clock seconds (the only file that
   differs between two runs with the same seed).
 
+``-o DIR`` naming a directory that already holds the same build (``qac compile -o DIR``, then
+``qac run DIR -o DIR`` or ``qac run SPEC -o DIR``) adds the three run files beside it.
+
 Every file but timings.json is byte-identical for the same spec, target, options and seed.
 """
 
@@ -140,10 +143,57 @@ def run_files(compiled, result, *, seed: int, mitigation: bool, run_seconds: flo
     return files
 
 
+RUN_FILES = ("result.npz", "run.json", "timings.json")  # what a run adds to its build
+
+
+def holds_build(directory: Path, files: dict[str, bytes]) -> bool:
+    """DIR is a qac build (or run) directory whose build files are exactly ``files``' build files."""
+    from qac.outputs import is_qac_directory
+
+    if directory.is_symlink() or not directory.is_dir() or not is_qac_directory(directory):
+        return False
+    build = {name: data for name, data in files.items() if name not in RUN_FILES}
+    try:
+        kernels = directory / "kernels"
+        present = {f"kernels/{p.name}" for p in kernels.iterdir()} if kernels.is_dir() else set()
+        if present != {name for name in build if name.startswith("kernels/")}:
+            return False
+        return all((directory / name).is_file() and (directory / name).read_bytes() == data
+                   for name, data in build.items())
+    except OSError:
+        return False
+
+
+def check_run_output(directory: str | Path, *, force: bool) -> None:
+    """Refuse an output directory before any work, except a qac build directory (the run may go
+    beside its build: ``write_run`` decides once it knows the build's files)."""
+    from qac.outputs import check_replaceable, is_qac_directory
+
+    from qac.errors import OutputError
+
+    directory = Path(directory)
+    if directory.is_dir() and not directory.is_symlink() and is_qac_directory(directory):
+        if (directory / "run.json").exists() and not force:
+            raise OutputError(f"output directory {directory} already holds a run (run.json); pass --force to replace "
+                              f"it or choose another -o")
+        return
+    check_replaceable(directory, force=force)
+
+
 def write_run(directory: str | Path, compiled, result, *, seed: int, mitigation: bool, run_seconds: float,
               force: bool = False) -> Path:
-    """Write the run directory atomically (a temporary sibling renamed into place)."""
-    from qac.emit import write_atomic
+    """Write the run directory: new (or replaced, with ``force``) atomically as a temporary sibling
+    renamed into place; or, when DIR already holds this very build, the run files added beside
+    it (an earlier run there is replaced only with ``force``; the build's files are not touched)."""
+    from qac.errors import OutputError
+    from qac.outputs import is_qac_report, add_files, write_atomic
 
     files = run_files(compiled, result, seed=seed, mitigation=mitigation, run_seconds=run_seconds)
-    return write_atomic(Path(directory), files, force=force)
+    directory = Path(directory)
+    if holds_build(directory, files):
+        if (directory / "run.json").exists() and not force:
+            raise OutputError(f"output directory {directory} already holds a run of this build (run.json); pass "
+                              f"--force to replace the run (the build stays) or choose another -o")
+        stale = ("report.html",) if is_qac_report(directory / "report.html") else ()  # it shows the old state
+        return add_files(directory, {name: files[name] for name in RUN_FILES}, remove=stale, last="run.json")
+    return write_atomic(directory, files, force=force)
