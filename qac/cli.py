@@ -196,6 +196,10 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     if not build:
         compiled = qac.compile(spec, target or "aer", seed=seed)
+    if output:
+        from qac.rundir import check_same_build
+
+        check_same_build(output, compiled, force=force)
     import time
 
     started = time.perf_counter()

@@ -84,6 +84,18 @@ def foreign_entries(directory: Path) -> list[str]:
     return out
 
 
+def refuse_foreign(directory: Path) -> None:
+    """``OutputError`` naming the first files of DIR that qac did not write, if there are any."""
+    try:
+        foreign = foreign_entries(directory)
+    except OSError as exc:
+        raise OutputError(f"cannot read output directory {directory}: {exc.strerror}; choose another -o") from None
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputError(f"output directory {directory} holds files qac did not write ({shown}); qac replaces only "
+                          f"its own files, so move them out or choose another -o")
+
+
 def _holds_cwd(directory: Path) -> bool:
     try:
         here, there = Path.cwd().resolve(), directory.resolve()
@@ -108,13 +120,10 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
             raise OutputError(f"output directory {directory} already exists and was not written by qac (it holds no "
                               f"qac manifest.json or run.json); qac replaces only its own directories, so choose "
                               f"another -o")
-        foreign = [] if empty else foreign_entries(directory)
     except OSError as exc:
         raise OutputError(f"cannot read output directory {directory}: {exc.strerror}; choose another -o") from None
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise OutputError(f"output directory {directory} holds files qac did not write ({shown}); qac replaces only "
-                          f"its own files, so move them out or choose another -o")
+    if not empty:
+        refuse_foreign(directory)
     if not force:
         raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
     if _holds_cwd(directory):
@@ -204,8 +213,8 @@ def add_files(directory: str | os.PathLike, files: dict[str, bytes], *, remove: 
             fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
             os.close(fd)
             os.unlink(temp)
+            staged[name] = Path(temp)  # before writing: a failed write is cleaned up too
             write_file(Path(temp), data)
-            staged[name] = Path(temp)
         for name in (*remove, *([last] if last in files else [])):
             if (directory / name).exists():
                 os.unlink(directory / name)

@@ -167,17 +167,33 @@ def holds_build(directory: Path, files: dict[str, bytes]) -> bool:
 def check_run_output(directory: str | Path, *, force: bool) -> None:
     """Refuse an output directory before any work, except a qac build directory (the run may go
     beside its build: ``write_run`` decides once it knows the build's files)."""
-    from qac.outputs import check_replaceable, is_qac_directory
+    from qac.outputs import check_replaceable, is_qac_directory, refuse_foreign
 
     from qac.errors import OutputError
 
     directory = Path(directory)
     if directory.is_dir() and not directory.is_symlink() and is_qac_directory(directory):
+        refuse_foreign(directory)
         if (directory / "run.json").exists() and not force:
             raise OutputError(f"output directory {directory} already holds a run (run.json); pass --force to replace "
                               f"it or choose another -o")
         return
     check_replaceable(directory, force=force)
+
+
+def check_same_build(directory: str | Path, compiled, *, force: bool) -> None:
+    """Before running: a qac directory holding another build (its manifest.json differs) is
+    replaced only with ``force``, so refuse now rather than after the run."""
+    from qac.emit import json_text
+    from qac.outputs import check_replaceable
+
+    directory = Path(directory)
+    try:
+        same = (directory / "manifest.json").read_bytes() == json_text(compiled.manifest()).encode()
+    except OSError:
+        same = False
+    if directory.exists() and not same:
+        check_replaceable(directory, force=force)
 
 
 def write_run(directory: str | Path, compiled, result, *, seed: int, mitigation: bool, run_seconds: float,
