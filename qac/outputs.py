@@ -144,10 +144,9 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def _failure(directory: Path, exc: OSError, *, kept: bool) -> OutputError:
-    what = exc.strerror or type(exc).__name__
-    where = f" ({exc.filename})" if exc.filename and Path(str(exc.filename)).name not in ("", ".") else ""
+    what = exc.strerror or type(exc).__name__  # the file name would be a temporary one: leave it out
     left = "the existing directory is unchanged" if kept else "nothing was written"
-    return OutputError(f"cannot write output directory {directory}: {what}{where}; {left}; free space, fix the "
+    return OutputError(f"cannot write output directory {directory}: {what}; {left}; free space, fix the "
                        f"permissions or choose another -o")
 
 

@@ -188,8 +188,10 @@ def check_same_build(directory: str | Path, compiled, *, force: bool) -> None:
     from qac.outputs import check_replaceable
 
     directory = Path(directory)
+    stored = getattr(compiled, "build_files", None)  # a loaded build writes the bytes it came from
+    manifest = stored["manifest.json"] if stored else json_text(compiled.manifest()).encode()
     try:
-        same = (directory / "manifest.json").read_bytes() == json_text(compiled.manifest()).encode()
+        same = (directory / "manifest.json").read_bytes() == manifest
     except OSError:
         same = False
     if directory.exists() and not same:
