@@ -44,16 +44,17 @@ def load(directory, *, target=None):
     return _load(directory, target=target)
 
 
-def decode_counts(program_or_directory, counts, *, noise: bool = False):
+def decode_counts(program_or_directory, counts, *, noise: bool = False, seed: int | None = None):
     """Counts from any sampler (one entry per PUB of ``prog.pubs()``: arrays, BitArrays,
     SamplerPubResults or dicts) → a ``Result`` with the attention output and its error bars,
-    unmitigated. ``program_or_directory``: a ``CompiledAttention`` or a build directory."""
+    unmitigated. ``program_or_directory``: a ``CompiledAttention`` or a build directory; ``seed``:
+    the run seed the counts stand for (default the program's), as in ``run``."""
     from qac.execution.counts import decode_counts as _decode
 
     program = program_or_directory
     if not hasattr(program, "pubs"):
         program = load(program)
-    return _decode(program, counts, noise=noise)
+    return _decode(program, counts, noise=noise, seed=seed)
 
 
 __all__ = ["CompileError", "ExecutionError", "InternalError", "OutputError", "QacError", "SpecError", "TargetError",

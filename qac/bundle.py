@@ -132,8 +132,8 @@ def program_files(compiled) -> dict[str, bytes]:
     module, plan = program.module, program.module.plan
     graph = plan.graph
     arrays: dict[str, np.ndarray] = {f"graph.{k}": v for k, v in graph.arrays.items()}
-    nodes = [{"node": n, "class": type(d["op"]).__name__, "fields": _plain(asdict(d["op"]))}
-             for n, d in graph.graph.nodes(data=True)]
+    nodes = [{"node": n, "class": type(d["op"]).__name__, "fields": _fields(d["op"], arrays, f"op.{n}")}
+             for n, d in graph.graph.nodes(data=True)]  # array fields (e.g. an explicit mask's) go to the npz
     kernels = [{"class": type(k).__name__, "fields": _fields(k, arrays, f"kernel.{k.name}")} for k in plan.kernels]
     circuits = {id(t.circuit): name for name, t in module.templates.items()}
     calibrations: dict[int, str] = {}
@@ -265,7 +265,7 @@ def _rebuild(document: dict, arrays: dict, tables: dict, isa: list, logical: lis
     ops = {cls.__name__: cls for cls in ir.OPS}
     g = nx.DiGraph()
     for node in document["graph"]["nodes"]:
-        g.add_node(node["node"], op=ops[node["class"]](**{k: _tuples(v) for k, v in node["fields"].items()}))
+        g.add_node(node["node"], op=ops[node["class"]](**_unfields(node["fields"], arrays)))
     g.add_edges_from(tuple(e) for e in document["graph"]["edges"])
     graph_arrays = {k[len("graph."):]: v for k, v in arrays.items() if k.startswith("graph.")}
     graph = ir.AttentionGraph(g, graph_arrays, document["graph"]["name"])

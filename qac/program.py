@@ -123,12 +123,12 @@ class CompiledAttention:
 
         return load(directory, target=target)
 
-    def decode_counts(self, counts, *, noise: bool = False):
+    def decode_counts(self, counts, *, noise: bool = False, seed: int | None = None):
         """Counts from any sampler, one entry per PUB of ``pubs()``, → the attention output with
         error bars, unmitigated (``qac/execution/counts.py``; docs/bundle.md)."""
         from qac.execution.counts import decode_counts
 
-        return decode_counts(self, counts, noise=noise)
+        return decode_counts(self, counts, noise=noise, seed=seed)
 
     # -- outputs
     def manifest(self) -> dict:

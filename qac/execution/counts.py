@@ -97,8 +97,10 @@ def per_copy_counts(entry, rows: int, k: int, bits: int, label: str) -> np.ndarr
     return out
 
 
-def decode_counts(compiled, counts, *, noise: bool = False):
-    """See the module docstring; ``noise`` only records whether the sampler was noisy."""
+def decode_counts(compiled, counts, *, noise: bool = False, seed: int | None = None):
+    """See the module docstring; ``noise`` only records whether the sampler was noisy; ``seed``
+    (default: the program's, as ``run``'s) is the run seed the counts stand for: error bars drawn
+    by resampling use it, so they equal ``run(seed=seed)``'s for the same samples."""
     from qac.execution.run import sampled_result
 
     program = compiled.program
@@ -132,4 +134,5 @@ def decode_counts(compiled, counts, *, noise: bool = False):
     estimated, report = estimates(plan)
     per_pair = {int(s) for e in estimated.values() if e is not None for s in e.shots}
     return sampled_result(compiled, estimated, report, shots=per_pair.pop() if len(per_pair) == 1 else None,
-                          noise=noise, mitigation=False, circuits=circuits, shots_used=shots_used, precision={})
+                          noise=noise, mitigation=False, circuits=circuits, shots_used=shots_used, precision={},
+                          seed=compiled.spec.seed if seed is None else seed)

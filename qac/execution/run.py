@@ -126,14 +126,15 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                       "saving": 1.0 - used / uniform_total if uniform_total else 0.0, "pilot_shots": first}
     circuits, used = plan.device_cost()
     return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
-                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation)
+                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed)
 
 
 def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,
-                   circuits: int, shots_used: int, precision: dict) -> Result:
+                   circuits: int, shots_used: int, precision: dict, seed: int) -> Result:
     """Per-kernel sampled estimates → the Result (raw and, mitigated, both reconstructions).
     The one tail of every sampled path: runs and ``decode_counts`` (``qac/execution/counts.py``).
-    ``shots``: per pair; None: the largest any pair got."""
+    ``shots``: per pair; None: the largest any pair got. ``seed``: the run seed (error bars that
+    are resampled draw from it)."""
     program = compiled.program
     raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()})
     main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()}) \
