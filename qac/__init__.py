@@ -39,9 +39,9 @@ def load_spec(source, **options):
 def load(directory, *, target=None):
     """The compiled program of a ``qac compile -o DIR`` directory (``qac.bundle.load``): it runs,
     decodes and saves exactly as the program that was compiled."""
-    from qac.bundle import load as _load
+    from qac.program import CompiledAttention
 
-    return _load(directory, target=target)
+    return CompiledAttention.load(directory, target=target)
 
 
 def decode_counts(program_or_directory, counts, *, noise: bool = False, seed: int | None = None):

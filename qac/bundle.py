@@ -125,8 +125,8 @@ def _unfields(data: dict, arrays: dict) -> dict:
 # ----------------------------------------------------------------------------- writing
 def program_files(compiled) -> dict[str, bytes]:
     """``program.json`` and ``program.npz`` of a compiled program (deterministic bytes)."""
-    from qac.emit import json_text, npz_bytes
     from qac.errors import InternalError
+    from qac.files import json_text, npz_bytes
 
     spec, program = compiled.spec, compiled.program
     module, plan = program.module, program.module.plan
@@ -314,15 +314,25 @@ def _rebuild(document: dict, arrays: dict, tables: dict, isa: list, logical: lis
     return program
 
 
-def load(directory: str | Path, *, target=None):
-    """The ``CompiledAttention`` a ``qac compile -o DIR`` (or ``qac run -o DIR``) directory holds.
+@dataclass(frozen=True, eq=False)
+class Build:
+    """What a build directory holds, ready for ``CompiledAttention.load`` to wrap."""
 
-    It runs, decodes and saves exactly as the program that was compiled: ``run`` with the same
-    options and seed gives byte-identical result arrays, ``save`` writes the same files. ``target``
-    (a name or device file) is needed only when the build's device file has moved.
+    spec: LoadedSpec
+    target: object  # a TargetDescription
+    program: object  # the IsaProgram
+    pipeline: str
+    timings: dict
+    files: dict[str, bytes]  # the build's files as they are on disk
+    directory: Path
+
+
+def read(directory: str | Path, *, target=None) -> Build:
+    """Read and check a ``qac compile -o DIR`` (or ``qac run -o DIR``) directory; every problem
+    is one ``OutputError`` line. ``target`` (a name or device file) is needed only when the
+    build's device file has moved. ``qac.load`` / ``CompiledAttention.load`` wrap the result.
     """
     from qac.errors import CompileError, InternalError
-    from qac.program import CompiledAttention
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -357,10 +367,8 @@ def load(directory: str | Path, *, target=None):
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, CompileError, InternalError) as exc:
         raise OutputError(f"{directory}: program.json and program.npz do not describe a whole program "
                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); {RECOMPILE}") from None
-    compiled = CompiledAttention(spec, _target(document, target), program, pipeline, _timings(directory), [])
-    compiled.build_files = _build_files(directory, manifest)
-    compiled.source = directory
-    return compiled
+    return Build(spec, _target(document, target), program, pipeline, _timings(directory),
+                 _build_files(directory, manifest), directory)
 
 
 def _timings(directory: Path) -> dict:
@@ -379,7 +387,7 @@ def _build_files(directory: Path, manifest: dict) -> dict[str, bytes]:
         files = {name: (directory / name).read_bytes() for name in names}
     except OSError as exc:
         raise OutputError(f"cannot read {exc.filename}: {exc.strerror}; {RECOMPILE}") from None
-    from qac.emit import json_text
+    from qac.files import json_text
 
     files["timings.json"] = json_text({k: round(v, 6) for k, v in _timings(directory).items()}).encode()
     return files

@@ -11,15 +11,13 @@ compile always wrote, ``program.json`` and ``program.npz`` (``qac/bundle.py``) h
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from qac.errors import OutputError
+from qac.files import json_text, npz_bytes, qpy_bytes  # noqa: F401 - emit's public names
 from qac.outputs import check_replaceable, write_atomic  # noqa: F401 - write_atomic is emit's public name
 
 FORMAT_VERSION = 1
@@ -83,27 +81,10 @@ def build_manifest(compiled) -> dict:
     return manifest
 
 
-def json_text(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """``np.savez`` with a fixed zip date, so identical arrays give identical bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w") as handle:
-                np.lib.format.write_array(handle, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-    return buffer.getvalue()
 
 
-def qpy_bytes(circuits) -> bytes:
-    from qiskit import qpy
-
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return buffer.getvalue()
 
 
 def artefacts(compiled, *, stored: bool = True) -> dict[str, bytes]:

@@ -118,10 +118,15 @@ class CompiledAttention:
     # -- a build directory as an artefact (qac/bundle.py)
     @classmethod
     def load(cls, directory: str | os.PathLike, *, target=None) -> CompiledAttention:
-        """The program a ``qac compile -o DIR`` directory holds; runs exactly as the compiled one."""
-        from qac.bundle import load
+        """The program a ``qac compile -o DIR`` directory holds (``qac/bundle.py``): it runs,
+        decodes and saves exactly as the program that was compiled (byte-identical result arrays
+        for the same options and seed; ``save`` writes the files it was loaded from)."""
+        from qac.bundle import read
 
-        return load(directory, target=target)
+        build = read(directory, target=target)
+        compiled = cls(build.spec, build.target, build.program, build.pipeline, build.timings, [])
+        compiled.build_files, compiled.source = build.files, build.directory
+        return compiled
 
     def decode_counts(self, counts, *, noise: bool = False, seed: int | None = None):
         """Counts from any sampler, one entry per PUB of ``pubs()``, → the attention output with
