@@ -105,7 +105,7 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         "kind": "run",
         "qac_version": __version__,
         "versions": package_versions(),
-        "engine": ENGINE,
+        "engine": getattr(result, "engine", None) or ENGINE,  # what ran the circuits, where the Result says
         "spec": build["spec"],
         "target": {**build["target"], "two_qubit_gate": target.two_qubit_gate,
                    "coupling_edges": None if target.coupling_edges is None else sorted(map(list, target.coupling_edges)),
@@ -127,6 +127,8 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
     }
     if result.mitigated:
         manifest["errors"]["raw_output"] = error_summary(result.raw_error, result.raw_stderr)
+    if getattr(result, "error_method", None):  # which method made the error bars
+        manifest["error_method"] = result.error_method
     return manifest
 
 
