@@ -140,7 +140,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
             raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
-        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json)", markup=False)
+        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz: `qac run {output}` runs it)", markup=False)
 
 
 @main.command("run")
