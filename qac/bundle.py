@@ -185,7 +185,8 @@ def program_files(compiled) -> dict[str, bytes]:
         "isa": {"target": program.target, "order": list(program.isa),
                 "layout": None if program.layout is None else asdict(program.layout),
                 "resources": {n: _plain(asdict(r)) for n, r in program.resources.items()},
-                "packing": None if program.packing is None else {n: _plain(asdict(p)) for n, p in program.packing.items()},
+                "packing": None if program.packing is None else
+                {n: _plain(asdict(p)) for n, p in program.packing.items()},
                 "cost": None if program.cost is None else _plain(asdict(program.cost))},
         "files": {"arrays": "program.npz", "isa_qpy": "program.qpy", "logical_qpy": "logical.qpy",
                   "bindings": "bindings.npz"},

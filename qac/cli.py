@@ -140,7 +140,8 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
             raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
-        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz: `qac run {output}` runs it)", markup=False)
+        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
+                  f"`qac run {output}` runs it)", markup=False)
 
 
 @main.command("run")
@@ -155,7 +156,8 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--seed", type=int, help="override the spec's seed (for a build DIR: the sampler seed)")
 @click.option("-o", "--output", type=click.Path(),
               help="write the run directory here: the build, result.npz, run.json, timings.json")
-@click.option("--force", is_flag=True, help="replace the output directory if qac wrote it (or an earlier run beside its build)")
+@click.option("--force", is_flag=True,
+              help="replace the output directory if qac wrote it (or an earlier run beside its build)")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
 @handle_errors
 def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report):

@@ -14,8 +14,6 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from qac.errors import OutputError
 from qac.files import json_text, npz_bytes, qpy_bytes  # noqa: F401 - emit's public names
 from qac.outputs import check_replaceable, write_atomic  # noqa: F401 - write_atomic is emit's public name

@@ -52,7 +52,8 @@ def _json_object(path: Path) -> dict | None:
 def is_qac_directory(directory: Path) -> bool:
     """DIR holds qac's manifest.json (a build) or run.json (a run) or model_run.json."""
     manifest = _json_object(directory / "manifest.json")
-    if manifest is not None and isinstance(manifest.get("format"), int) and {"spec", "pipeline", "templates"} <= set(manifest):
+    if manifest is not None and isinstance(manifest.get("format"), int) \
+            and {"spec", "pipeline", "templates"} <= set(manifest):
         return True
     run = _json_object(directory / "run.json")
     if run is not None and run.get("kind") == "run" and isinstance(run.get("format"), int):
@@ -125,7 +126,8 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     if not empty:
         refuse_foreign(directory)
     if not force:
-        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
+        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose "
+                          f"another -o")
     if _holds_cwd(directory):
         raise OutputError(f"output directory {directory} is the current directory or holds it; qac replaces an "
                           f"output directory as a whole, so give another one, e.g. -o build")

@@ -33,7 +33,8 @@ def assert_same_arrays(a, b):
         if x is not None:
             assert x.tobytes() == y.tobytes(), name
     for kernel, (mean, sem) in a.inner_products.items():
-        assert mean.tobytes() == b.inner_products[kernel][0].tobytes() and sem.tobytes() == b.inner_products[kernel][1].tobytes()
+        other_mean, other_sem = b.inner_products[kernel]
+        assert mean.tobytes() == other_mean.tobytes() and sem.tobytes() == other_sem.tobytes(), kernel
 
 
 def test_compile_then_run_dir_equals_run_spec_byte_for_byte(tmp_path, example_spec):

@@ -61,7 +61,8 @@ def per_copy_counts(entry, rows: int, k: int, bits: int, label: str) -> np.ndarr
     if array is not None:
         if tuple(array.shape) != (rows,) or array.num_bits != width:
             raise ExecutionError(f"{label}: a BitArray of shape {tuple(array.shape)} with {array.num_bits} bits, "
-                                 f"but the PUB has {rows} rows of {width} measured bits; sample prog.pubs() as they are")
+                                 f"but the PUB has {rows} rows of {width} measured bits; sample prog.pubs() as "
+                                 f"they are")
         for c in range(k):
             out[:, c] = outcome_counts(array.slice_bits(list(range(c * bits, (c + 1) * bits))).array, bits)
         return out
