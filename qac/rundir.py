@@ -105,7 +105,7 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         "kind": "run",
         "qac_version": __version__,
         "versions": package_versions(),
-        "engine": getattr(result, "engine", None) or ENGINE,  # what ran the circuits, where the Result says
+        "engine": ENGINE,
         "spec": build["spec"],
         "target": {**build["target"], "two_qubit_gate": target.two_qubit_gate,
                    "coupling_edges": None if target.coupling_edges is None else sorted(map(list, target.coupling_edges)),
