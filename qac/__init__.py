@@ -70,5 +70,26 @@ def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec
     return _load(source, base_dir=base_dir)
 
 
+def load(directory, *, target=None):
+    """The compiled program of a ``qac compile -o DIR`` directory (``qac.bundle.load``): it runs,
+    decodes and saves exactly as the program that was compiled."""
+    from qac.program import CompiledAttention
+
+    return CompiledAttention.load(directory, target=target)
+
+
+def decode_counts(program_or_directory, counts, *, noise: bool = False, seed: int | None = None):
+    """Counts from any sampler (one entry per PUB of ``prog.pubs()``: arrays, BitArrays,
+    SamplerPubResults or dicts) → a ``Result`` with the attention output and its error bars,
+    unmitigated. ``program_or_directory``: a ``CompiledAttention`` or a build directory; ``seed``:
+    the run seed the counts stand for (default the program's), as in ``run``."""
+    from qac.execution.counts import decode_counts as _decode
+
+    program = program_or_directory
+    if not hasattr(program, "pubs"):
+        program = load(program)
+    return _decode(program, counts, noise=noise, seed=seed)
+
+
 __all__ = ["CompileError", "ExecutionError", "InternalError", "OutputError", "QacError", "SpecError", "TargetError",
-           "compile", "load_spec", "__version__"]
+           "compile", "decode_counts", "load", "load_spec", "__version__"]

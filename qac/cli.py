@@ -156,7 +156,7 @@ def main():
 @click.argument("spec", type=click.Path())
 @click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
 @click.option("-o", "--output", type=click.Path(), help="write QASM 3, QPY, bindings, manifest here")
-@click.option("--force", is_flag=True, help="replace the output directory if it exists")
+@click.option("--force", is_flag=True, help="replace the output directory if qac wrote it")
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
 @click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
@@ -164,12 +164,10 @@ def main():
 @handle_errors
 def compile_command(spec, target, output, force, seed, passes, print_after_all, verify):
     """Compile SPEC (attention.yaml) for a target; write the program with -o."""
-    from pathlib import Path
+    if output:  # refuse before any work
+        from qac.outputs import check_replaceable
 
-    from qac.errors import OutputError
-
-    if output and Path(output).exists() and not force:  # refuse before any work
-        raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
+        check_replaceable(output, force=force)
     check_seed(seed)
     import qac
 
@@ -189,31 +187,38 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
             raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
-        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json)", markup=False)
+        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
+                  f"`qac run {output}` runs it)", markup=False)
 
 
 @main.command("run")
 @click.argument("spec", type=click.Path())
-@click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
+@click.option("--target", "-t", default=None,
+              help=TARGET_HELP + "; a build DIR runs on the target it was compiled for")
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
 @click.option("--mitigation/--no-mitigation", default=None,
               help="readout + signal-rescale mitigation (default: on with --noise)")
 @click.option("--shots", type=WholeNumber(), help="shots per circuit, e.g. 4096 or 1e6 (default: the spec's)")
 @click.option("--precision", type=float, help="wanted standard error of the output; sets the shots")
-@click.option("--seed", type=int, help="override the spec's seed")
+@click.option("--seed", type=int, help="override the spec's seed (for a build DIR: the sampler seed)")
 @click.option("-o", "--output", type=click.Path(),
               help="write the run directory here: the build, result.npz, run.json, timings.json")
-@click.option("--force", is_flag=True, help="replace the output directory if it exists")
+@click.option("--force", is_flag=True,
+              help="replace the output directory if qac wrote it (or an earlier run beside its build)")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
 @handle_errors
 def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report):
-    """Compile SPEC, simulate it on Aer, reconstruct the attention output, compare with numpy."""
+    """Compile SPEC (or load a build DIR from `qac compile -o`), simulate it on Aer, reconstruct
+    the attention output, compare with numpy. For a DIR, --seed is the sampler seed only."""
     from pathlib import Path
 
     from qac.errors import ExecutionError, OutputError
 
-    if output and Path(output).exists() and not force:
-        raise OutputError(f"output directory {output} already exists; pass --force to replace it or choose another -o")
+    build = Path(spec).is_dir()
+    if output:  # refuse before any work (a run may go beside the same build: see qac/rundir.py)
+        from qac.rundir import check_run_output
+
+        check_run_output(output, force=force)
     if shots is not None and shots <= 0:
         raise ExecutionError(f"--shots must be positive, not {shots}; pass e.g. --shots 4096")
     if shots is not None:  # the cap of qac/limits.py, before compiling
@@ -230,22 +235,29 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
         require_plotting()
     check_seed(seed)
+    import qac
+
+    compiled = qac.load(spec, target=target) if build else None
     if noise:  # refuse before compiling: the simulator target has no noise model
         from qac import targets
 
-        description = targets.get(target)
+        description = compiled.target if build else targets.get(target or "aer")
         if description.kind == "simulator":
             raise ExecutionError(f"target '{description.name}' has no noise model; "
                                  f"use a device target such as ibm_brisbane for --noise")
     import numpy as np
 
-    import qac
+    if not build:
+        compiled = qac.compile(spec, target or "aer", seed=seed)
+    if output:
+        from qac.rundir import check_same_build
 
-    compiled = qac.compile(spec, target, seed=seed)
+        check_same_build(output, compiled, force=force)
     import time
 
     started = time.perf_counter()
-    result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision)
+    result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
+                          seed=seed if build else None)
     run_seconds = time.perf_counter() - started
     check_finite(result)  # before anything is printed or written
     out = console()

@@ -3,24 +3,20 @@
 Everything written depends only on the spec, the seed, the target and the package versions,
 so the same inputs give byte-identical files (zip entries carry a fixed date; JSON keys are
 sorted). Wall-clock pass timings vary run to run, so they live in ``timings.json``, not in
-the manifest. A compile writes into a temporary sibling directory and renames it into place:
-a failure leaves nothing behind, and an existing directory is replaced only with ``force``.
+the manifest. A compile writes into a temporary sibling directory and renames it into place
+(``qac/outputs.py``: what an existing directory ``force`` may replace). Beside the files a
+compile always wrote, ``program.json`` and ``program.npz`` (``qac/bundle.py``) hold what
+``qac.load`` needs to rebuild the program without the spec.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import shutil
-import tempfile
-import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from qac.errors import OutputError
+from qac.files import json_text, npz_bytes, qpy_bytes  # noqa: F401 - emit's public names
+from qac.outputs import check_replaceable, write_atomic  # noqa: F401 - write_atomic is emit's public name
 
 FORMAT_VERSION = 1
 PACKAGES = ("qac", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "numpy")
@@ -83,31 +79,19 @@ def build_manifest(compiled) -> dict:
     return manifest
 
 
-def json_text(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """``np.savez`` with a fixed zip date, so identical arrays give identical bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w") as handle:
-                np.lib.format.write_array(handle, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-    return buffer.getvalue()
 
 
-def qpy_bytes(circuits) -> bytes:
-    from qiskit import qpy
-
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return buffer.getvalue()
 
 
-def artefacts(compiled) -> dict[str, bytes]:
-    """Every file of the output directory, by relative path."""
+def artefacts(compiled, *, stored: bool = True) -> dict[str, bytes]:
+    """Every file of the output directory, by relative path. A loaded program (``qac.load``)
+    gives the bytes it was loaded from unless ``stored=False``."""
+    if stored and getattr(compiled, "build_files", None):
+        return dict(compiled.build_files)
+    from qac.bundle import program_files
+
     program = compiled.program
     names = sorted(program.isa)
     files = {f"kernels/{n}.qasm": qasm_text(program.isa[n]).encode() for n in names}
@@ -119,42 +103,11 @@ def artefacts(compiled) -> dict[str, bytes]:
         arrays[f"{kernel.name}.pairs"] = kernel.pairs
     files["bindings.npz"] = npz_bytes(arrays)
     files["manifest.json"] = json_text(build_manifest(compiled)).encode()
+    files.update(program_files(compiled))  # new files: every file above keeps its bytes
     files["timings.json"] = json_text({k: round(v, 6) for k, v in compiled.timings.items()}).encode()
     return files
 
 
-def write_atomic(directory: Path, files: dict[str, bytes], *, force: bool = False) -> Path:
-    """Write ``files`` into a temporary sibling, then rename it to ``directory``."""
-    directory = Path(directory)
-    if directory.exists() and not force:
-        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
-    if directory.exists() and not directory.is_dir():
-        raise OutputError(f"output path {directory} is a file, not a directory; choose another -o")
-    parent = directory.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory {directory}: {exc.strerror}; choose another -o") from None
-    try:
-        for relative, data in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        if directory.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=parent))
-            os.replace(directory, retired / directory.name)
-            os.replace(staging, directory)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
-
-
 def save(compiled, directory: Path, *, force: bool = False) -> Path:
-    if directory.exists() and not force:  # refuse before doing any work
-        raise OutputError(f"output directory {directory} already exists; pass --force to replace it or choose another -o")
+    check_replaceable(directory, force=force)  # refuse before doing any work
     return write_atomic(directory, artefacts(compiled), force=force)

@@ -9,7 +9,6 @@ honest account — the classical FLOPs of the same attention next to circuits ×
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from qac.errors import OutputError
@@ -67,12 +66,23 @@ def report_from_compiled(compiled, *, precision: float = PRECISION, qasm_kernel:
 
 def report_from_directory(directory: Path, *, precision: float = PRECISION, qasm_kernel: str | None = None) -> dict:
     """The inspect report of a ``qac compile -o DIR`` output (manifest + QASM; no IR snapshots)."""
+    from qac.bundle import read_manifest
+
+    manifest = read_manifest(directory)  # the reader qac verify and qac.load share: one line if damaged
+    try:
+        return _directory_report(Path(directory), manifest, precision=precision, qasm_kernel=qasm_kernel)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise OutputError(f"{Path(directory) / 'manifest.json'}: not a qac manifest ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:80]}); re-create the directory with "
+                          f"`qac compile -o DIR --force`") from None
+    except OSError as exc:
+        raise OutputError(f"cannot read {exc.filename or directory}: {exc.strerror}; re-create the directory with "
+                          f"`qac compile -o DIR --force`") from None
+
+
+def _directory_report(directory: Path, manifest: dict, *, precision: float, qasm_kernel: str | None) -> dict:
     from qac.passes.cost_model import statistics
 
-    path = Path(directory) / "manifest.json"
-    if not path.is_file():
-        raise OutputError(f"{directory} has no manifest.json; give a spec file or a `qac compile -o` directory")
-    manifest = json.loads(path.read_text())
     templates = {t["name"]: t for t in manifest["templates"]}
     spec = manifest["spec"]
     kernels = []

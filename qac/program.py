@@ -31,6 +31,8 @@ class CompiledAttention:
         self.pipeline = pipeline
         self.timings = timings
         self.snapshots = snapshots
+        self.build_files: dict[str, bytes] | None = None  # the files a loaded program came from
+        self.source: Path | None = None  # and their directory
 
     # -- IR queries
     @property
@@ -112,6 +114,26 @@ class CompiledAttention:
         from qac.execution.reconstruct import reference_output
 
         return reference_output(self.program)
+
+    # -- a build directory as an artefact (qac/bundle.py)
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, target=None) -> CompiledAttention:
+        """The program a ``qac compile -o DIR`` directory holds (``qac/bundle.py``): it runs,
+        decodes and saves exactly as the program that was compiled (byte-identical result arrays
+        for the same options and seed; ``save`` writes the files it was loaded from)."""
+        from qac.bundle import read
+
+        build = read(directory, target=target)
+        compiled = cls(build.spec, build.target, build.program, build.pipeline, build.timings, [])
+        compiled.build_files, compiled.source = build.files, build.directory
+        return compiled
+
+    def decode_counts(self, counts, *, noise: bool = False, seed: int | None = None):
+        """Counts from any sampler, one entry per PUB of ``pubs()``, → the attention output with
+        error bars, unmitigated (``qac/execution/counts.py``; docs/bundle.md)."""
+        from qac.execution.counts import decode_counts
+
+        return decode_counts(self, counts, noise=noise, seed=seed)
 
     # -- outputs
     def manifest(self) -> dict:

@@ -11,6 +11,9 @@ plus what the run produced, so ``qac report DIR`` can draw everything from files
 - ``timings.json``: the compile passes' and the run's wall-clock seconds (the only file that
   differs between two runs with the same seed).
 
+``-o DIR`` naming a directory that already holds the same build (``qac compile -o DIR``, then
+``qac run DIR -o DIR`` or ``qac run SPEC -o DIR``) adds the three run files beside it.
+
 Every file but timings.json is byte-identical for the same spec, target, options and seed.
 """
 
@@ -21,7 +24,10 @@ from pathlib import Path
 import numpy as np
 
 RUN_FORMAT = 1
-ENGINE = "aer"  # the one engine today; the engine registry (issue 10) will name others
+def engine_label(result) -> str:
+    """Which engine ran: its name, and for ``auto`` the engines it picked (``auto (batched)``)."""
+    used = result.engine_metadata.get("engines") if result.engine == "auto" else None
+    return f"auto ({', '.join(used)})" if used else result.engine
 
 
 def exact_scores(spec) -> np.ndarray:
@@ -102,7 +108,7 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         "kind": "run",
         "qac_version": __version__,
         "versions": package_versions(),
-        "engine": ENGINE,
+        "engine": engine_label(result),
         "spec": build["spec"],
         "target": {**build["target"], "two_qubit_gate": target.two_qubit_gate,
                    "coupling_edges": None if target.coupling_edges is None else sorted(map(list, target.coupling_edges)),
@@ -124,6 +130,8 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
     }
     if result.mitigated:
         manifest["errors"]["raw_output"] = error_summary(result.raw_error, result.raw_stderr)
+    if getattr(result, "error_method", None):  # which method made the error bars
+        manifest["error_method"] = result.error_method
     return manifest
 
 
@@ -140,10 +148,75 @@ def run_files(compiled, result, *, seed: int, mitigation: bool, run_seconds: flo
     return files
 
 
+RUN_FILES = ("result.npz", "run.json", "timings.json")  # what a run adds to its build
+
+
+def holds_build(directory: Path, files: dict[str, bytes]) -> bool:
+    """DIR is a qac build (or run) directory whose build files are exactly ``files``' build files."""
+    from qac.outputs import is_qac_directory
+
+    if directory.is_symlink() or not directory.is_dir() or not is_qac_directory(directory):
+        return False
+    build = {name: data for name, data in files.items() if name not in RUN_FILES}
+    try:
+        kernels = directory / "kernels"
+        present = {f"kernels/{p.name}" for p in kernels.iterdir()} if kernels.is_dir() else set()
+        if present != {name for name in build if name.startswith("kernels/")}:
+            return False
+        return all((directory / name).is_file() and (directory / name).read_bytes() == data
+                   for name, data in build.items())
+    except OSError:
+        return False
+
+
+def check_run_output(directory: str | Path, *, force: bool) -> None:
+    """Refuse an output directory before any work, except a qac build directory (the run may go
+    beside its build: ``write_run`` decides once it knows the build's files)."""
+    from qac.outputs import check_replaceable, is_qac_directory, refuse_foreign
+
+    from qac.errors import OutputError
+
+    directory = Path(directory)
+    if directory.is_dir() and not directory.is_symlink() and is_qac_directory(directory):
+        refuse_foreign(directory)
+        if (directory / "run.json").exists() and not force:
+            raise OutputError(f"output directory {directory} already holds a run (run.json); pass --force to replace "
+                              f"it or choose another -o")
+        return
+    check_replaceable(directory, force=force)
+
+
+def check_same_build(directory: str | Path, compiled, *, force: bool) -> None:
+    """Before running: a qac directory holding another build (its manifest.json differs) is
+    replaced only with ``force``, so refuse now rather than after the run."""
+    from qac.emit import json_text
+    from qac.outputs import check_replaceable
+
+    directory = Path(directory)
+    stored = getattr(compiled, "build_files", None)  # a loaded build writes the bytes it came from
+    manifest = stored["manifest.json"] if stored else json_text(compiled.manifest()).encode()
+    try:
+        same = (directory / "manifest.json").read_bytes() == manifest
+    except OSError:
+        same = False
+    if directory.exists() and not same:
+        check_replaceable(directory, force=force)
+
+
 def write_run(directory: str | Path, compiled, result, *, seed: int, mitigation: bool, run_seconds: float,
               force: bool = False) -> Path:
-    """Write the run directory atomically (a temporary sibling renamed into place)."""
-    from qac.emit import write_atomic
+    """Write the run directory: new (or replaced, with ``force``) atomically as a temporary sibling
+    renamed into place; or, when DIR already holds this very build, the run files added beside
+    it (an earlier run there is replaced only with ``force``; the build's files are not touched)."""
+    from qac.errors import OutputError
+    from qac.outputs import is_qac_report, add_files, write_atomic
 
     files = run_files(compiled, result, seed=seed, mitigation=mitigation, run_seconds=run_seconds)
-    return write_atomic(Path(directory), files, force=force)
+    directory = Path(directory)
+    if holds_build(directory, files):
+        if (directory / "run.json").exists() and not force:
+            raise OutputError(f"output directory {directory} already holds a run of this build (run.json); pass "
+                              f"--force to replace the run (the build stays) or choose another -o")
+        stale = ("report.html",) if is_qac_report(directory / "report.html") else ()  # it shows the old state
+        return add_files(directory, {name: files[name] for name in RUN_FILES}, remove=stale, last="run.json")
+    return write_atomic(directory, files, force=force)

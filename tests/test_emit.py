@@ -100,15 +100,20 @@ def _restrict(circuit, active):
     return out
 
 
-def test_existing_output_directory_is_refused_and_force_replaces_it(brisbane, tmp_path):
+def test_existing_output_directory_is_refused_and_force_replaces_only_qac_folders(brisbane, tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "keep.txt").write_text("user data")
+    for force in (False, True):  # a folder qac did not write is never replaced
+        with pytest.raises(OutputError, match="was not written by qac"):
+            brisbane.save(target, force=force)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    (target / "keep.txt").unlink()
+    brisbane.save(target, force=True)  # an empty folder may be replaced
     with pytest.raises(OutputError, match="already exists; pass --force"):
         brisbane.save(target)
-    assert (target / "keep.txt").read_text() == "user data"
-    brisbane.save(target, force=True)
-    assert not (target / "keep.txt").exists() and (target / "manifest.json").exists()
+    brisbane.save(target, force=True)  # and a qac build
+    assert (target / "manifest.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging directories left behind
 
 

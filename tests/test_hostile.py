@@ -46,6 +46,8 @@ RANGE = "outside 0..4294967295; use a value from 0 to 4294967295"
 SHOT_CAP = ("--shots = {} is above qac's cap of 100000000 shots per circuit (Aer needs about 100 bytes and 1-2 µs per "
             "shot); ask for fewer shots or a looser --precision")
 REMAKE = "re-create the directory with `qac compile -o DIR --force`"
+NOT_QAC = ("output directory {} already exists and was not written by qac (it holds no qac manifest.json or "
+           "run.json); qac replaces only its own directories, so choose another -o")
 
 # (id, spec.yaml text/bytes or None, other files, argv, the exact stderr line; {tmp} = the working directory)
 CATALOGUE = [
@@ -191,10 +193,16 @@ CATALOGUE = [
     ("noise-on-ideal", GOOD, {}, ["run", "spec.yaml", "--noise"],
      "target 'aer' has no noise model; use a device target such as ibm_brisbane for --noise"),
     # --- output directories
-    ("output-exists", GOOD, {"out/keep.txt": b"mine"}, [C, "spec.yaml", "-o", "out"],
-     "output directory out already exists; pass --force to replace it or choose another -o"),
-    ("run-output-exists", GOOD, {"res/keep.txt": b"mine"}, ["run", "spec.yaml", "-o", "res"],
-     "output directory res already exists; pass --force to replace it or choose another -o"),
+    ("output-exists", GOOD, {"out/keep.txt": b"mine"}, [C, "spec.yaml", "-o", "out"], NOT_QAC.format("out")),
+    ("output-not-qac-force", GOOD, {"mydata/thesis.tex": b"mine"}, [C, "spec.yaml", "-o", "mydata", "--force"],
+     NOT_QAC.format("mydata")),
+    ("output-dot-force", GOOD, {}, [C, "spec.yaml", "-o", ".", "--force"], NOT_QAC.format(".")),
+    ("output-hidden-file", GOOD, {"out/.keep": b""}, [C, "spec.yaml", "-o", "out", "--force"], NOT_QAC.format("out")),
+    ("run-output-exists", GOOD, {"res/keep.txt": b"mine"}, ["run", "spec.yaml", "-o", "res"], NOT_QAC.format("res")),
+    ("run-output-not-qac-force", GOOD, {"res/keep.txt": b"mine"}, ["run", "spec.yaml", "-o", "res", "--force"],
+     NOT_QAC.format("res")),
+    ("run-dir-not-a-build", None, {"adir/x": b""}, ["run", "adir"],
+     "adir: manifest.json is missing; give a directory written by `qac compile -o DIR`, or a spec file"),
     # --- qac verify inputs
     ("verify-missing", None, {}, ["verify", "nothing_here"],
      "nothing_here: no such file or directory; give a spec file or a directory written by `qac compile -o DIR`"),

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from qac.cli import main
@@ -56,7 +57,25 @@ def test_bad_input_is_one_line_exit_2(example_spec, tmp_path):
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "unknown encoding 'unary'" in result.output
     result = run(tmp_path)
-    assert result.exit_code == 2 and "has no manifest.json" in result.output
+    assert result.exit_code == 2 and "manifest.json is missing" in result.output
+
+
+@pytest.mark.parametrize("text, fragment, verify_says_so", [
+    ("{not json", "JSONDecodeError", True), ("[1]", "TypeError", True),
+    ('{"templates": [], "kernels": []}', "KeyError: 'spec'", False),  # verify needs no spec: it stops at program.qpy
+    ('{"templates": [{"name": "t"}], "kernels": [{"kernel": "k", "template": "t", "d": 2}], "spec": {}}', "KeyError",
+     False)])
+def test_a_damaged_manifest_is_one_line_exit_2_as_in_verify(tmp_path, text, fragment, verify_says_so):
+    """`qac inspect DIR` reads the manifest with the reader `qac verify DIR` uses (qac.bundle.read_manifest)."""
+    from qac.commands.verify import verify_command
+
+    (tmp_path / "manifest.json").write_text(text)
+    for command in (None, verify_command):
+        result = run(tmp_path) if command is None else CliRunner().invoke(command, [str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output, result.output
+        if command is None or verify_says_so:
+            assert "manifest.json: not a qac manifest" in result.output and fragment in result.output, result.output
 
 
 def test_command_module_imports_only_click():

@@ -188,7 +188,7 @@ def test_ideal_run_report_shows_the_result_numbers(ideal):
     shown = {r[0]: r[1] for r in page.tables["timings-table"][1:]}
     assert list(shown) == ["frontend", "normalize", "encode", "estimate", "layout", "resources", "run", "total"]
     assert shown["run"] == f"{timings['run']:.3f}" and shown["total"] == f"{sum(timings.values()):.3f}"
-    assert run["target"]["name"] == "aer" and run["engine"] == "aer" and run["noise"] is False
+    assert run["target"]["name"] == "aer" and run["engine"] == "auto (batched)" and run["noise"] is False
     assert run["seed"] == 3 and run["shots"] == 200 and run["qac_version"]
     np.testing.assert_allclose(arrays["exact"], reference_attention(*exact_inputs(ideal), heads=2, mask="causal"))
 

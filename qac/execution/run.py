@@ -165,20 +165,33 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
     if precision is not None:
         allocation = refine(program, plan, estimated, precision, first, seed=seed, mitigation=mitigation, stage=stage)
         estimated, report = estimates(plan)
+    circuits, used = plan.device_cost()
+    return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
+                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed,
+                          engine=engine_name(engine), engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+
+
+def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,
+                   circuits: int, shots_used: int, precision: dict, seed: int, engine: str,
+                   engine_metadata: dict | None = None) -> Result:
+    """Per-kernel sampled estimates → the Result (raw and, mitigated, both reconstructions, with
+    bootstrap bars from the run seed). The one tail of every sampled path: runs and
+    ``decode_counts`` (``qac/execution/counts.py``). ``shots``: per pair; None: the largest any pair got."""
+    program = compiled.program
     raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
                       rng=bootstrap_rng(seed, "raw"))
     main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
                        rng=bootstrap_rng(seed, "mitigated")) if mitigation else raw
-    largest = int(max((np.max(e.shots) for e in estimated.values() if e is not None), default=0))
-    circuits, used = plan.device_cost()
+    if shots is None:
+        shots = int(max((np.max(e.shots) for e in estimated.values() if e is not None and len(e.shots)), default=0))
     return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
                   scores_stderr=main.scores_stderr, inner_products=main.inner_products,
-                  shots=first if precision is None else largest, noise=noise, target=compiled.target.name,
+                  shots=shots, noise=noise, target=compiled.target.name,
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
-                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
+                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=shots_used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=allocation, error_method=errorbars.METHOD, engine=engine_name(engine),
-                  engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+                  precision=precision, error_method=errorbars.METHOD, engine=engine,
+                  engine_metadata=engine_metadata or {})
 
 
 def reported_sigma(program, estimated, seed: int, mitigation: bool) -> float:

@@ -3,11 +3,11 @@ logical.qpy on rows of bindings.npz, and every kernels/*.qasm file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from qac.bundle import read_manifest
 from qac.verify.checkers import DEFAULT_ROWS, DEFAULT_TIMEOUT, verify_program
 from qac.verify.qasm import verify_qasm_files
 from qac.verify.report import Report, VerifyInputError
@@ -36,15 +36,9 @@ def load_directory(directory: str | Path) -> tuple[dict, dict, list, dict]:
     """(logical, isa, kernels, manifest) from a ``qac compile -o DIR`` directory."""
     directory = Path(directory)
     fix = "re-create the directory with `qac compile -o DIR --force`"
-    try:
-        manifest = json.loads(_need(directory, "manifest.json").read_text(encoding="utf-8"))
-        templates = [t["name"] for t in manifest["templates"]]
-        kernel_rows = [(k["kernel"], k["template"]) for k in manifest["kernels"]]
-    except VerifyInputError:
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise VerifyInputError(f"{directory / 'manifest.json'}: not a qac manifest ({type(exc).__name__}: "
-                               f"{' '.join(str(exc).split())[:80]}); {fix}") from None
+    manifest = read_manifest(directory, VerifyInputError)  # the reader qac inspect and qac.load share
+    templates = [t["name"] for t in manifest["templates"]]
+    kernel_rows = [(k["kernel"], k["template"]) for k in manifest["kernels"]]
     isa_list = _load_qpy(_need(directory, "program.qpy"), "the ISA templates")
     logical_list = _load_qpy(_need(directory, "logical.qpy"), "the logical templates")
     if not len(isa_list) == len(logical_list) == len(templates):
