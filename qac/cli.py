@@ -192,7 +192,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 
 
 @main.command("run")
-@click.argument("spec", type=click.Path())
+@click.argument("spec", type=click.Path(), required=False)
 @click.option("--target", "-t", default=None,
               help=TARGET_HELP + "; a build DIR runs on the target it was compiled for")
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
@@ -206,16 +206,49 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--force", is_flag=True,
               help="replace the output directory if qac wrote it (or an earlier run beside its build)")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
+@click.option("--engine", type=click.Choice(["auto", "batched", "aer"]), default="auto", show_default=True,
+              help="auto: qac's batched simulator wherever it supports the circuits and noise model, else Aer")
+@click.option("--workers", type=int, help="spread the batched engine over a local Dask cluster of N workers")
+@click.option("--scheduler", help="the address of an existing Dask scheduler (instead of --workers)")
+@click.option("--runtime", type=click.Choice(["local", "cloud"]),
+              help="run on the IBM device through Qiskit Runtime (local: its fake backend, offline); needs -o RUN_DIR")
+@click.option("--instance", help="the IBM Quantum instance (CRN) for --runtime cloud")
+@click.option("--yes", is_flag=True, help="submit to the cloud without asking")
+@click.option("--max-circuits-per-job", type=int, help="smaller runtime jobs than the device allows")
+@click.option("--resume", "resume_dir", type=click.Path(), help="finish a runtime RUN_DIR that stopped (no SPEC needed)")
 @handle_errors
-def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report):
-    """Compile SPEC (or load a build DIR from `qac compile -o`), simulate it on Aer, reconstruct
-    the attention output, compare with numpy. For a DIR, --seed is the sampler seed only."""
+def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report, engine, workers,
+                scheduler, runtime, instance, yes, max_circuits_per_job, resume_dir):
+    """Compile SPEC (or load a build DIR from `qac compile -o`), simulate it (or run it on an IBM
+    device with --runtime), reconstruct the attention output, compare with numpy. For a DIR,
+    --seed is the sampler seed only."""
     from pathlib import Path
 
     from qac.errors import ExecutionError, OutputError
 
+    if resume_dir is not None:  # everything comes from the RUN_DIR's records
+        from qac.commands.hardware import RESULT_DIR, resume_context
+
+        context = resume_context(resume_dir)
+        spec, target, runtime, output = context["spec"], context["target"], context["runtime"], resume_dir
+        shots, seed, precision = context.get("shots"), context.get("seed"), context.get("precision")
+        mitigation, instance = context.get("mitigation"), instance or context.get("instance")
+    elif runtime is not None:
+        if not output:
+            raise OutputError("--runtime records its jobs in a run directory; pass -o RUN_DIR")
+        from qac.commands.hardware import RESULT_DIR
+
+        if Path(output).exists():
+            raise OutputError(f"{output} already exists; a runtime run starts a new RUN_DIR "
+                              f"(finish a stopped one with qac run --resume {output})")
+    hardware = runtime is not None
+    if hardware and (workers or scheduler or noise):
+        raise ExecutionError("--runtime runs on the device: drop --noise/--workers/--scheduler (the device is the noise)")
+    if spec is None:
+        raise click.UsageError("give SPEC (an attention.yaml or a build DIR), or --resume RUN_DIR")
+
     build = Path(spec).is_dir()
-    if output:  # refuse before any work (a run may go beside the same build: see qac/rundir.py)
+    if output and not hardware:  # refuse before any work (a run may go beside the same build: see qac/rundir.py)
         from qac.rundir import check_run_output
 
         check_run_output(output, force=force)
@@ -249,15 +282,30 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     if not build:
         compiled = qac.compile(spec, target or "aer", seed=seed)
-    if output:
+    if output and not hardware:
         from qac.rundir import check_same_build
 
         check_same_build(output, compiled, force=force)
     import time
 
+    from qac.progress import progress_bar
+
     started = time.perf_counter()
-    result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
-                          seed=seed if build else None)
+    with progress_bar() as progress:
+        options = {"engine": engine, "workers": workers, "scheduler": scheduler, "progress": progress}
+        if hardware:
+            from qac.commands.hardware import prepare
+
+            run_shots = shots or compiled.spec.shots
+            context = {"spec": str(Path(spec).resolve()), "target": compiled.target.name, "runtime": runtime,
+                       "shots": shots, "seed": seed, "precision": precision, "mitigation": mitigation,
+                       "instance": instance}
+            options = {"engine": prepare(compiled, runtime=runtime, output=output, instance=instance, yes=yes,
+                                         max_circuits_per_job=max_circuits_per_job, context=context,
+                                         shots=run_shots, resuming=resume_dir is not None)}
+            mitigation = True if mitigation is None else mitigation  # a device is noisy
+        result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
+                              seed=seed if build or hardware else None, **options)
     run_seconds = time.perf_counter() - started
     check_finite(result)  # before anything is printed or written
     out = console()
@@ -289,6 +337,8 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
                   f"(a model figure, not measured)", markup=False)
     out.print(f"shots used: {result.shots_used} in {result.circuits_run} circuits "
               f"({result.pairs_per_circuit:.3g} pairs/circuit; calibration and readout circuits included)", markup=False)
+    if hardware:
+        output, force = str(Path(output) / RESULT_DIR), True  # the result beside the job records
     if output:
         from qac.rundir import write_run
 
