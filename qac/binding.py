@@ -78,3 +78,22 @@ def bind_pairs(estimator: str, encoding: str, tree: str, d: int, lhs_units: np.n
         out[:, 0::2], out[:, 1::2] = (a + b) / 2, (a - b) / 2
         return out
     return np.concatenate([lhs[i], rhs[j]], axis=1)
+
+
+def bind_partners(estimator: str, encoding: str, tree: str, d: int, lhs_units: np.ndarray, rhs_units: np.ndarray,
+                  pairs: np.ndarray) -> np.ndarray:
+    """Rows of every pair's sign partner (â_i, −b̂_j), in the order of ``pairs`` (odd estimators)."""
+    lhs, rhs = lhs_units[pairs[:, 0]], -rhs_units[pairs[:, 1]]
+    diagonal = np.stack([np.arange(len(pairs)), np.arange(len(pairs))], axis=1).astype(np.int64)
+    return bind_pairs(estimator, encoding, tree, d, lhs, rhs, diagonal)
+
+
+def unit_rows(rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit directions of ``rows`` zero-padded to ``width`` columns (zero rows stay zero), and the
+    norms — as ``normalize`` splits them (renormalised once more, |x̂| = 1 to the last ulp)."""
+    norms = np.linalg.norm(rows, axis=1)
+    units = np.zeros((rows.shape[0], width))
+    nonzero = norms > 0
+    units[nonzero, :rows.shape[1]] = rows[nonzero] / norms[nonzero, None]
+    units[nonzero] /= np.linalg.norm(units[nonzero], axis=1)[:, None]
+    return units, norms

@@ -36,6 +36,7 @@ class Result:
     mitigation: dict = field(default_factory=dict)  # per template/copy: attenuation, offset, readout
     precision: dict = field(default_factory=dict)  # requested, reached, achieved, pair shots (precision.py)
     error_method: str = ""  # what made the error bars: qac.errorbars.METHOD for sampled runs
+    stages: dict = field(default_factory=dict)  # pv: quantum — per stage: kernels, pairs, circuits, shots
 
     @property
     def error(self) -> np.ndarray:

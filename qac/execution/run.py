@@ -56,11 +56,22 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots)
+    if two_stage(compiled.program):  # pv: quantum
+        from qac.execution.twostage import run_two_stage
+
+        return run_two_stage(compiled, exact=exact, shots=shots, noise=noise,
+                             seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
+                             precision=precision, pilot_shots=pilot_shots, engine=ENGINES[engine])
     if exact:
         return run_exact(compiled)
     seed = compiled.spec.seed if seed is None else seed
     return run_sampled(compiled, shots=shots, noise=noise, seed=seed, mitigation=mitigation, precision=precision,
                        pilot_shots=pilot_shots, engine=ENGINES[engine])
+
+
+def two_stage(program) -> bool:
+    """Whether the program lowers P·V to circuits too (``pv: quantum``: stage-2 kernels)."""
+    return any(k.stage == 2 for k in program.module.plan.kernels)
 
 
 def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
@@ -97,14 +108,41 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                 pilot_shots: int | None, engine) -> Result:
     """Sample (and mitigate) every kernel; with ``precision``, a pilot stage then shots per score
     from the bootstrap's sensitivities (``qac/execution/precision.py``)."""
-    noise_model = None
-    if noise:
-        noise_model = compiled.target.noise_model()
-        if noise_model is None:
-            raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
-                                 f"use a device target such as ibm_brisbane for --noise")
     program = compiled.program
-    plan = Plan(program, compiled.execution_circuits, mitigation=mitigation)
+    plan, estimated, report, allocation, first = sample(
+        program, compiled.execution_circuits, shots=shots, noise_model=noise_model_of(compiled, noise), seed=seed,
+        mitigation=mitigation, precision=precision, pilot_shots=pilot_shots, engine=engine)
+    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
+                      rng=bootstrap_rng(seed, "raw"))
+    main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
+                       rng=bootstrap_rng(seed, "mitigated")) if mitigation else raw
+    largest = int(max((np.max(e.shots) for e in estimated.values() if e is not None), default=0))
+    circuits, used = plan.device_cost()
+    return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
+                  scores_stderr=main.scores_stderr, inner_products=main.inner_products,
+                  shots=first if precision is None else largest, noise=noise, target=compiled.target.name,
+                  mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
+                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
+                  circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
+                  precision=allocation, error_method=errorbars.METHOD)
+
+
+def noise_model_of(compiled, noise: bool):
+    """The target's Aer noise model for a noisy run (None when ideal), or an ExecutionError."""
+    if not noise:
+        return None
+    noise_model = compiled.target.noise_model()
+    if noise_model is None:
+        raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
+                             f"use a device target such as ibm_brisbane for --noise")
+    return noise_model
+
+
+def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation: bool, precision: float | None,
+           pilot_shots: int | None, engine):
+    """Run every kernel of ``program`` (a pilot and refinements with ``precision``) and decode:
+    (plan, estimates per kernel, mitigation report, precision record, first-stage shots)."""
+    plan = Plan(program, circuits, mitigation=mitigation)
     first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
 
     def stage(pair_shots: dict, calibration: int, stage_seed: int):
@@ -128,19 +166,7 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
     if precision is not None:
         allocation = refine(program, plan, estimated, precision, first, seed=seed, mitigation=mitigation, stage=stage)
         estimated, report = estimates(plan)
-    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
-                      rng=bootstrap_rng(seed, "raw"))
-    main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
-                       rng=bootstrap_rng(seed, "mitigated")) if mitigation else raw
-    largest = int(max((np.max(e.shots) for e in estimated.values() if e is not None), default=0))
-    circuits, used = plan.device_cost()
-    return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
-                  scores_stderr=main.scores_stderr, inner_products=main.inner_products,
-                  shots=first if precision is None else largest, noise=noise, target=compiled.target.name,
-                  mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
-                  raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=used,
-                  circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=allocation, error_method=errorbars.METHOD)
+    return plan, estimated, report, allocation, first
 
 
 def refine(program, plan, estimated, precision: float, first: int, *, seed: int, mitigation: bool, stage) -> dict:
