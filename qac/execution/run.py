@@ -59,9 +59,11 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 
-        return run_two_stage(compiled, exact=exact, shots=shots, noise=noise,
-                             seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
-                             precision=precision, pilot_shots=pilot_shots, engine=ENGINES[engine])
+        # this module's single-stage runners are handed over, so twostage does not import run
+        return run_two_stage(compiled, exact=exact, shots=shots, noise_model=None if exact else noise_model_of(
+            compiled, noise), seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
+            precision=precision, pilot_shots=pilot_shots, engine=ENGINES[engine], sample=sample,
+            exact_estimates=exact_estimates)
     if exact:
         return run_exact(compiled)
     seed = compiled.spec.seed if seed is None else seed

@@ -27,6 +27,7 @@ from qac.execution.reconstruct import head_inputs, reconstruct
 from qac.execution.result import Result
 from qac.ir import Binding
 from qac.packing import pairs_per_circuit
+from qac.execution.stage2_precision import refine_stage2
 from qac.pv_errorbars import two_stage_head
 
 STAGE2_SEED = 7919  # stage 2 samples with seed + this: independent of stage 1's stages (seed, seed + 1, …)
@@ -103,11 +104,10 @@ def outputs(program, view1, view2, first: dict, second: dict, *, rng) -> tuple[n
     return np.concatenate(out, axis=1), np.concatenate(err, axis=1)
 
 
-def run_two_stage(compiled, *, exact: bool, shots, noise: bool, seed: int, mitigation: bool, precision,
-                  pilot_shots, engine) -> Result:
-    """See ``CompiledAttention.run``; the stages are described in the module docstring."""
-    from qac.execution.run import exact_estimates
-
+def run_two_stage(compiled, *, exact: bool, shots, noise_model, seed: int, mitigation: bool, precision,
+                  pilot_shots, engine, sample, exact_estimates) -> Result:
+    """See ``CompiledAttention.run``; the stages are described in the module docstring. ``sample``
+    and ``exact_estimates`` are ``qac.execution.run``'s single-stage runners (passed in: no cycle)."""
     program = compiled.program
     view1 = stage_view(program, 1)
     if exact:
@@ -120,8 +120,9 @@ def run_two_stage(compiled, *, exact: bool, shots, noise: bool, seed: int, mitig
                       scores_stderr=r1.scores_stderr, inner_products={**r1.inner_products, **pairs_of(view2, second)},
                       shots=None, noise=False, target=compiled.target.name,
                       error_method="exact (infinite shots: no error)", stages=stage_table(program, view1, view2))
-    return run_sampled_two_stage(compiled, view1, shots=shots, noise=noise, seed=seed, mitigation=mitigation,
-                                 precision=precision, pilot_shots=pilot_shots, engine=engine)
+    return run_sampled_two_stage(compiled, view1, shots=shots, noise_model=noise_model, seed=seed,
+                                 mitigation=mitigation, precision=precision, pilot_shots=pilot_shots, engine=engine,
+                                 sample=sample)
 
 
 def pairs_of(view, estimated: dict) -> dict:
@@ -141,12 +142,10 @@ def stage_table(program, view1, view2, plans=None) -> dict:
     return out
 
 
-def run_sampled_two_stage(compiled, view1, *, shots: int, noise: bool, seed: int, mitigation: bool, precision,
-                          pilot_shots, engine) -> Result:
-    from qac.execution.run import noise_model_of, sample
-
+def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int, mitigation: bool, precision,
+                          pilot_shots, engine, sample) -> Result:
     program, circuits = compiled.program, compiled.execution_circuits
-    noise_model = noise_model_of(compiled, noise)
+    noise = noise_model is not None
     kind = "mitigated" if mitigation else "raw"
     split = None if precision is None else precision / np.sqrt(2.0)
     plan1, est1, report1, alloc1, first = sample(view1, circuits, shots=shots, noise_model=noise_model, seed=seed,
@@ -155,7 +154,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise: bool, seed: int
     pick = {name: {k: None if e is None else getattr(e, name) for k, e in est1.items()} for name in ("raw", kind)}
     r1 = {name: reconstruct(view1, pick[name]) for name in pick}
     view2 = bind_weights(program, weights_of(r1[kind].scores))
-    plan2, est2, report2, alloc2 = sample_stage2(view2, circuits, shots=first if precision is None else first,
+    plan2, est2, report2, alloc2 = sample_stage2(view2, circuits, shots=first,
                                                  noise_model=noise_model, seed=seed + STAGE2_SEED,
                                                  mitigation=mitigation, precision=split, engine=engine, sample=sample)
     second = {name: {k: None if e is None else getattr(e, name) for k, e in est2.items()} for name in ("raw", kind)}
@@ -191,7 +190,6 @@ def sample_stage2(view2, circuits, *, shots: int, noise_model, seed: int, mitiga
                                            mitigation=mitigation, precision=None, pilot_shots=None, engine=engine)
     if precision is None:
         return plan, estimated, report, {}
-    from qac.execution.stage2_precision import refine_stage2
 
     return refine_stage2(plan, estimated, report, shots=shots, seed=seed, mitigation=mitigation,
                          precision=precision, engine=engine, noise_model=noise_model)
