@@ -115,8 +115,9 @@ def main():
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
 @click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
 @click.option("--verify", "verify", is_flag=True, help="check every routed kernel against its template (as `qac verify`)")
+@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
-def compile_command(spec, target, output, force, seed, passes, print_after_all, verify):
+def compile_command(spec, target, output, force, seed, passes, print_after_all, verify, pv):
     """Compile SPEC (attention.yaml) for a target; write the program with -o."""
     from pathlib import Path
 
@@ -127,7 +128,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
     check_seed(seed)
     import qac
 
-    compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all)
+    compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all, pv=pv)
     out = console()
     if print_after_all:
         for name, text in compiled.snapshots:
@@ -159,8 +160,9 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
               help="write the run directory here: the build, result.npz, run.json, timings.json")
 @click.option("--force", is_flag=True, help="replace the output directory if it exists")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
+@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
-def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report):
+def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report, pv):
     """Compile SPEC, simulate it on Aer, reconstruct the attention output, compare with numpy."""
     from pathlib import Path
 
@@ -191,7 +193,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     import qac
 
-    compiled = qac.compile(spec, target, seed=seed)
+    compiled = qac.compile(spec, target, seed=seed, pv=pv)
     import time
 
     started = time.perf_counter()
