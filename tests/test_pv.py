@@ -200,6 +200,7 @@ def test_a_two_stage_run_calls_no_pass_and_binds_with_qac_binding(monkeypatch):
     assert noisy.mitigated and any(k.startswith("stage2:") for k in noisy.mitigation)
 
 
+@pytest.mark.slow
 def test_noisy_fez_mitigation_cuts_the_two_stage_output_error_threefold():
     """ibm_fez noise, N = M = 4, d = 4, dv = 2, 32768 shots: enough that the noise's bias, not shot
     noise, dominates the unmitigated error (measured: 0.0043 against 0.0155 for seed 0, 0.0035

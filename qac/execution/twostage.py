@@ -147,7 +147,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
     program, circuits = compiled.program, compiled.execution_circuits
     noise = noise_model is not None
     kind = "mitigated" if mitigation else "raw"
-    split = None if precision is None else precision / np.sqrt(2.0)
+    split = None if precision is None else float(precision / np.sqrt(2.0))
     plan1, est1, report1, alloc1, first = sample(view1, circuits, shots=shots, noise_model=noise_model, seed=seed,
                                                  mitigation=mitigation, precision=split, pilot_shots=pilot_shots,
                                                  engine=engine)
