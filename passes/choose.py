@@ -37,7 +37,8 @@ LOWERING = ("normalize", "encode", "estimate")  # what choose stands for
 
 def widest_kernel(graph: AttentionGraph) -> int:
     """The widest head d among the graph's quantum MatMuls (every head shares the choice)."""
-    widths = [op.columns[1] - op.columns[0] for _, op in graph.nodes_of(MatMul) if op.quantum]
+    widths = [op.columns[1] - op.columns[0] if op.transpose_rhs else len(graph.arrays[op.rhs])  # P·V: width M
+              for _, op in graph.nodes_of(MatMul) if op.quantum]
     if not widths:
         raise CompileError("choose: the graph has no quantum MatMul to choose a lowering for")
     return max(widths)

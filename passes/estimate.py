@@ -45,12 +45,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from qac import binding
 from qac.decode import finish
 from qac.errors import CompileError, TargetError
 from qac.ir import Binding, CircuitModule, Decoding, Kernel, KernelPlan, Template
 from qac.passes.calibration import calibration, partner_values
-from qac.passes.encode import (ENCODINGS, append_tree_program, light_cone, routed_tree_program, star_tree_program,
-                               tree_program_angles, unary_schedule, vectors_for)
+from qac.passes.encode import ENCODINGS, append_tree_program, unary_schedule
 from qac.pipeline import CompileContext, Pass
 
 UNARY = ("unary_parallel", "unary_diagonal", "unary_semi_diagonal")
@@ -106,21 +106,17 @@ class Estimator:
 
     def width(self, d: int, encoding: str = "binary") -> int:
         """Lanes of one vector register: d, plus the offset lane for unsigned estimators."""
-        return _encoding(encoding).width(d + (0 if self.signed else 1))
+        return binding.register_width(self.name, d, encoding)
 
     def vector_parameters(self, kernel: Kernel, encoding: str) -> tuple[np.ndarray, np.ndarray]:
-        enc, width = _encoding(encoding), self.width(kernel.d, encoding)
-        if self.signed and kernel.lhs_angles is not None and kernel.lhs_angles.shape[1] == enc.num_parameters(width):
-            return kernel.lhs_angles, kernel.rhs_angles  # what `encode` computed
-        offset = not self.signed
-        return (enc.vector_parameters(vectors_for(kernel.lhs_units, kernel.d, width, offset)),
-                enc.vector_parameters(vectors_for(kernel.rhs_units, kernel.d, width, offset)))
+        return binding.vector_parameters(self.name, encoding, kernel.d, kernel.lhs_units, kernel.rhs_units,
+                                         kernel.lhs_angles, kernel.rhs_angles)
 
     def bind(self, kernel: Kernel, encoding: str = "binary", tree: str = "routed") -> np.ndarray:
-        """Rows (P, params): the lhs vector's parameters, then the rhs vector's."""
-        lhs, rhs = self.vector_parameters(kernel, encoding)
-        i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
-        return np.concatenate([lhs[i], rhs[j]], axis=1)
+        """Rows (P, params) for the kernel's pairs: the level-neutral binder (``qac.binding``),
+        which a two-stage run also uses to bind P's rows into the P·V template."""
+        return binding.bind_pairs(self.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
+                                  kernel.pairs, kernel.lhs_angles, kernel.rhs_angles)
 
     def per_shot_variance(self, inner_product: float) -> float:
         """Var[f]/(dĉ/dE f)² for one shot: the shot-noise variance of ĉ times S."""
@@ -156,8 +152,7 @@ class Interference(Estimator):
         """The joint tree on log2 d + 1 qubits — ``routed`` (CNOTs on a heavy-hex shape) or ``star``
         (the open Möttönen tree, fewest CNOTs when any pair of qubits couples) — and its light
         cone from the branch (the top qubit)."""
-        program = routed_tree_program(num_qubits) if tree == "routed" else star_tree_program(num_qubits)
-        return program, *light_cone(program, num_qubits - 1)
+        return binding.joint_program(num_qubits, tree)
 
     def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         width = self.width(d, encoding)
@@ -188,21 +183,6 @@ class Interference(Estimator):
         circuit.h(branch)
         circuit.measure(branch, 0)
         return circuit
-
-    def bind(self, kernel: Kernel, encoding: str = "binary", tree: str = "routed") -> np.ndarray:
-        i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
-        width = self.width(kernel.d, encoding)
-        if encoding == "binary":  # the joint vector (â, b̂)/√2, the branch as its top bit
-            lhs = vectors_for(kernel.lhs_units, kernel.d, width, False)
-            rhs = vectors_for(kernel.rhs_units, kernel.d, width, False)
-            joint = np.concatenate([lhs[i], rhs[j]], axis=1) / np.sqrt(2.0)
-            program, _, kept = self.joint_program(joint.shape[1].bit_length() - 1, tree)
-            return tree_program_angles(program, joint)[:, list(kept)]
-        lhs, rhs = self.vector_parameters(kernel, encoding)
-        a, b = lhs[i], rhs[j]
-        out = np.empty((len(i), 2 * a.shape[1]))
-        out[:, 0::2], out[:, 1::2] = (a + b) / 2, (a - b) / 2  # branch 0: m + δ = θ_a, branch 1: m − δ
-        return out
 
     @staticmethod
     def outcome_values(num_bits: int) -> np.ndarray:

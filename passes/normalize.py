@@ -39,6 +39,29 @@ def split_norms(rows: np.ndarray, d_pad: int) -> tuple[np.ndarray, np.ndarray]:
     return units, norms
 
 
+def pv_kernel(module: AttentionGraph, node: str, op: MatMul) -> Kernel:
+    """O = P·V as inner products over the M keys: O_ik = |p_i|·|v_k|·⟨p̂_i|v̂_k⟩, v_k the k-th column
+    of the head's V (padded to a power of two). V's side is known now; P's rows only after stage 1,
+    so the run binds them (``qac/execution/twostage.py``). Until then the lhs holds a placeholder,
+    the uniform weights over each row's visible keys (the softmax of equal scores): it gives the
+    compile-time bindings (verification, ``bindings.npz``) a valid row of the right shape. A row
+    with no visible key is P's zero row (O_i = 0, no circuit); a zero column of V gives 0 too."""
+    lo, hi = op.columns
+    values = module.arrays[op.rhs][:, lo:hi]  # (M, dv)
+    chain = module.chain(op.head)
+    scores, mask = chain["scores"], chain["masked"]
+    n, m = len(module.arrays[scores.lhs]), len(values)
+    visible = mask.visible if mask.visible is not None else visible_entries(mask.kind, n, m)
+    d_pad = padded_width(m)
+    uniform = visible / np.maximum(visible.sum(axis=1, keepdims=True), 1)
+    lhs_units, lhs_norms = split_norms(uniform, d_pad)
+    rhs_units, rhs_norms = split_norms(values.T, d_pad)
+    pairs = np.argwhere((lhs_norms[:, None] > 0) & (rhs_norms[None, :] > 0)).astype(np.int64)
+    return Kernel(name=node.replace(".", "_"), head=op.head, d=m, d_pad=d_pad, lhs_units=lhs_units,
+                  rhs_units=rhs_units, lhs_norms=lhs_norms, rhs_norms=rhs_norms, pairs=pairs,
+                  visible=np.ones((n, values.shape[1]), dtype=bool), stage=2)
+
+
 @dataclass(frozen=True)
 class Normalize(Pass):
     name = "normalize"
@@ -49,6 +72,9 @@ class Normalize(Pass):
         kernels = []
         for node, op in module.nodes_of(MatMul):
             if not op.quantum:
+                continue
+            if not op.transpose_rhs:  # P·V (pv: quantum)
+                kernels.append(pv_kernel(module, node, op))
                 continue
             lo, hi = op.columns
             lhs, rhs = module.arrays[op.lhs][:, lo:hi], module.arrays[op.rhs][:, lo:hi]
@@ -63,5 +89,5 @@ class Normalize(Pass):
                 name=node.replace(".", "_"), head=op.head, d=hi - lo, d_pad=d_pad,
                 lhs_units=lhs_units, rhs_units=rhs_units, lhs_norms=lhs_norms, rhs_norms=rhs_norms,
                 pairs=pairs, visible=visible, bias=mask.bias))
-        kernels.sort(key=lambda k: k.head)
+        kernels.sort(key=lambda k: (k.stage, k.head))  # every Q·Kᵀ kernel before any P·V one
         return KernelPlan(module, tuple(kernels))

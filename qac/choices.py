@@ -10,3 +10,4 @@ ENCODINGS: tuple[str, ...] = ("binary", "unary_parallel", "unary_diagonal", "una
 ESTIMATORS: tuple[str, ...] = ("interference", "swap", "destructive_swap", "compute_uncompute", "hadamard")
 MASKS: tuple[str, ...] = ("none", "causal")
 OPTIMIZATION_LEVELS: tuple[int, ...] = (0, 1, 2, 3)
+PV: tuple[str, ...] = ("classical", "quantum")  # where the second MatMul O = P·V runs (issue 14)

@@ -161,8 +161,9 @@ def main():
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
 @click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
 @click.option("--verify", "verify", is_flag=True, help="check every routed kernel against its template (as `qac verify`)")
+@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
-def compile_command(spec, target, output, force, seed, passes, print_after_all, verify):
+def compile_command(spec, target, output, force, seed, passes, print_after_all, verify, pv):
     """Compile SPEC (attention.yaml) for a target; write the program with -o."""
     if output:  # refuse before any work
         from qac.outputs import check_replaceable
@@ -171,7 +172,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
     check_seed(seed)
     import qac
 
-    compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all)
+    compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all, pv=pv)
     out = console()
     if print_after_all:
         for name, text in compiled.snapshots:
@@ -216,9 +217,10 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--yes", is_flag=True, help="submit to the cloud without asking")
 @click.option("--max-circuits-per-job", type=int, help="smaller runtime jobs than the device allows")
 @click.option("--resume", "resume_dir", type=click.Path(), help="finish a runtime RUN_DIR that stopped (no SPEC needed)")
+@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
 def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report, engine, workers,
-                scheduler, runtime, instance, yes, max_circuits_per_job, resume_dir):
+                scheduler, runtime, instance, yes, max_circuits_per_job, resume_dir, pv):
     """Compile SPEC (or load a build DIR from `qac compile -o`), simulate it (or run it on an IBM
     device with --runtime), reconstruct the attention output, compare with numpy. For a DIR,
     --seed is the sampler seed only."""
@@ -281,7 +283,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     import numpy as np
 
     if not build:
-        compiled = qac.compile(spec, target or "aer", seed=seed)
+        compiled = qac.compile(spec, target or "aer", seed=seed, pv=pv)
     if output and not hardware:
         from qac.rundir import check_same_build
 

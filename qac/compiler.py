@@ -87,7 +87,8 @@ def compile_graph(graph: AttentionGraph, target: Any, *, seed: int = 0, encoding
 
 def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,
             passes: str | None = None, keep_snapshots: bool = False,
-            pack: int | str | None = None, cache: TemplateCache | None = None) -> CompiledAttention:
+            pack: int | str | None = None, cache: TemplateCache | None = None,
+            pv: str | None = None) -> CompiledAttention:
     """Compile an attention spec for a target.
 
     Args:
@@ -100,6 +101,8 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
         pack: place several copies of each template on the device (``"auto"`` or a count):
             appends ``pack{copies=...}`` to the pipeline (multi-programming, ``passes/pack.py``).
         cache: the ``TemplateCache`` of routed templates (default: the compiler's).
+        pv: ``"classical"`` (numpy) or ``"quantum"`` (the second MatMul O = P·V on circuits too,
+            two-stage runs); overrides the spec's ``compile.pv``.
 
     Returns:
         A ``CompiledAttention``: ``.circuits()``, ``.pubs()``, ``.qasm()``, ``.resources()``,
@@ -111,6 +114,8 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
     spec = load_spec(spec_or_path)
     if seed is not None:
         spec = spec.with_options(seed=seed)
+    if pv is not None:
+        spec = spec.with_options(compile={"pv": pv})
     graph = AttentionGraph.from_spec(spec)
     timings = {"frontend": time.perf_counter() - start}  # spec → L1
     description = _target(target)

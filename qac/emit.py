@@ -72,6 +72,11 @@ def build_manifest(compiled) -> dict:
         "files": {"qasm": [t["file"] for t in templates], "isa_qpy": "program.qpy",
                   "logical_qpy": "logical.qpy", "bindings": "bindings.npz", "timings": "timings.json"},
     }
+    from qac.stages import stage_table
+
+    stages = stage_table(manifest["kernels"], manifest["spec"], spec.shots)
+    if stages is not None:  # pv: quantum (a classical P·V leaves the manifest as it was)
+        manifest["stages"] = stages
     if program.cost is not None:
         manifest["cost"] = program.cost.as_dict()
     if program.packing is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qac.errors import OutputError
+from qac.stages import stage_table
 
 PRECISION = 0.01
 
@@ -59,6 +60,7 @@ def report_from_compiled(compiled, *, precision: float = PRECISION, qasm_kernel:
     shape = {"N": spec.N, "M": spec.M, "d": spec.d, "dv": spec.dv, "heads": spec.heads}
     return {"spec": spec.name, "target": compiled.target.name, "pipeline": compiled.pipeline,
             "precision": precision, "shots": spec.shots, "kernels": kernels,
+            "stages": stage_table(kernels, shape, spec.shots),
             "account": _account(shape, kernels, spec.shots), "qasm": qasm,
             "cost": None if program.cost is None else program.cost.as_dict(),
             "ir": [{"after": name, "text": text} for name, text in compiled.snapshots]}
@@ -108,6 +110,7 @@ def _directory_report(directory: Path, manifest: dict, *, precision: float, qasm
     shape = {"N": spec["N"], "M": spec["M"], "d": spec["d"], "dv": spec["dv"], "heads": spec["heads"]}
     return {"spec": spec["name"], "target": manifest["target"]["name"], "pipeline": manifest["pipeline"],
             "precision": precision, "shots": spec["shots"], "kernels": kernels,
+            "stages": stage_table(kernels, shape, spec["shots"]),
             "account": _account(shape, kernels, spec["shots"]), "qasm": qasm, "cost": manifest.get("cost"), "ir": []}
 
 
@@ -133,6 +136,10 @@ def render(report: dict, out, *, print_after_all: bool = False, show_qasm: bool 
                       str(k["two_qubit_gates"]), str(k["depth"]), duration, f"{k['esp']:.3f}",
                       ("unreachable" if k["shots_for_precision"] is None else str(k["shots_for_precision"])), ",".join(map(str, k["physical_qubits"])))
     out.print(table)
+    if report.get("stages"):
+        from qac.stages import render as render_stages
+
+        render_stages(report["stages"], out)
     auto = (report.get("cost") or {}).get("auto")
     if auto:
         choice, runner = auto["choice"], auto["runner_up"]

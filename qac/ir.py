@@ -104,7 +104,8 @@ class AttentionGraph:
             g.add_node(scaled, op=Scale(spec.scale_value))
             g.add_node(masked, op=Mask(spec.mask))
             g.add_node(probs, op=Softmax())
-            g.add_node(out, op=MatMul(probs, "V", h, v_cols, transpose_rhs=False, quantum=False))
+            g.add_node(out, op=MatMul(probs, "V", h, v_cols, transpose_rhs=False,
+                                      quantum=getattr(spec.compile, "pv", "classical") == "quantum"))
             g.add_edges_from([("Q", scores), ("K", scores), (scores, scaled), (scaled, masked),
                               (masked, probs), (probs, out), ("V", out), (out, "output")])
         g.add_node("output", op=Output(spec.heads))
@@ -198,6 +199,9 @@ class Kernel:
     pairs: np.ndarray  # (P, 2) int64: (i, j) pairs that need a circuit, row-major order
     visible: np.ndarray  # (N, M) bool: False where the mask hides the entry
     bias: np.ndarray | None = None  # (N, M) finite additive mask on the scaled scores (explicit masks)
+    # 1: Q·Kᵀ; 2: P·V (``pv: quantum``), whose lhs rows — P's — are bound at run time: until then
+    # lhs_units/lhs_norms hold a placeholder (uniform weights over the visible keys), see normalize
+    stage: int = 1
     lhs_angles: np.ndarray | None = None  # set by `encode`: per-vector encoding parameters
     rhs_angles: np.ndarray | None = None
 

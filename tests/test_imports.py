@@ -84,7 +84,7 @@ def test_the_graph_sees_the_modules_and_their_imports():
     assert {"qac", "qac.cli", "qac.spec", "qac.passes", "qac.passes.encode", "qac.targets.devices"} <= set(graph)
     assert graph.has_edge("qac.targets", "qac.targets.devices")  # `from . import devices as _devices`
     assert graph.has_edge("qac", "qac.compiler")  # inside `def compile`
-    assert graph.has_edge("qac.passes.encode", "qac.passes.encodings.binary")
+    assert graph.has_edge("qac.passes.encode", "qac.encodings.binary")
 
 
 def test_no_import_cycles():

@@ -64,6 +64,7 @@ class Result:
     error_method: str = ""  # what made the error bars: qac.errorbars.METHOD for sampled runs
     engine: str = "exact"  # what ran the circuits: an ENGINES name, or the engine object's name
     engine_metadata: dict = field(default_factory=dict)  # e.g. backend, calibration time, job ids
+    stages: dict = field(default_factory=dict)  # pv: quantum — per stage: kernels, pairs, circuits, shots
 
     @property
     def error(self) -> np.ndarray:

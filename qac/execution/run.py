@@ -75,6 +75,14 @@ def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_sh
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
+    if two_stage(compiled.program):  # pv: quantum
+        from qac.execution.twostage import run_two_stage
+
+        # this module's single-stage runners are handed over, so twostage does not import run
+        return run_two_stage(compiled, exact=exact, shots=shots, noise_model=None if exact else noise_model_of(
+            compiled, noise), seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
+            precision=precision, pilot_shots=pilot_shots, engine=engine, sample=sample,
+            exact_estimates=exact_estimates)
     if exact:
         return run_exact(compiled, engine)
     seed = compiled.spec.seed if seed is None else seed
@@ -93,6 +101,11 @@ def resolve_engine(engine, *, workers=None, scheduler=None, progress=None):
 
 def engine_name(engine) -> str:
     return getattr(engine, "name", None) or type(engine).__name__
+
+
+def two_stage(program) -> bool:
+    """Whether the program lowers P·V to circuits too (``pv: quantum``: stage-2 kernels)."""
+    return any(k.stage == 2 for k in program.module.plan.kernels)
 
 
 def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
@@ -136,14 +149,31 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
                 pilot_shots: int | None, engine) -> Result:
     """Sample (and mitigate) every kernel; with ``precision``, a pilot stage then shots per score
     from the bootstrap's sensitivities (``qac/execution/precision.py``)."""
-    noise_model = None
-    if noise:
-        noise_model = compiled.target.noise_model()
-        if noise_model is None:
-            raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
-                                 f"use a device target such as ibm_brisbane for --noise")
-    program = compiled.program
-    plan = Plan(program, compiled.execution_circuits, mitigation=mitigation)
+    plan, estimated, report, allocation, first = sample(
+        compiled.program, compiled.execution_circuits, shots=shots, noise_model=noise_model_of(compiled, noise),
+        seed=seed, mitigation=mitigation, precision=precision, pilot_shots=pilot_shots, engine=engine)
+    circuits, used = plan.device_cost()
+    return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
+                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed,
+                          engine=engine_name(engine), engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+
+
+def noise_model_of(compiled, noise: bool):
+    """The target's Aer noise model for a noisy run (None when ideal), or an ExecutionError."""
+    if not noise:
+        return None
+    noise_model = compiled.target.noise_model()
+    if noise_model is None:
+        raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
+                             f"use a device target such as ibm_brisbane for --noise")
+    return noise_model
+
+
+def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation: bool, precision: float | None,
+           pilot_shots: int | None, engine):
+    """Run every kernel of ``program`` (a pilot and refinements with ``precision``) and decode:
+    (plan, estimates per kernel, mitigation report, precision record, first-stage shots)."""
+    plan = Plan(program, circuits, mitigation=mitigation)
     first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
 
     def stage(pair_shots: dict, calibration: int, stage_seed: int):
@@ -165,10 +195,7 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
     if precision is not None:
         allocation = refine(program, plan, estimated, precision, first, seed=seed, mitigation=mitigation, stage=stage)
         estimated, report = estimates(plan)
-    circuits, used = plan.device_cost()
-    return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
-                          mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed,
-                          engine=engine_name(engine), engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+    return plan, estimated, report, allocation, first
 
 
 def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,

@@ -13,6 +13,6 @@ MAX_YAML_DEPTH = 32  # specs nest 5 deep; this stops runaway recursion in the co
 MAX_FILE_BYTES = 32 * 2**20
 
 TOP_KEYS = ("name", "seed", "heads", "mask", "scale", "shots", "precision", "Q", "K", "V", "compile")
-COMPILE_KEYS = ("encoding", "estimator", "optimization_level", "passes")
+COMPILE_KEYS = ("encoding", "estimator", "optimization_level", "passes", "pv")
 SOURCE_KEYS = ("npy", "random")
 RANDOM_KEYS = ("shape", "seed", "scale")

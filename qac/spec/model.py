@@ -53,6 +53,7 @@ class CompileOptions(BaseModel):
     estimator: str = "interference"
     optimization_level: int = 1
     passes: str | None = None
+    pv: str = "classical"  # "quantum": O = P·V on circuits too (two-stage runs, docs/kernels.md)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -150,6 +151,8 @@ class Spec(BaseModel):
         """sha256 over the options (sorted-key JSON) and each array's shape, dtype and <f8 bytes; not ``path``."""
         if self._digest is None:
             options = self.model_dump(mode="json", exclude={"Q", "K", "V", "path"})
+            if options["compile"]["pv"] == "classical":  # the default leaves digests as they were
+                del options["compile"]["pv"]
             h = hashlib.sha256(json.dumps(options, sort_keys=True, separators=(",", ":")).encode())
             for key in ("Q", "K", "V"):
                 array = getattr(self, key)

@@ -101,6 +101,8 @@ def compile_fields(data: Any) -> dict[str, Any]:
             if key in ("encoding", "estimator"):  # read the choices now: later additions just work
                 known = choices.ENCODINGS if key == "encoding" else choices.ESTIMATORS
                 out[key] = choice(value, (*known, "auto"), key)
+            elif key == "pv":  # issue 14: the second MatMul on circuits or in numpy
+                out[key] = choice(value, choices.PV, key)
             elif key == "optimization_level":
                 levels = choices.OPTIMIZATION_LEVELS
                 out[key] = level = as_int(value, None, None, "optimization_level: 1")

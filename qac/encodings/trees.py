@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from qac.errors import InternalError
-from qac.passes.encodings.binary import gray, tree_angles
+from qac.encodings.binary import gray, tree_angles
 
 
 def _parity(x: int) -> int:

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from qac.errors import CompileError
-from qac.passes.encodings.binary import num_qubits_for, padded_width
+from qac.encodings.binary import num_qubits_for, padded_width
 
 
 @lru_cache(maxsize=None)
