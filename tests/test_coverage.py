@@ -31,3 +31,10 @@ def coverage(s: float, d: int, *, target: str, noise: bool, seeds: range, n: int
 def test_ideal_two_sigma_coverage_in_band(s):
     value = coverage(s, 8, target="aer", noise=False, seeds=range(12))
     assert 0.90 <= value <= 0.99, value
+
+
+@pytest.mark.parametrize("s", [2, 4])
+def test_noisy_mitigated_two_sigma_coverage_in_band(s):
+    """ibm_fez's noise model, mitigated, on the batched engine (the default ``auto`` picks it)."""
+    value = coverage(s, 8, target="ibm_fez", noise=True, seeds=range(6))
+    assert 0.90 <= value <= 0.99, value
