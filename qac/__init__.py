@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int | None = None,  # noqa: A001
             passes: str | None = None, keep_snapshots: bool = False, pack: int | str | None = None,
-            cache: TemplateCache | None = None) -> CompiledAttention:
+            cache: TemplateCache | None = None, pv: str | None = None) -> CompiledAttention:
     """Compile an attention spec for a target.
 
     Args:
@@ -44,6 +44,8 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
         pack: place several copies of each template on the device (``"auto"`` or a count):
             appends ``pack{copies=...}`` to the pipeline (multi-programming, ``passes/pack.py``).
         cache: the ``TemplateCache`` of routed templates (default: the compiler's).
+        pv: ``"quantum"`` puts O = P·V on circuits too (two-stage runs; ``docs/kernels.md``),
+            ``"classical"`` keeps it in numpy; default: the spec's ``compile.pv`` (classical).
 
     Returns:
         A ``CompiledAttention``: ``.circuits()``, ``.pubs()``, ``.qasm()``, ``.resources()``,
@@ -55,7 +57,7 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
     from qac.compiler import compile as _compile  # Qiskit loads here, not at ``import qac``
 
     return _compile(spec_or_path, target, seed=seed, passes=passes, keep_snapshots=keep_snapshots, pack=pack,
-                    cache=cache)
+                    cache=cache, pv=pv)
 
 
 def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec:

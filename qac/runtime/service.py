@@ -82,6 +82,8 @@ def _local(name: str) -> Connection:
     simulators: dict = {}
 
     def simulator(pubs):  # built when jobs are submitted: plans and checks need no noise model
+        from qac.execution.engine import active_qubits, restricted_noise_model
+
         qubits = frozenset().union(*(active_qubits(c) for c, _, _ in pubs))
         if qubits not in simulators:
             from qiskit_aer import AerSimulator
@@ -120,33 +122,6 @@ def calibration_time(backend) -> str | None:
         return None
     stamp = getattr(properties, "last_update_date", None)
     return None if stamp is None else (stamp.isoformat() if hasattr(stamp, "isoformat") else str(stamp))
-
-
-def active_qubits(circuit) -> set[int]:
-    return {circuit.find_bit(q).index for inst in circuit.data for q in inst.qubits}
-
-
-def restricted_noise_model(noise_model, qubits):
-    """The noise model's local errors on ``qubits`` only (the same samples; Aer converts far less).
-
-    The same restriction as the Aer engine's (``qac.execute.restricted_noise_model``); kept here
-    so the runtime does not depend on the run path being redesigned. Falls back to the whole
-    model if it holds errors this cannot restrict.
-    """
-    from qiskit_aer.noise import NoiseModel
-
-    if (noise_model._default_quantum_errors or getattr(noise_model, "_nonlocal_quantum_errors", None)
-            or noise_model._default_readout_error is not None):
-        return noise_model
-    small = NoiseModel(basis_gates=noise_model.basis_gates)
-    for gate, by_qubits in noise_model._local_quantum_errors.items():
-        for where, error in by_qubits.items():
-            if set(where) <= qubits:
-                small.add_quantum_error(error, gate, where)
-    for where, error in noise_model._local_readout_errors.items():
-        if set(where) <= qubits:
-            small.add_readout_error(error, where)
-    return small
 
 
 def _one_line(exc: Exception) -> str:
