@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 import qac
-from qac.execute import active_qubits, exact_distribution, restricted_noise_model
+from qac.exact import exact_distribution
+from qac.execution.engine import active_qubits, restricted_noise_model
 from qac.simulator import probabilities, sample_counts, supports
 from qac.targets import get as get_target
 
