@@ -1,13 +1,14 @@
-"""Batched evolution of one component: fuse its steps for a chunk of parameter rows, then apply
-each fused block to a (rows, D^n) state with one stacked matmul — D = 2 for a statevector
-batch (ideal), D = 4 for a density-matrix batch (noisy), where each qubit's digit is
-(i, j) of ρ[i, j] (digit = i + 2j) and a k-qubit channel is a 4^k × 4^k superoperator.
+"""Batched evolution of one component: lower its steps once into a plan, then apply the plan
+to a (rows, D^n) state — D = 2 for a statevector batch (ideal), D = 4 for a density-matrix
+batch (noisy), where each qubit's digit is (i, j) of ρ[i, j] (digit = i + 2j) and a k-qubit
+channel is a 4^k × 4^k superoperator.
 
-Fusion: runs of one-qubit operators multiply into one per qubit; a pending one-qubit operator
-is absorbed into the next multi-qubit block on that qubit (or the last one, at the end);
-consecutive blocks on the same qubit pair multiply into one. With noise every gate is first
-turned into its superoperator (error after gate, as Aer applies it), so fusion never moves
-an error across a gate.
+The plan (``plan``): per-row diagonal gates gathered into layers by commutation, each layer one
+phase multiply; the fixed gates between them fused (runs of one-qubit operators into one, a
+pending one-qubit operator into the next multi-qubit block on that qubit or the last one,
+consecutive blocks on the same pair into one) and, for small ideal components, multiplied into
+one dense matrix a run. With noise every gate is first turned into its superoperator (error
+after gate, as Aer applies it), so fusion never moves an error across a gate.
 """
 
 from __future__ import annotations
