@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 import qac
-from qac.execute import active_qubits, exact_distribution, restricted_noise_model
+from qac.exact import exact_distribution
+from qac.execution.engine import active_qubits, restricted_noise_model
 from qac.simulator import probabilities, sample_counts, supports
 from qac.targets import get as get_target
 
@@ -282,3 +283,55 @@ def test_unsupported_circuits_say_why():
     delayed.measure(0, 0)
     ok, reason = supports(delayed, model)
     assert not ok and "relaxation" in reason
+
+
+def test_dense_and_local_plans_agree_and_plans_are_cached(monkeypatch):
+    """The ideal engine multiplies each run of fixed gates into one dense matrix for small
+    components; the local path (one gemm per fused block, as noisy runs use) must give the same
+    probabilities, and a second call (cached plan) the same bits."""
+    from qac.simulator import evolve as ev
+    from qac.simulator import _program
+
+    prog = compiled("ibm_fez", "binary", "interference", d=8, n=3)
+    circuit, values = prog.pubs()[0]
+    dense = probabilities(circuit, values)
+    assert all(ev.plan(c, False).dense for c in _program(circuit, None).components)
+    assert np.array_equal(dense, probabilities(circuit, values))
+    local_circuit = circuit.copy()  # a new circuit object: a new program, planned afresh
+    monkeypatch.setattr(ev, "DENSE_QUBITS", 0)
+    local = probabilities(local_circuit, values)
+    assert not any(ev.plan(c, False).dense for c in _program(local_circuit, None).components)
+    np.testing.assert_allclose(local, dense, rtol=0, atol=1e-12)
+    reference = np.array([exact_distribution(circuit.assign_parameters(row)) for row in values])
+    np.testing.assert_allclose(local, reference, rtol=0, atol=1e-10)
+
+
+def test_layering_moves_diagonals_only_past_gates_they_commute_with():
+    from qiskit import ClassicalRegister, QuantumCircuit
+    from qiskit.circuit import Parameter
+
+    from qac.simulator import _program
+    from qac.simulator import evolve as ev
+
+    a, b, c = Parameter("a"), Parameter("b"), Parameter("c")
+    circuit = QuantumCircuit(3)
+    circuit.add_register(ClassicalRegister(3, "meas"))
+    circuit.sx([0, 1, 2])
+    circuit.rz(a, 0)
+    circuit.cz(1, 2)
+    circuit.sx(1)
+    circuit.rz(b, 2)  # commutes with cz(1, 2) and sx(1): joins rz(a)'s layer
+    circuit.rzz(c, 0, 2)
+    circuit.sx([0, 2])
+    circuit.rz(a + b, 1)  # after sx(1), which is in the first fixed run: joins too
+    circuit.cz(0, 1)
+    circuit.rz(b - a, 1)  # after cz(0, 1), which follows sx(0) of the second run: a layer of its own
+    circuit.sx(1)
+    circuit.measure([0, 1, 2], [0, 1, 2])
+    values = np.random.default_rng(3).uniform(-3, 3, (5, 3))
+    kinds = [item[0] for item in ev.plan(_program(circuit, None).components[0], False).items]
+    assert kinds.count("diag") == 2
+    reference = np.array([exact_distribution(circuit.assign_parameters(row)) for row in values])
+    np.testing.assert_allclose(probabilities(circuit, values), reference, rtol=0, atol=1e-10)
+    model = get_target("ibm_fez").noise_model()  # rzz carries no error there: a per-row phase when noisy too
+    np.testing.assert_allclose(probabilities(circuit, values, model).sum(axis=1), 1, atol=1e-12)

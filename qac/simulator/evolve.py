@@ -1,17 +1,19 @@
-"""Batched evolution of one component: fuse its steps for a chunk of parameter rows, then apply
-each fused block to a (rows, D^n) state with one stacked matmul — D = 2 for a statevector
-batch (ideal), D = 4 for a density-matrix batch (noisy), where each qubit's digit is
-(i, j) of ρ[i, j] (digit = i + 2j) and a k-qubit channel is a 4^k × 4^k superoperator.
+"""Batched evolution of one component: lower its steps once into a plan, then apply the plan
+to a (rows, D^n) state — D = 2 for a statevector batch (ideal), D = 4 for a density-matrix
+batch (noisy), where each qubit's digit is (i, j) of ρ[i, j] (digit = i + 2j) and a k-qubit
+channel is a 4^k × 4^k superoperator.
 
-Fusion: runs of one-qubit operators multiply into one per qubit; a pending one-qubit operator
-is absorbed into the next multi-qubit block on that qubit (or the last one, at the end);
-consecutive blocks on the same qubit pair multiply into one. With noise every gate is first
-turned into its superoperator (error after gate, as Aer applies it), so fusion never moves
-an error across a gate.
+The plan (``plan``): per-row diagonal gates gathered into layers by commutation, each layer one
+phase multiply; the fixed gates between them fused (runs of one-qubit operators into one, a
+pending one-qubit operator into the next multi-qubit block on that qubit or the last one,
+consecutive blocks on the same pair into one) and, for small ideal components, multiplied into
+one dense matrix a run. With noise every gate is first turned into its superoperator (error
+after gate, as Aer applies it), so fusion never moves an error across a gate.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -91,89 +93,213 @@ def _swap_digits(op: np.ndarray, digit: int) -> np.ndarray:
     return t.reshape(*lead, digit * digit, digit * digit)
 
 
-def fuse(component: Component, values: np.ndarray, noisy: bool) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """The component's steps for these rows as a short list of (qubits, operator) blocks."""
+#: Gates whose matrix is diagonal whatever their parameters: a per-row one is a phase multiply.
+DIAGONAL = {"rz", "p", "u1", "rzz"}
+#: Components up to this many qubits run ideal in dense mode: every run of fixed gates between
+#: two per-row phase layers is one 2^n × 2^n matrix (one BLAS gemm a layer, compute-bound).
+DENSE_QUBITS = 7
+#: Dense chunks are padded to a multiple of this many rows (see ``evolve``).
+DENSE_ROW_MULTIPLE = 8
+
+
+@dataclass
+class Plan:
+    """A component's steps, lowered once: ``items`` in order, each ("fixed", qubits, operator),
+    ("diag", [(qubits, step), …]) (per-row diagonal gates, all commuting, applied as one phase
+    vector) or ("rows", qubits, step) (a per-row non-diagonal gate); ``dense`` when every fixed
+    item is a whole-component matrix."""
+    items: list
+    dense: bool
+
+
+def _is_diagonal(step: Step) -> bool:
+    return step.matrix is None and step.operation.name in DIAGONAL and step.channel is None
+
+
+def _layered(steps: list[Step]) -> list[Step]:
+    """The steps reordered so per-row diagonal gates gather into as few layers as possible:
+    each step goes as early as the steps it does not commute with allow (a diagonal commutes
+    with other diagonals and with anything on other qubits; everything else keeps its order on
+    shared qubits). Layer 2i + 1 holds diagonals, even layers everything else."""
+    layer_of: list[int] = []
+    last: dict[int, int] = {}  # qubit → highest layer of a step on it
+    for step in steps:
+        diagonal = _is_diagonal(step)
+        floor = max((last.get(q, -1) for q in step.qubits), default=-1)
+        if diagonal:  # odd layer, not before the last non-diagonal on its qubits
+            layer = floor if floor % 2 == 1 else floor + 1
+        else:
+            layer = floor if floor >= 0 and floor % 2 == 0 else floor + 1
+        layer_of.append(layer)
+        for q in step.qubits:
+            last[q] = layer
+    return [s for _, _, s in sorted(zip(layer_of, range(len(steps)), steps), key=lambda t: (t[0], t[1]))]
+
+
+def plan(component: Component, noisy: bool) -> Plan:
+    """Lower a component once per (circuit, noise model): layer the diagonals, fuse the fixed
+    gates (runs of one-qubit gates into one, pending one-qubit gates into the next block on
+    their qubit, consecutive blocks on the same pair into one) and, when small enough and
+    ideal, multiply each run of fixed blocks into one dense matrix."""
+    key = "_plan_noisy" if noisy else "_plan_ideal"
+    cached = getattr(component, key, None)
+    if cached is not None:
+        return cached
     digit = 4 if noisy else 2
-    blocks: list[list] = []  # [qubits, operator]
-    last: dict[int, int] = {}  # qubit → index of the last block touching it
     eye = np.eye(digit, dtype=complex)
+    items: list[list] = []
+    last: dict[int, int] = {}  # qubit → index of the last item touching it
     fixed: dict[int, np.ndarray] = {}  # a qubit's pending product of fixed one-qubit operators
 
     def flush(q):
-        """Put q's pending fixed product on the left of the last block on q (no later block
-        touches q, so it commutes with everything in between), or in a block of its own."""
+        """Put q's pending product right after the last item on q (nothing since touched q),
+        multiplied into it if that is a fixed block, else as a block of its own."""
         if q not in fixed:
             return
         op, b = fixed.pop(q), last.get(q)
-        if b is None:
-            blocks.append([(q,), op])
-            last[q] = len(blocks) - 1
+        if b is not None and items[b][0] == "fixed":
+            items[b][2] = _kron_le([op if p == q else eye for p in items[b][1]]) @ items[b][2]
         else:
-            blocks[b][1] = _matmul(_kron_le([op if p == q else eye for p in blocks[b][0]]), blocks[b][1])
+            items.insert(len(items) if b is None else b + 1, ["fixed", (q,), op])
+            for p, i in list(last.items()):
+                if b is not None and i > b:
+                    last[p] = i + 1
+            last[q] = len(items) - 1 if b is None else b + 1
 
-    for step in component.steps:
-        op = _operator(step, values, noisy)
+    for step in _layered(component.steps):
         qubits = step.qubits
+        if step.matrix is None:
+            for q in qubits:
+                flush(q)
+            if _is_diagonal(step):
+                if items and items[-1][0] == "diag":
+                    items[-1][1].append((qubits, step))
+                else:
+                    items.append(["diag", [(qubits, step)]])
+            else:
+                items.append(["rows", qubits, step])
+            for q in qubits:
+                last[q] = len(items) - 1
+            continue
+        op = _operator(step, None, noisy)
         if len(qubits) == 1:
             q = qubits[0]
-            if op.ndim == 2:
-                fixed[q] = op if q not in fixed else op @ fixed[q]
-                continue
-            # a per-row gate (rz(θ)): its own block, so the fixed blocks around it stay one
-            # gemm over the chunk; a diagonal one is applied as a phase, without a transpose
-            b = last.get(q)
-            if q not in fixed and b is not None and blocks[b][0] == (q,) and blocks[b][1].ndim == 3:
-                blocks[b][1] = _matmul(op, blocks[b][1])
-                continue
-            flush(q)
-            blocks.append([(q,), op])
-            last[q] = len(blocks) - 1
+            fixed[q] = op if q not in fixed else op @ fixed[q]
             continue
-        op = _matmul(op, _kron_le([fixed.pop(q, eye) for q in qubits]))
+        op = op @ _kron_le([fixed.pop(q, eye) for q in qubits])
         previous = {last.get(q) for q in qubits}
         if len(previous) == 1 and None not in previous:
             b = previous.pop()
-            if blocks[b][1].ndim == op.ndim == 2:
-                if tuple(blocks[b][0]) == qubits:
-                    blocks[b][1] = op @ blocks[b][1]
+            if items[b][0] == "fixed":
+                if tuple(items[b][1]) == qubits:
+                    items[b][2] = op @ items[b][2]
                     continue
-                if len(qubits) == 2 and tuple(blocks[b][0]) == qubits[::-1]:
-                    blocks[b][1] = _swap_digits(op, digit) @ blocks[b][1]
+                if len(qubits) == 2 and tuple(items[b][1]) == qubits[::-1]:
+                    items[b][2] = _swap_digits(op, digit) @ items[b][2]
                     continue
-        blocks.append([qubits, op])
+        items.append(["fixed", qubits, op])
         for q in qubits:
-            last[q] = len(blocks) - 1
+            last[q] = len(items) - 1
     for q in sorted(fixed):
         flush(q)
-    return [(tuple(q), op) for q, op in blocks]
+    n = len(component.qubits)
+    dense = not noisy and n <= DENSE_QUBITS and not any(item[0] == "rows" for item in items)
+    if dense:
+        items = _densify(items, n)
+    result = Plan([tuple(item) for item in items], dense)
+    setattr(component, key, result)
+    return result
+
+
+def _densify(items: list, n: int) -> list:
+    """Each run of fixed blocks as one (2^n, 2^n) matrix, stored transposed (state @ it)."""
+    out: list = []
+    for item in items:
+        if item[0] != "fixed":
+            out.append(item)
+            continue
+        if not out or out[-1][0] != "fixed":
+            out.append(["fixed", tuple(range(n)), np.eye(1 << n, dtype=complex)])
+        # rows of the identity evolve into the rows of Uᵀ: apply the block to them locally
+        basis, order = _apply_fixed(out[-1][2].reshape((1 << n,) + (2,) * n), list(range(n - 1, -1, -1)),
+                                    item[1], item[2], 2)
+        out[-1][2] = _in_order(basis, order, 2).reshape(1 << n, 1 << n)
+    return out
+
+
+def _in_order(state: np.ndarray, order: list[int], digit: int) -> np.ndarray:
+    """The state with its axes back in C order (axis 1 + a ↔ qubit n − 1 − a)."""
+    n = len(order)
+    return state.transpose([0] + [1 + order.index(q) for q in range(n - 1, -1, -1)]).reshape((len(state),) + (digit,) * n)
+
+
+def _apply_fixed(state, order, qubits, op, digit):
+    """One operator on ``qubits`` for every row: move their axes last, one BLAS gemm."""
+    rows, n, k = state.shape[0], len(order), len(qubits)
+    targets = [1 + order.index(q) for q in reversed(qubits)]
+    rest = [a for a in range(1, n + 1) if a not in targets]
+    x = state.transpose([0] + rest + targets).reshape(-1, digit ** k)
+    if op.ndim == 3:
+        y = x.reshape(rows, -1, digit ** k) @ op.swapaxes(-1, -2)
+    elif len(x) < DENSE_ROW_MULTIPLE:  # a product this short would go to gemv (see ``evolve``)
+        y = (np.concatenate([x, np.zeros((DENSE_ROW_MULTIPLE - len(x), x.shape[1]), dtype=x.dtype)]) @ op.T)[:len(x)]
+    else:
+        y = x @ op.T
+    order = [order[a - 1] for a in rest] + list(reversed(qubits))
+    return y.reshape((rows,) + (digit,) * n), order
+
+
+def _phases(entries, order, rows, noisy) -> np.ndarray:
+    """One broadcastable phase tensor for a layer of per-row diagonal gates: the gates on one
+    qubit multiply first (rows, D), then the qubits' factors as an outer product."""
+    digit = 4 if noisy else 2
+    n = len(order)
+    by_qubits: dict[tuple, np.ndarray] = {}
+    for qubits, d in entries:
+        key = tuple(sorted(qubits))
+        if key != tuple(qubits):  # a two-qubit diagonal listed high-first: reorder its digits
+            d = d.reshape(rows, digit, digit).swapaxes(1, 2).reshape(rows, -1)
+        by_qubits[key] = d if key not in by_qubits else by_qubits[key] * d
+    phase = None
+    for qubits, d in by_qubits.items():
+        axes = [1 + order.index(q) for q in reversed(qubits)]  # d's axes: qubits high to low
+        t = d.reshape((rows,) + (digit,) * len(qubits))
+        t = np.moveaxis(t, list(range(1, len(qubits) + 1)), [1 + sorted(axes).index(a) for a in axes])
+        shape = [rows] + [1] * n
+        for a in axes:
+            shape[a] = digit
+        t = t.reshape(shape)
+        phase = t if phase is None else phase * t
+    return phase
 
 
 def evolve(component: Component, values: np.ndarray, noisy: bool) -> tuple[np.ndarray, list[int]]:
     """The final (rows, D, …, D) state of the component, and which qubit each state axis holds."""
     digit = 4 if noisy else 2
     n = len(component.qubits)
+    program = plan(component, noisy)
+    given = len(values)
+    if program.dense and given % DENSE_ROW_MULTIPLE:
+        # BLAS hands a one-row product to gemv, whose sums round differently: pad the chunk
+        # to whole 8-row tiles so a row's bits never depend on the chunk it came in
+        values = np.concatenate([values, np.zeros((-given % DENSE_ROW_MULTIPLE, values.shape[1]))])
     rows = len(values)
     state = np.zeros((rows, digit ** n), dtype=complex)
     state[:, 0] = 1.0
     state = state.reshape((rows,) + (digit,) * n)
     order = list(range(n - 1, -1, -1))  # axis 1 + a holds qubit order[a]: C order, little-endian index
-    for qubits, op in fuse(component, values, noisy):
-        k = len(qubits)
-        if op.ndim == 3 and k == 1 and not np.any(op * (1 - np.eye(digit))):
-            shape = [rows] + [1] * n
-            shape[1 + order.index(qubits[0])] = digit
-            state = state * np.diagonal(op, axis1=1, axis2=2).reshape(shape)
-            continue
-        targets = [1 + order.index(q) for q in reversed(qubits)]
-        rest = [a for a in range(1, n + 1) if a not in targets]
-        x = state.transpose([0] + rest + targets).reshape(rows, -1, digit ** k)
-        if op.ndim == 3:  # per-row operators: one small matmul per row (numpy's stacked matmul)
-            y = x @ op.swapaxes(-1, -2)
-        else:  # one operator for every row: one BLAS gemm over the whole chunk
-            y = (x.reshape(-1, x.shape[-1]) @ op.T).reshape(x.shape)
-        order = [order[a - 1] for a in rest] + list(reversed(qubits))
-        state = y.reshape((rows,) + (digit,) * n)
-    return state, order
+    for item in program.items:
+        kind = item[0]
+        if kind == "diag":
+            entries = [(qubits, np.diagonal(_operator(step, values, noisy), axis1=1, axis2=2)) for qubits, step in item[1]]
+            state = state * _phases(entries, order, rows, noisy)
+        elif kind == "fixed" and program.dense:  # the whole component's matrix, state in C order
+            state = (state.reshape(rows, -1) @ item[2]).reshape(state.shape)
+        elif kind == "fixed":
+            state, order = _apply_fixed(state, order, item[1], item[2], digit)
+        else:
+            state, order = _apply_fixed(state, order, item[1], _operator(item[2], values, noisy), digit)
+    return state[:given], order
 
 
 def outcome_probabilities(component: Component, state: np.ndarray, order: list[int], noisy: bool) -> np.ndarray:

@@ -133,9 +133,28 @@ def _channel(noise_model, name: str, qubits: tuple[int, ...], cache: dict):
         # renormalise (QuantumError::set_circuits); do the same, or deep noisy circuits drift
         # from Aer by ~1e-10 a gate
         terms = [(c, p) for c, p in zip(error.circuits, error.probabilities) if p > AER_ERROR_THRESHOLD]
-        channel = sum(p * np.asarray(SuperOp(c).data, dtype=complex) for c, p in terms)
+        channel = sum(p * _term_superop(c, SuperOp) for c, p in terms)
         cache[id(error)] = (error, channel)
     return cache[id(error)][1]
+
+
+#: SuperOp of an error term's circuit by its content: the terms of every qubit's error are the
+#: same few Pauli / reset / Kraus circuits with other probabilities (an ibm_fez template's
+#: channels took ~1 s through SuperOp, most of it for repeats).
+_TERMS: dict = {}
+
+
+def _term_superop(circuit, superop) -> np.ndarray:
+    try:
+        key = (circuit.num_qubits, tuple(
+            (inst.operation.name, tuple(circuit.find_bit(q).index for q in inst.qubits),
+             tuple(p if isinstance(p, str) else np.asarray(p, dtype=complex).tobytes() for p in inst.operation.params))
+            for inst in circuit.data))
+    except (TypeError, ValueError):  # a parameter numpy cannot hold: no caching
+        return np.asarray(superop(circuit).data, dtype=complex)
+    if key not in _TERMS:
+        _TERMS[key] = np.asarray(superop(circuit).data, dtype=complex)
+    return _TERMS[key]
 
 
 def _readout(noise_model, qubit: int) -> np.ndarray | None:
