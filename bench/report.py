@@ -77,7 +77,7 @@ def render(sections: list[Section], meta: dict) -> str:
             lines.append("")
         for fig in s.figures:
             lines += [f"![{fig}](img/{fig})", ""]
-    lines += ["## Reproduce", "", "```bash", "pip install -e \".[bench]\"", meta["command"], "```", ""]
+    lines += ["## Reproduce", "", "```bash", "pip install -e \".[bench,torch,dask]\"", meta["command"], "```", ""]
     return "\n".join(lines)
 
 
