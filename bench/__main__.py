@@ -1,8 +1,10 @@
-"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend]``
+"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage]``
 
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
-``pip install -e ".[bench]"``. The full suite targets < 15 min on 2 cores, ``--quick`` < 2 min.
+``pip install -e ".[bench,torch,dask]"``. The full suite takes about 20-30 min on 2 cores (the
+engine, model, pv and coverage sections about half of it), ``--quick`` a few minutes (< 2 min
+for the four new sections).
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from pathlib import Path
 
 from bench.common import Section, machine, versions
 
-SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend")
+SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def modules():
-    from bench import accuracy, compile_time, cost, endtoend, throughput
+    from bench import (accuracy, compile_time, cost, coverage, endtoend, engine_section, model_section, pv_section,
+                       throughput)
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
-            "endtoend": endtoend}
+            "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,
+            "coverage": coverage}
 
 
 def doc_paragraphs(doc: str) -> str:
@@ -61,7 +65,7 @@ def run_sections(names, mode: str) -> list[Section]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small subset (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="a small subset (a few minutes)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where benchmarks.md and img/ go")

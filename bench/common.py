@@ -21,7 +21,7 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 PACKAGES = ("qac", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "qiskit-machine-learning", "numpy", "scipy",
-            "matplotlib", "scikit-learn")
+            "matplotlib", "scikit-learn", "pennylane", "dask", "distributed", "torch", "transformers")
 
 
 @dataclass

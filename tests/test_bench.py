@@ -84,3 +84,33 @@ def test_report_written(sections, tmp_path):
 def test_cli_arguments():
     with pytest.raises(SystemExit):
         suite.main(["--only", "nonsense", "--no-write"])
+
+
+def test_coverage_hook_gives_the_delta_method_and_restores_reconstruct():
+    """bench/coverage.py's delta-method bars: close to the bootstrap's where the softmax is
+    nearly uniform (the delta method holds there), and the run path is left as it was."""
+    import numpy as np
+
+    import qac
+    import qac.execution.run as runner
+    from bench.coverage import delta_bars
+
+    rng = np.random.default_rng(0)
+    Q, K, V = 0.3 * rng.standard_normal((12, 8)), 0.3 * rng.standard_normal((12, 8)), rng.standard_normal((12, 4))
+    compiled = qac.compile({"Q": Q.tolist(), "K": K.tolist(), "V": V.tolist(), "shots": 1024, "seed": 0}, "aer")
+    original, captured = runner.reconstruct, []
+    with delta_bars(captured):
+        result = compiled.run(seed=0)
+    assert runner.reconstruct is original
+    assert len(captured) == 1 and captured[0].shape == result.stderr.shape
+    ratio = captured[0] / result.stderr
+    assert 0.8 < ratio.min() and ratio.max() < 1.25 and 0.95 < np.median(ratio) < 1.05
+
+
+def test_pv_section_skips_without_its_script(monkeypatch, tmp_path):
+    from bench import pv_section
+
+    monkeypatch.setattr(pv_section, "SCRIPT", tmp_path / "absent.py")
+    section = pv_section.run("tiny")
+    assert section.targets == [(section.targets[0][0], None, "not measured: bench/pv.py absent")]
+    assert section.notes and not section.tables
