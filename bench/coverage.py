@@ -1,4 +1,4 @@
-"""8. Error bars that hold in every regime (issue 11): the 2σ coverage of output entries
+"""9. Error bars that hold in every regime (issue 11): the 2σ coverage of output entries
 through the real pipeline (compile, circuits, sampling, decoding, mitigation, error bars), for
 Q, K ~ s·N(0, 1) with s = 1…4, d = 8 and 32, N = M = 12, 1024 shots, on the ideal aer target
 and on ibm_fez with its noise model and mitigation, pooled over fixed seeds. Goal: 90–99% of
@@ -8,9 +8,8 @@ Next to qac's reported bars (the parametric bootstrap of ``qac.errorbars``) stan
 coverage the delta method would give on the same runs: the bars ``qac.attention.reconstruct_head``
 computes from the same estimates (shot noise and the mitigation's shared parameters, linearised
 at the estimate). Runs use ``engine="auto"`` (the batched simulator where it supports the circuit
-and noise model). ``tests/test_coverage.py`` is the small, tested version.
-
-    python -m bench.coverage [--quick]
+and noise model). ``tests/test_coverage.py`` is the small, tested version; the standalone script is
+``python -m bench.coverage [--quick]``.
 """
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ def grid(mode: str) -> list[tuple]:
 def run(mode: str = "full"):
     from bench.common import Section
 
-    section = Section("coverage", "8. Error-bar coverage in every regime")
+    section = Section("coverage", "9. Error-bar coverage in every regime")
     rows = []
     for target, noise, d, s, seeds in grid(mode):
         row = cell(s, d, target=target, noise=noise, seeds=seeds)

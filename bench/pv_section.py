@@ -1,4 +1,4 @@
-"""9. P·V on circuits (issue 14): ``pv: quantum`` (both MatMuls on circuits, two-stage run) against
+"""8. P·V on circuits (issue 14): ``pv: quantum`` (both MatMuls on circuits, two-stage run) against
 ``pv: classical`` (P·V in numpy) at equal output precision: both runs ask ``run(precision=ε)``
 for the same ε and plan their own shots until their reported bars reach it. Circuits, total
 shots and routed two-qubit gates of each, for N = M = 16 and 64, d = dv = 16, ibm_fez, ideal.
@@ -16,7 +16,7 @@ SCRIPT = Path(__file__).resolve().parent / "pv.py"
 
 
 def run(mode: str = "full") -> Section:
-    section = Section("pv", "9. P·V on circuits against P·V in numpy")
+    section = Section("pv", "8. P·V on circuits against P·V in numpy")
     if not SCRIPT.exists() or importlib.util.find_spec("bench.pv") is None:
         section.note("bench/pv.py is not in this build (issue 14 not merged): section skipped.")
         section.targets.append(("pv: quantum vs classical cost at equal output precision", None,
