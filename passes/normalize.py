@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.ir import AttentionGraph, Kernel, KernelPlan, MatMul
+from qac.binding import unit_rows
 from qac.pipeline import CompileContext, Pass
 
 
@@ -29,14 +30,9 @@ def visible_entries(kind: str, n: int, m: int) -> np.ndarray:
 
 
 def split_norms(rows: np.ndarray, d_pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit directions (zero rows stay zero) padded to ``d_pad`` columns, and the norms."""
-    norms = np.linalg.norm(rows, axis=1)
-    units = np.zeros((rows.shape[0], d_pad))
-    nonzero = norms > 0
-    units[nonzero, : rows.shape[1]] = rows[nonzero] / norms[nonzero, None]
-    # Renormalise once more so |â| = 1 to the last ulp (the semantics test asks for 1e-9).
-    units[nonzero] /= np.linalg.norm(units[nonzero], axis=1)[:, None]
-    return units, norms
+    """Unit directions (zero rows stay zero) padded to ``d_pad`` columns, and the norms; the same
+    split the run path uses for P's rows (``qac.binding.unit_rows``)."""
+    return unit_rows(rows, d_pad)
 
 
 def pv_kernel(module: AttentionGraph, node: str, op: MatMul) -> Kernel:
