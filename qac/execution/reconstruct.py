@@ -32,6 +32,20 @@ def head_inputs(graph, head: int) -> tuple[float, np.ndarray]:
     return chain["scaled"].value, graph.arrays[out.rhs][:, out.columns[0]:out.columns[1]]
 
 
+def dense(kernel, estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A kernel's pair estimates as (shape) arrays: mean, sem, gradient (T, shape), covariance."""
+    mean, sem = np.zeros(kernel.shape), np.zeros(kernel.shape)
+    gradient = covariance = None
+    if estimate is not None and len(kernel.pairs):
+        i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
+        mean[i, j], sem[i, j] = estimate.mean, estimate.sem
+        if estimate.gradient is not None:
+            gradient = np.zeros((len(estimate.gradient), *kernel.shape))
+            gradient[:, i, j] = estimate.gradient
+            covariance = estimate.covariance
+    return mean, sem, gradient, covariance
+
+
 def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = None) -> Reconstruction:
     """``estimates``: kernel name -> ``KernelEstimate`` over its pairs (None: no pairs).
 
@@ -43,19 +57,8 @@ def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = N
     outputs, errors, scores, score_errors, inner_products = [], [], [], [], {}
     for kernel in plan.kernels:
         e = estimates.get(kernel.name)
-        inner, inner_stderr = np.zeros(kernel.shape), np.zeros(kernel.shape)
-        gradient = covariance = None
-        if e is None:
-            inner_products[kernel.name] = (np.zeros(0), np.zeros(0))
-        else:
-            inner_products[kernel.name] = (e.mean, e.sem)
-            if len(kernel.pairs):
-                i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
-                inner[i, j], inner_stderr[i, j] = e.mean, e.sem
-                if e.gradient is not None:
-                    gradient = np.zeros((len(e.gradient), *kernel.shape))
-                    gradient[:, i, j] = e.gradient
-                    covariance = e.covariance
+        inner_products[kernel.name] = (np.zeros(0), np.zeros(0)) if e is None else (e.mean, e.sem)
+        inner, inner_stderr, gradient, covariance = dense(kernel, e)
         scale, values = head_inputs(plan.graph, kernel.head)
         head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
                                 values, shared_gradient=gradient, shared_covariance=covariance,

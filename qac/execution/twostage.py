@@ -23,7 +23,7 @@ import numpy as np
 from qac import binding, errorbars
 from qac.errorbars import softmax_rows
 from qac.errors import InternalError
-from qac.execution.reconstruct import head_inputs, reconstruct
+from qac.execution.reconstruct import dense, head_inputs, reconstruct
 from qac.execution.result import Result
 from qac.ir import Binding
 from qac.packing import pairs_per_circuit
@@ -65,20 +65,6 @@ def bind_weights(program, weights: np.ndarray):
         kernels.append(kernel)
     plan = replace(view.module.plan, kernels=tuple(kernels))
     return replace(program, module=replace(module, plan=plan, bindings=bindings))
-
-
-def dense(kernel, estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """A kernel's pair estimates as (shape) arrays: mean, sem, gradient (T, shape), covariance."""
-    mean, sem = np.zeros(kernel.shape), np.zeros(kernel.shape)
-    gradient = covariance = None
-    if estimate is not None and len(kernel.pairs):
-        i, j = kernel.pairs[:, 0], kernel.pairs[:, 1]
-        mean[i, j], sem[i, j] = estimate.mean, estimate.sem
-        if estimate.gradient is not None:
-            gradient = np.zeros((len(estimate.gradient), *kernel.shape))
-            gradient[:, i, j] = estimate.gradient
-            covariance = estimate.covariance
-    return mean, sem, gradient, covariance
 
 
 def outputs(program, view1, view2, first: dict, second: dict, *, rng) -> tuple[np.ndarray, np.ndarray]:
