@@ -91,11 +91,13 @@ def ideal(section: Section, mode: str) -> None:
                   ["encoding", "estimator", "N=M", "d", "shots", "runs", "inner RMS err", "shot-noise bound",
                    "bound kind", "err / bound", "output RMS err", "output predicted (RMS stderr)", "2σ coverage"],
                   rows)
+    section.note("'2σ coverage' of a row with one run is that run's share of entries: they share its Q and K, so "
+                 "it is too few to judge the error bars by (no loss is claimed from it); section 9 pools 30 seeds.")
     for r in rows:
         if r["err / bound"] > 1.25:
             section.losses.append(f"ideal {r['encoding']}×{r['estimator']} at {r['shots']} shots: inner-product "
                                   f"error is {r['err / bound']:.2f}× the shot-noise bound.")
-        if r["2σ coverage"] < 0.9:
+        if r["2σ coverage"] < 0.9 and r["runs"] >= 3:  # one run's entries share its Q, K: too few to judge
             section.losses.append(f"ideal {r['encoding']}×{r['estimator']} at {r['shots']} shots: the reported 2σ "
                                   f"error bars cover only {r['2σ coverage']:.0%} of output entries.")
 

@@ -27,14 +27,15 @@ def coverage(s: float, d: int, *, target: str, noise: bool, seeds: range, n: int
     return float(np.mean(hits))
 
 
-@pytest.mark.parametrize("s", [1, 2, 3, 4])
-def test_ideal_two_sigma_coverage_in_band(s):
-    value = coverage(s, 8, target="aer", noise=False, seeds=range(12))
+@pytest.mark.parametrize("s, d", [(1, 8), (2, 8), (3, 8), (4, 8), (3, 32), (4, 32)])
+def test_ideal_two_sigma_coverage_in_band(s, d):
+    value = coverage(s, d, target="aer", noise=False, seeds=range(12))
     assert 0.90 <= value <= 0.99, value
 
 
-@pytest.mark.parametrize("s", [2, 4])
-def test_noisy_mitigated_two_sigma_coverage_in_band(s):
-    """ibm_fez's noise model, mitigated, on the batched engine (the default ``auto`` picks it)."""
-    value = coverage(s, 8, target="ibm_fez", noise=True, seeds=range(6))
+@pytest.mark.parametrize("s, d, seeds", [(2, 8, 6), (4, 8, 6), (3, 32, 8)])
+def test_noisy_mitigated_two_sigma_coverage_in_band(s, d, seeds):
+    """ibm_fez's noise model, mitigated, on the batched engine (the default ``auto`` picks it);
+    d = 32, s = 3 over-covered (1.000) on the 3 seeds of an earlier grid: 0.96 on 30 seeds."""
+    value = coverage(s, d, target="ibm_fez", noise=True, seeds=range(seeds))
     assert 0.90 <= value <= 0.99, value

@@ -39,6 +39,10 @@ def test_brisbane_mitigation_cuts_score_error_threefold():
     report = mitigated.mitigation["binary_interference_d8[0]"]
     assert 0.6 < report["attenuation"] < 0.98 and report["sign_symmetrised"]
     assert mitigated.shots_used > raw.shots_used  # calibration rows and readout circuits cost shots
+    # the unmitigated run's bars are shot noise only, and it says so; its bias is real
+    assert "bias is not in these bars" in raw.error_method, raw.error_method
+    assert "bias" not in mitigated.error_method and "bias" not in compiled.run(seed=11).error_method
+    assert raw.coverage < 0.9 <= mitigated.coverage, (raw.coverage, mitigated.coverage)
 
 
 def test_noisy_mitigated_error_bars_cover_90_to_99_percent():

@@ -217,7 +217,7 @@ def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
                   raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=shots_used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=precision, error_method=errorbars.METHOD, engine=engine,
+                  precision=precision, error_method=errorbars.method(noise=noise, mitigation=mitigation), engine=engine,
                   engine_metadata=engine_metadata or {})
 
 

@@ -165,7 +165,8 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
                   raw_inner_products={**r1["raw"].inner_products, **pairs_of(view2, second["raw"])},
                   shots_used=used1 + used2, circuits_run=c1 + c2, pairs_per_circuit=pairs_per_circuit(program),
                   mitigation={**report1, **{f"stage2:{k}": v for k, v in report2.items()}}, precision=allocation,
-                  error_method=f"{errorbars.METHOD} through both stages (qac.pv_errorbars)",
+                  error_method=errorbars.method(noise=noise, mitigation=mitigation,
+                                                suffix=" through both stages (qac.pv_errorbars)"),
                   stages=stage_table(program, view1, view2, (plan1, plan2)), engine=engine_label(engine),
                   engine_metadata=dict(getattr(engine, "metadata", None) or {}))
 
