@@ -71,7 +71,8 @@ def compile_graph(graph: AttentionGraph, target: Any, *, seed: int = 0, encoding
     pass); ``passes`` overrides them. ``cache`` (default: the compiler's ``DEFAULT_CACHE``)
     holds routed templates, so a second graph of the same shape with other data transpiles
     nothing. ``shots``, ``precision``, ``seed`` and ``name`` are the run's defaults
-    (``RunDefaults``, where a spec-built program has its ``Spec``).
+    (``RunDefaults``, where a spec-built program has its ``Spec``). Quantum P·V is the graph's
+    own choice (``AttentionGraph.from_arrays(..., pv="quantum")``).
     """
     from qac.limits import check_seed
 

@@ -115,10 +115,11 @@ class AttentionGraph:
 
     @classmethod
     def from_arrays(cls, Q, K, V, *, heads: int, scale: float, visible=None, bias=None,
-                    name: str = "torch") -> AttentionGraph:
+                    name: str = "torch", pv: str = "classical") -> AttentionGraph:
         """The graph of arrays given directly (e.g. by ``qac.torch``): Q (N, heads·d), K (M, heads·d),
         V (M, heads·dv); ``visible`` (heads, N, M) bool and ``bias`` (heads, N, M) additive scores, whose
-        −inf entries count as hidden. Every quantum MatMul reads the same Input ops as ``from_spec``."""
+        −inf entries count as hidden; ``pv="quantum"`` puts O = P·V on circuits too, as the spec's
+        ``compile.pv``. Every quantum MatMul reads the same Input ops as ``from_spec``."""
         from qac.limits import check_range
 
         Q, K, V = (np.asarray(a, dtype=float) for a in (Q, K, V))
@@ -139,7 +140,8 @@ class AttentionGraph:
             g.add_node(scaled, op=Scale(float(scale)))
             g.add_node(masked, op=Mask("explicit", visible=seen[h].copy(), bias=None if bias is None else bias[h].copy()))
             g.add_node(probs, op=Softmax())
-            g.add_node(out, op=MatMul(probs, "V", h, (h * dv, (h + 1) * dv), transpose_rhs=False, quantum=False))
+            g.add_node(out, op=MatMul(probs, "V", h, (h * dv, (h + 1) * dv), transpose_rhs=False,
+                                      quantum=pv == "quantum"))
             g.add_edges_from([("Q", scores), ("K", scores), (scores, scaled), (scaled, masked),
                               (masked, probs), (probs, out), ("V", out), (out, "output")])
         g.add_node("output", op=Output(heads))

@@ -62,7 +62,8 @@ def test_torch_missing_says_how_to_install_it():
     assert "pip install -e '.[torch]'" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
 
-def test_a_local_model_directory_runs_and_exact_mode_reproduces_it(tmp_path):
+@pytest.mark.parametrize("pv", ["classical", "quantum"])
+def test_a_local_model_directory_runs_and_exact_mode_reproduces_it(tmp_path, pv):
     import torch
     import transformers
 
@@ -74,9 +75,9 @@ def test_a_local_model_directory_runs_and_exact_mode_reproduces_it(tmp_path):
                                      num_attention_heads=2, intermediate_size=32)
     transformers.BertModel(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    result = qac_model("Hi", "A cat", "--model", tmp_path, "--layers", "all", "--exact", "--json")
+    result = qac_model("Hi", "A cat", "--model", tmp_path, "--layers", "all", "--exact", "--pv", pv, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert [row["layer"] for row in report["per_layer"]] == [0, 1] and report["heads"] == 2
+    assert [row["layer"] for row in report["per_layer"]] == [0, 1] and report["heads"] == 2 and report["pv"] == pv
     assert all(abs(c - 1) < 1e-12 for c in report["embedding_cosine"])
     assert all(row["hidden_max_error"] < 1e-12 for row in report["per_layer"])

@@ -52,6 +52,34 @@ def test_exact_mode_matches_sdpa(case):
     close(out, F.scaled_dot_product_attention(q, k, v, **kwargs))
 
 
+@pytest.mark.parametrize("case", ["none", "causal", "neginf"])
+def test_quantum_pv_exact_mode_matches_sdpa(case):
+    """``pv="quantum"``: O = P·V on circuits too (two-stage runs), still SDPA's semantics."""
+    q, k, v = tensors(m=4 if case == "causal" else 5)
+    kwargs = {"is_causal": True} if case == "causal" else {}
+    if case == "neginf":
+        mask = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        mask[1, :3] = -torch.inf
+        kwargs["attn_mask"] = mask
+    out, info = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(exact=True, pv="quantum"), return_result=True,
+                             **kwargs)
+    close(out, F.scaled_dot_product_attention(q, k, v, **kwargs))
+    assert set(info.result.stages) == {"stage1", "stage2"}  # the P·V kernels ran on circuits
+
+
+def test_quantum_pv_sampled_outputs_lie_within_their_error_bars():
+    q, k, v = tensors(b=1, h=2, n=6, m=6, e=8, ev=3, seed=5)
+    hits = []
+    for seed in range(6):
+        _, info = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(shots=2048, seed=seed, pv="quantum"),
+                               return_result=True)
+        assert info.result.error_method.endswith("through both stages (qac.pv_errorbars)")
+        hits.append(info.coverage(2.0))
+    assert 0.85 <= sum(hits) / len(hits) <= 1.0, hits
+    with pytest.raises(SpecError, match="pv must be"):
+        qt.QuantumAttentionConfig(pv="both")
+
+
 def test_masked_pairs_get_no_circuit_and_empty_rows_give_zero_like_sdpa():
     q, k, v = tensors()
     mask = torch.ones(2, 2, 4, 5, dtype=torch.bool)

@@ -24,11 +24,13 @@ EXAMPLE_SENTENCES = ("A quantum computer estimates attention scores.",
 @click.option("--precision", type=float, help="wanted standard error of every attention output; sets the shots")
 @click.option("--exact", is_flag=True, help="infinite-shot circuit probabilities instead of samples (a check)")
 @click.option("--engine", default="auto", show_default=True, help="auto (the batched simulator where it supports the circuits, else Aer), batched or aer")
+@click.option("--pv", type=click.Choice(["classical", "quantum"]), default="classical", show_default=True,
+              help="where O = P·V runs: numpy, or circuits too (two-stage runs)")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler and transpiler seed")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON (for scripts)")
 @handle_errors
 def model_command(sentences, sentence_file, model_dir, layers, heads, target, noise, mitigation, shots, precision,
-                  exact, engine, seed, as_json):
+                  exact, engine, pv, seed, as_json):
     """Run MiniLM (or --model DIR) on SENTENCES with quantum attention and compare with exact.
 
     Prints per quantum layer the attention-output error with its error bars and the hidden-state
@@ -45,7 +47,7 @@ def model_command(sentences, sentence_file, model_dir, layers, heads, target, no
     check_seed(seed)
     config = QuantumAttentionConfig(target=target, shots=shots, precision=precision, noise=noise,
                                     mitigation=mitigation, engine=engine, seed=seed, exact=exact,
-                                    layers=layers, heads=heads)
+                                    layers=layers, heads=heads, pv=pv)
     texts = list(sentences)
     if sentence_file:
         try:

@@ -53,6 +53,7 @@ class QuantumAttentionConfig:
     encoding: str = "binary"
     estimator: str = "interference"
     optimization_level: int = 1
+    pv: str = "classical"  # "quantum": O = P·V on circuits too (two-stage runs, docs/kernels.md)
 
     def __post_init__(self):
         object.__setattr__(self, "layers", _indices(self.layers, "layers"))
@@ -63,6 +64,8 @@ class QuantumAttentionConfig:
             raise SpecError(f"precision must be in (0, 1], not {self.precision!r}; e.g. precision=0.01")
         if not 0 <= self.seed <= 2**32 - 1:
             raise SpecError(f"seed must be from 0 to 4294967295, not {self.seed}")
+        if self.pv not in ("classical", "quantum"):
+            raise SpecError(f"pv must be 'classical' or 'quantum', not {self.pv!r}")
         if self.exact and (self.noise or self.precision is not None):
             raise SpecError("exact=True uses noiseless infinite-shot probabilities; drop noise/precision or exact")
 

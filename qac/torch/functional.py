@@ -169,7 +169,7 @@ def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_va
     graph = AttentionGraph.from_arrays(
         _blocks(query, chosen), _blocks(key, chosen), _blocks(value, chosen), heads=blocks, scale=scale_value,
         visible=visible[:, chosen].reshape(blocks, length, -1),
-        bias=None if bias is None else bias[:, chosen].reshape(blocks, length, -1), name="torch")
+        bias=None if bias is None else bias[:, chosen].reshape(blocks, length, -1), name="torch", pv=config.pv)
     start = time.perf_counter()
     compiled = compile_graph(graph, config.target, seed=config.seed, encoding=config.encoding,
                              estimator=config.estimator, optimization_level=config.optimization_level,

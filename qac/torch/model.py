@@ -160,6 +160,6 @@ def run(sentences: list[str], config: QuantumAttentionConfig, *, path: str | Non
     return {"model": str(model_path(path)), "model_type": model.config.model_type, "layers": layers, "heads": heads,
             "sentences": sentences, "tokens": mask.sum(1).tolist(), "target": description.name,
             "noise": config.noise, "shots": None if config.exact else config.shots, "exact_mode": config.exact,
-            "engine": config.engine, "seed": config.seed, "per_layer": per_layer,
+            "engine": config.engine, "pv": config.pv, "seed": config.seed, "per_layer": per_layer,
             "embedding_cosine": cosine.tolist(), "similarities": pairs, "cost": cost,
             "seconds": {"exact_forward": exact_seconds, "quantum_forward": quantum_seconds}}
