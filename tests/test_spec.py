@@ -463,3 +463,18 @@ def test_compile_passes_with_encoding_is_refused_and_with_options_merges_only_wh
     assert piped.compile.passes.startswith("normalize") and piped.compile.encoding == "binary"
     with pytest.raises(SpecError, match="sets a pipeline and estimator"):
         piped.with_options(compile={"estimator": "swap"})
+
+
+def test_plain_rows_take_the_fast_path_and_equal_the_checked_one():
+    """Lists of plain floats/ints skip the per-entry checks; anything else is checked entry by entry."""
+    from qac.spec.arrays import _plain_rows, from_rows
+
+    rows = np.random.default_rng(0).standard_normal((5, 7)).tolist()
+    rows[2][3] = 4  # an int is plain
+    assert _plain_rows(rows) is not None
+    mixed = [list(r) for r in rows]
+    mixed[4][6] = np.float64(mixed[4][6])  # a numpy scalar takes the checked path, to the same array
+    assert _plain_rows(mixed) is None
+    assert np.array_equal(from_rows(rows), from_rows(mixed)) and from_rows(rows).dtype == np.float64
+    for bad in ([[1.0, True]], [[1.0, float("nan")]], [[1.0, 10**400]], [[1.0], [1.0, 2.0]], [[1.0, "2"]]):
+        assert _plain_rows(bad) is None

@@ -64,7 +64,28 @@ def from_array(array: np.ndarray) -> np.ndarray:
     return frozen(np.array(array, dtype=np.float64, order="C", copy=True))  # never alias the caller's data
 
 
+_PLAIN = {float, int}  # exact types: bool, numpy scalars and strings take the checked path
+
+
+def _plain_rows(rows) -> np.ndarray | None:
+    """The array of a list of equal rows of plain finite floats and ints, or None (check each entry).
+
+    ``isinstance(x, numbers.Real)`` goes through the ABC machinery for every entry: 1.3 s for
+    the 147,456 entries of a 12-head, 128-token spec; exact type tests over whole rows take ~30 ms."""
+    width = len(rows[0]) if isinstance(rows[0], list) else None
+    if not width or not all(type(row) is list and len(row) == width and set(map(type, row)) <= _PLAIN for row in rows):
+        return None
+    try:
+        array = np.array(rows, dtype=np.float64)
+    except OverflowError:  # a 400-digit integer: the checked path says where
+        return None
+    return array if array.ndim == 2 and np.isfinite(array).all() else None
+
+
 def from_rows(rows: list | tuple) -> np.ndarray:
+    if len(rows) and (array := _plain_rows(rows)) is not None:
+        check_shape(*array.shape)
+        return frozen(array)
     if len(rows) == 0:
         raise Invalid("is empty", "give at least one row, e.g. [[1.0, 2.0]]")
     if not any(isinstance(row, (list, tuple)) for row in rows):
