@@ -88,3 +88,16 @@ def test_the_bound_grows_with_the_run_shape():
     assert large["bindings"] == 4 * small["bindings"] * 16 * 17 // (4 * 8 * 9)  # rows × parameters × 8 B, ×2
     mitigated = bound(RunShape.of(qac.compile(spec(8, 32, 2), target="aer", passes=passes), mitigation=True))
     assert mitigated["pairs"] > small["pairs"]  # sign partners' counts and shots, shared gradients
+
+
+def test_a_run_beyond_the_machines_memory_is_refused_in_one_line(monkeypatch):
+    from qac.errors import ExecutionError
+    from qac.execution import memory
+
+    compiled = qac.compile(spec(8, 32, 2), target="aer", passes=PASSES.format(encoding="binary",
+                                                                              estimator="interference"))
+    need = memory.check(compiled)
+    assert need == bound(RunShape.of(compiled))["total"]
+    monkeypatch.setattr(memory, "available", lambda: need - 1)
+    with pytest.raises(ExecutionError, match="needs up to .* GB .* available"):
+        memory.check(compiled)

@@ -7,6 +7,9 @@ chunk's samples come from ``SeedSequence((seed, pub, chunk))``, so the counts de
 seed and the plan only — never on how many workers ran them or in what order. ``workers=N``
 starts a ``dask.distributed.LocalCluster`` of N single-threaded workers (``scheduler=ADDRESS``
 joins an existing cluster) and spreads the chunks over them; results are gathered in order.
+Each chunk's arguments are built when it is reached (its rows a view of the PUB's table) and
+Dask gets at most ``IN_FLIGHT`` chunks a worker ahead of the one being gathered, so memory
+beyond the PUBs' own tables stays a few chunks whatever the rows (docs/engine.md "Memory bound").
 
 ``AutoEngine`` runs each PUB on the batched engine where ``qac.simulator.supports`` says it can
 (the exact circuit and noise model), else on Aer, and records which and why.

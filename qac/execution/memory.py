@@ -126,3 +126,28 @@ def bound(shape: RunShape) -> dict[str, int]:
              "noise model": NOISE_MODEL_BYTES_PER_QUBIT * shape.device_qubits}
     parts["total"] = sum(parts.values())
     return parts
+
+
+def available() -> int | None:
+    """Bytes the machine can still give (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check(compiled, *, noise: bool = False, mitigation: bool | None = None) -> int:
+    """The run's bound in bytes, or an ExecutionError (one line) when it exceeds what the machine
+    has available — refused up front, as ``qac.limits`` refuses shots, instead of swapping."""
+    from qac.errors import ExecutionError
+
+    need = bound(RunShape.of(compiled, noise=noise, mitigation=mitigation))["total"]
+    free = available()
+    if free is not None and need > free:
+        raise ExecutionError(f"this run needs up to {need / 1e9:.1f} GB (docs/engine.md \"Memory bound\") but the "
+                             f"machine has {free / 1e9:.1f} GB available; run fewer heads or tokens at once")
+    return need
