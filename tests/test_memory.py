@@ -66,18 +66,19 @@ def test_evenly_spaced_rows_are_views_and_others_copies():
     assert np.array_equal(rows_of(table, np.array([0, 1, 3])), table[[0, 1, 3]])
 
 
-def test_a_multi_head_run_stays_under_its_documented_bound():
+@pytest.mark.parametrize("tokens,heads,options", [(40, 12, {}), (12, 2, {"mitigation": True, "precision": 0.1})])
+def test_a_multi_head_run_stays_under_its_documented_bound(tokens, heads, options):
     passes = PASSES.format(encoding="binary", estimator="interference")
     qac.compile(spec(4, 32, 1), target="aer", passes=passes).run(64, engine="batched")  # imports and caches
     tracemalloc.start()
     try:
-        compiled = qac.compile(spec(40, 32, 12), target="aer", passes=passes)
-        compiled.run(256, engine="batched")
+        compiled = qac.compile(spec(tokens, 32, heads), target="aer", passes=passes)
+        compiled.run(256, engine="batched", **options)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    limit = bound(RunShape.of(compiled))["total"]
-    assert sum(len(k.pairs) for k in compiled.kernels) == 12 * 40 * 41
+    limit = bound(RunShape.of(compiled, **options))["total"]
+    assert sum(len(k.pairs) for k in compiled.kernels) == heads * tokens * (tokens + 1)
     assert peak <= limit
     assert limit <= 2.5 * peak  # a bound, not a guess ten times too large
 
