@@ -3,8 +3,8 @@
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
 ``pip install -e ".[bench,torch,dask]"``. The full suite takes about 10 min on 2 cores (the
-engine, model, pv and coverage sections about half of it), ``--quick`` a few minutes (< 2 min
-for the four new sections).
+engine, model, pv and coverage sections about half of it; memory, issue 12's size in a fresh
+process, 2–3 min more), ``--quick`` a few minutes (< 2 min for the four new sections).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ target (ideal, d = 32 a head, binary interference), and reports its peak residen
 (``ru_maxrss``) and the compile and run wall times. The goal is peak ≤ baseline + bound; the
 table also gives how much of the bound the run used. The full suite runs issue 12's size,
 N = M = 256, 12 heads, 1024 shots (786,432 pairs: a few minutes); ``--quick`` runs 64 tokens.
+
+    python -m bench.memory [--quick]
 """
 
 from __future__ import annotations
@@ -93,7 +95,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(child(*(int(a) for a in sys.argv[2:5]))))
     else:
-        from bench.common import pick  # noqa: F401  (the package's environment)
-
-        quick = "--quick" in sys.argv
-        run("quick" if quick else "full")
+        run("quick" if "--quick" in sys.argv else "full")

@@ -127,7 +127,8 @@ class Plan:
         for (block, sub), counts, (_, _, level) in zip(where, engine.counts(pubs, seed=seed, noise_model=noise_model),
                                                        pubs):
             if block.counts is None and len(sub) == len(block.copy):
-                block.counts = counts  # the first stage ran every row in order: keep the engine's table
+                # the first stage ran every row in order: keep the engine's (fresh) table, not a copy
+                block.counts = np.asarray(counts, dtype=np.int64)
             else:
                 if block.counts is None:
                     block.counts = np.zeros((len(block.copy), counts.shape[1]), dtype=np.int64)
