@@ -5,13 +5,13 @@ grows with the kernels: per pair the bindings tables (``parameters`` float64, tw
 estimators, whose sign partners are bound at compile time), the plan's shots and counts
 (``2^bits`` int64 per block), the estimates; per score entry (N·M per head) the masks and the
 result's score tables; per head, while it is reconstructed, the delta method's (N, M, dv)
-Jacobian and the error bars' working arrays. ``RunShape.of`` reads these figures from a
-compiled program; ``bound`` is arithmetic on them, so a test and a bench compare a measured
-peak with the same number the docs state.
+Jacobian and the error bars' working arrays; a noisy run's device noise model.
+``RunShape.of`` reads these figures from a compiled program; ``bound`` is arithmetic on them,
+so a test and a bench compare a measured peak with the same number the docs state.
 
 The coefficients count the arrays the code allocates (named beside each); the bound holds
 under ``tracemalloc`` (numpy's buffers) and, for a process's resident memory, on top of what
-the process held before it compiled (Python, numpy, Qiskit, Aer: 300–400 MB).
+the process held before it compiled (Python, numpy, Qiskit, Aer: ≈ 200 MB after a warm-up).
 """
 
 from __future__ import annotations
