@@ -1,10 +1,10 @@
-"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage]``
+"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory]``
 
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
 ``pip install -e ".[bench,torch,dask]"``. The full suite takes about 10 min on 2 cores (the
-engine, model, pv and coverage sections about half of it), ``--quick`` a few minutes (< 2 min
-for the four new sections).
+engine, model, pv and coverage sections about half of it; memory, issue 12's size in a fresh
+process, 2–3 min more), ``--quick`` a few minutes (< 2 min for the four new sections).
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from pathlib import Path
 
 from bench.common import Section, machine, versions
 
-SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage")
+SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def modules():
-    from bench import (accuracy, compile_time, cost, coverage, endtoend, engine_section, model_section, pv_section,
-                       throughput)
+    from bench import (accuracy, compile_time, cost, coverage, endtoend, engine_section, memory, model_section,
+                       pv_section, throughput)
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
             "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,
-            "coverage": coverage}
+            "coverage": coverage, "memory": memory}
 
 
 def doc_paragraphs(doc: str) -> str:

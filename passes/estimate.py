@@ -49,7 +49,7 @@ from qac import binding
 from qac.decode import finish
 from qac.errors import CompileError, TargetError
 from qac.ir import Binding, CircuitModule, Decoding, Kernel, KernelPlan, Template
-from qac.passes.calibration import calibration, partner_values
+from qac.passes.calibration import calibration
 from qac.passes.encode import ENCODINGS, append_tree_program, unary_schedule
 from qac.pipeline import CompileContext, Pass
 
@@ -418,10 +418,19 @@ class Estimate(Pass):
                                            decoding=estimator.decoding(circuit.num_clbits))
             if len(kernel.pairs):
                 shapes.setdefault(name, kernel)
-            partners = partner_values(estimator, kernel, module.encoding, tree) if estimator.odd else None
+            partners = self._partners(estimator, kernel, module.encoding, tree) if estimator.odd else None
             bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding, tree), partners)
         for name, kernel in shapes.items():
             templates[name] = replace(templates[name], calibration=calibration(estimator, templates[name], kernel,
                                                                                seed=context.seed))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)
+
+    @staticmethod
+    def _partners(estimator, kernel: Kernel, encoding: str, tree: str) -> np.ndarray:
+        """Rows (P, params) of every pair's sign partner (â_i, −b̂_j), in the order of ``kernel.pairs``:
+        bound chunk by chunk (``qac.binding.bind_partners``), never as a P-pair kernel of its own."""
+        if not len(kernel.pairs):
+            return np.zeros((0, estimator.num_parameters(kernel.d, encoding, tree)))
+        return binding.bind_partners(estimator.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
+                                     kernel.pairs)

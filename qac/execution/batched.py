@@ -7,6 +7,9 @@ chunk's samples come from ``SeedSequence((seed, pub, chunk))``, so the counts de
 seed and the plan only — never on how many workers ran them or in what order. ``workers=N``
 starts a ``dask.distributed.LocalCluster`` of N single-threaded workers (``scheduler=ADDRESS``
 joins an existing cluster) and spreads the chunks over them; results are gathered in order.
+Each chunk's arguments are built when it is reached (its rows a view of the PUB's table) and
+Dask gets at most ``IN_FLIGHT`` chunks a worker ahead of the one being gathered, so memory
+beyond the PUBs' own tables stays a few chunks whatever the rows (docs/engine.md "Memory bound").
 
 ``AutoEngine`` runs each PUB on the batched engine where ``qac.simulator.supports`` says it can
 (the exact circuit and noise model), else on Aer, and records which and why.
@@ -14,11 +17,14 @@ joins an existing cluster) and spreads the chunks over them; results are gathere
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from qac.errors import ExecutionError
 
 CHUNK_ROWS = 2048  # rows per sampling chunk: fixed, so seeds do not depend on workers or memory
+IN_FLIGHT = 4  # Dask chunks submitted ahead per worker: enough to keep each busy, few enough to bound memory
 
 
 def _chunk_counts(circuit, values, noise_model, shots: int, entropy: tuple) -> np.ndarray:
@@ -26,6 +32,15 @@ def _chunk_counts(circuit, values, noise_model, shots: int, entropy: tuple) -> n
     from qac.simulator import probabilities, sample_counts
 
     return sample_counts(probabilities(circuit, values, noise_model), shots, np.random.SeedSequence(entropy))
+
+
+def _tasks(runs, seed: int):
+    """Each chunk's (where, arguments) as it is reached: its rows are a slice (a view) of the PUB's
+    table, and its seed (seed, pub, chunk) depends on the plan only."""
+    for k, circuit, values, model, shots in runs:
+        for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
+            rows = slice(start, min(len(values), start + CHUNK_ROWS))
+            yield (k, rows), (circuit, values[rows], model, shots, (seed, k, chunk))
 
 
 class BatchedEngine:
@@ -60,21 +75,19 @@ class BatchedEngine:
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
         from qac.execution.engine import active_qubits, register_slice, restricted_noise_model
 
-        tasks, results = [], []
+        results, runs = [], []
         for k, (circuit, values, shots) in enumerate(pubs):
-            values = np.asarray(values, dtype=float)
+            values = np.asarray(values, dtype=float)  # a view of a float64 table, not a copy
             bits = register_slice(circuit)[1]
             results.append(np.zeros((len(values), 1 << bits), dtype=np.int64))
             if not len(values):
                 continue
             model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
             self._check(circuit, model)
-            for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
-                rows = slice(start, min(len(values), start + CHUNK_ROWS))
-                tasks.append((k, rows, (circuit, values[rows], model, int(shots), (int(seed), k, chunk))))
-        total = sum(t[1].stop - t[1].start for t in tasks)
+            runs.append((k, circuit, values, model, int(shots)))
+        total = sum(len(run[2]) for run in runs)
         done = 0
-        for (k, rows, _), counts in zip(tasks, self._map([t[2] for t in tasks])):
+        for (k, rows), counts in self._map(_tasks(runs, int(seed))):
             results[k][rows] = counts
             done += rows.stop - rows.start
             if self.progress is not None:
@@ -83,18 +96,27 @@ class BatchedEngine:
                          "workers": self.workers or (None if self.scheduler is None else "cluster")}
         return results
 
-    def _map(self, arguments: list[tuple]):
-        """Chunk results in task order: in this process, or on Dask workers."""
+    def _map(self, tasks):
+        """((pub, rows), counts) per task, in task order: in this process, or on Dask workers with
+        at most ``IN_FLIGHT`` chunks a worker submitted at once (the next is submitted as the
+        oldest is gathered), so neither side holds more than a few chunks' rows and counts."""
         if not self.workers and not self.scheduler:
-            for args in arguments:
-                yield _chunk_counts(*args)
+            for where, args in tasks:
+                yield where, _chunk_counts(*args)
             return
         if self._dask is None:
             self._dask = _dask_client(self.workers, self.scheduler)
         client = self._dask[0]
-        futures = [client.submit(_chunk_counts, *args, pure=False) for args in arguments]
-        for future in futures:
-            yield future.result()
+        window = IN_FLIGHT * max(1, self.workers or len(client.scheduler_info().get("workers", {})) or 1)
+        pending: deque = deque()
+        for where, args in tasks:
+            pending.append((where, client.submit(_chunk_counts, *args, pure=False)))
+            if len(pending) >= window:
+                where, future = pending.popleft()
+                yield where, future.result()
+        while pending:
+            where, future = pending.popleft()
+            yield where, future.result()
 
     def close(self) -> None:
         """End the Dask client (and the LocalCluster this engine started), if any."""

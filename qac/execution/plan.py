@@ -48,6 +48,16 @@ def _block(template, copy, values, circuit=None) -> Block:
                  np.zeros(len(copy), dtype=np.int64), circuit=circuit)
 
 
+def rows_of(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``table[rows]`` as a view when ``rows`` is evenly spaced (all rows, or every k-th for
+    k copies: what a one-level stage asks for), so a run does not copy its bindings tables."""
+    if len(rows) > 1:
+        step = int(rows[1] - rows[0])
+        if step > 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + step * len(rows), step)):
+            return table[rows[0]:rows[-1] + 1:step]
+    return table[rows]
+
+
 class Plan:
     """Everything one run executes, and the counts collected so far."""
 
@@ -110,15 +120,19 @@ class Plan:
                     sub = rows[block.copy[rows] == copy]
                     circuit = block.circuit if block.circuit is not None else self.circuits.circuit(block.template,
                                                                                                     int(copy))
-                    values = block.values[sub] if block.circuit is None else np.zeros((len(sub), 0))
+                    values = rows_of(block.values, sub) if block.circuit is None else np.zeros((len(sub), 0))
                     pubs.append((circuit, values, int(level)))
                     where.append((block, sub))
         self.stages += 1
         for (block, sub), counts, (_, _, level) in zip(where, engine.counts(pubs, seed=seed, noise_model=noise_model),
                                                        pubs):
-            if block.counts is None:
-                block.counts = np.zeros((len(block.copy), counts.shape[1]), dtype=np.int64)
-            block.counts[sub] += counts
+            if block.counts is None and len(sub) == len(block.copy):
+                # the first stage ran every row in order: keep the engine's (fresh) table, not a copy
+                block.counts = np.asarray(counts, dtype=np.int64)
+            else:
+                if block.counts is None:
+                    block.counts = np.zeros((len(block.copy), counts.shape[1]), dtype=np.int64)
+                block.counts[sub] += counts
             block.shots[sub] += counts.sum(axis=1)
             # a packed device circuit carries one row of every copy: count rows per copy, take the max
             kind = "rows" if block.circuit is None else block.circuit.name.rsplit("_", 1)[-1]
