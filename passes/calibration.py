@@ -21,7 +21,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from qac import binding
 from qac.ir import Calibration, Kernel
 
 CALIBRATION_PATTERNS = 6  # random û per template and copy
@@ -35,17 +34,6 @@ def pair_kernel(kernel: Kernel, lhs: np.ndarray, rhs: np.ndarray, suffix: str) -
                    lhs_norms=np.ones(count), rhs_norms=np.ones(count),
                    pairs=np.stack([np.arange(count), np.arange(count)], axis=1),
                    visible=np.eye(count, dtype=bool), lhs_angles=None, rhs_angles=None)
-
-
-def partner_values(estimator, kernel: Kernel, encoding: str, tree: str) -> np.ndarray:
-    """Rows (P, params) of every pair's sign partner (â_i, −b̂_j), in the order of ``kernel.pairs``.
-
-    Straight through the binder, not through ``pair_kernel``: that one's (P, P) ``visible`` is
-    fine for 30 calibration rows but was 4 GiB of booleans for a 65,536-pair kernel."""
-    if not len(kernel.pairs):
-        return np.zeros((0, estimator.num_parameters(kernel.d, encoding, tree)))
-    return binding.bind_partners(estimator.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
-                                 kernel.pairs)
 
 
 def calibration_pairs(kernel: Kernel, *, odd: bool, seed: int,

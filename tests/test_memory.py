@@ -98,7 +98,12 @@ def test_a_run_beyond_the_machines_memory_is_refused_in_one_line(monkeypatch):
     compiled = qac.compile(spec(8, 32, 2), target="aer", passes=PASSES.format(encoding="binary",
                                                                               estimator="interference"))
     need = memory.check(compiled)
-    assert need == bound(RunShape.of(compiled))["total"]
+    parts = bound(RunShape.of(compiled))
+    assert need == parts["total"] - parts["bindings"]  # the bindings are already held by the program
     monkeypatch.setattr(memory, "available", lambda: need - 1)
     with pytest.raises(ExecutionError, match="needs up to .* GB .* available"):
         memory.check(compiled)
+    with pytest.raises(ExecutionError, match="needs up to .* GB .* available"):
+        compiled.run(seed=1)  # the run path asks before it allocates
+    monkeypatch.setattr(memory, "available", lambda: need)
+    assert compiled.run(seed=1).output.shape == compiled.exact.shape

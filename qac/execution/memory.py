@@ -152,12 +152,14 @@ def available() -> int | None:
     return None
 
 
-def check(compiled, *, noise: bool = False, mitigation: bool | None = None) -> int:
-    """The run's bound in bytes, or an ExecutionError (one line) when it exceeds what the machine
+def check(compiled, *, noise: bool = False, mitigation: bool | None = None, precision=None) -> int:
+    """What the run still needs beyond the compiled program (its bound less the bindings tables,
+    which are already held), or an ExecutionError (one line) when that exceeds what the machine
     has available — refused up front, as ``qac.limits`` refuses shots, instead of swapping."""
     from qac.errors import ExecutionError
 
-    need = bound(RunShape.of(compiled, noise=noise, mitigation=mitigation))["total"]
+    parts = bound(RunShape.of(compiled, noise=noise, mitigation=mitigation, precision=precision))
+    need = parts["total"] - parts["bindings"]
     free = available()
     if free is not None and need > free:
         raise ExecutionError(f"this run needs up to {need / 1e9:.1f} GB (docs/engine.md \"Memory bound\") but the "

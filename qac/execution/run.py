@@ -14,7 +14,7 @@ from qac import errorbars
 from qac.decode import estimate_from_probabilities, finish
 from qac.errors import ExecutionError
 from qac.exact import exact_distributions
-from qac.execution import engines
+from qac.execution import engines, memory
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.plan import Plan
 from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
@@ -75,6 +75,9 @@ def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_sh
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
+    if not two_stage(compiled.program):  # the two-stage run's second table is not in the bound yet
+        memory.check(compiled, noise=noise and not exact, mitigation=mitigation and not exact,
+                     precision=None if exact else precision)
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 
