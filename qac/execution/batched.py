@@ -108,9 +108,22 @@ class BatchedEngine:
             self._dask = _dask_client(self.workers, self.scheduler)
         client = self._dask[0]
         window = IN_FLIGHT * max(1, self.workers or len(client.scheduler_info().get("workers", {})) or 1)
+        shared: dict = {}
+
+        def once(item):
+            """The circuit and noise model go to every worker once (``scatter``), not with every
+            chunk: each worker then holds one object per PUB, so the simulator's lowering cache
+            (keyed by object) hits for all its chunks instead of lowering each chunk again."""
+            if item is None:
+                return None
+            if id(item) not in shared:
+                shared[id(item)] = (item, client.scatter(item, broadcast=True, hash=False))
+            return shared[id(item)][1]
+
         pending: deque = deque()
-        for where, args in tasks:
-            pending.append((where, client.submit(_chunk_counts, *args, pure=False)))
+        for where, (circuit, values, model, shots, entropy) in tasks:
+            pending.append((where, client.submit(_chunk_counts, once(circuit), values, once(model), shots, entropy,
+                                                 pure=False)))
             if len(pending) >= window:
                 where, future = pending.popleft()
                 yield where, future.result()
