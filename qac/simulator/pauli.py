@@ -25,7 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from qac.simulator.evolve import _matmul, _operator, apply_readout, plan
+from qac.simulator.evolve import DIAGONAL, _matmul, _operator, apply_readout, plan
+from qac.simulator.gates import batched_matrix
 from qac.simulator.program import Component
 
 #: Transfer-matrix entries below this are the rounding residue of exact zeros (a CPTP map's
@@ -60,6 +61,7 @@ class _Op:
     matrix: np.ndarray | None
     step: object
     inputs: list
+    rotation: bool = False  # an error-free one-qubit diagonal gate (rz, p, u1): see ``_rotation``
 
 
 def _inputs(matrix: np.ndarray, k: int, fixed: bool) -> list:
@@ -148,8 +150,22 @@ def _ops(component: Component, num_parameters: int) -> list[_Op]:
             continue
         for qubits, step in (item[1] if item[0] == "diag" else [(item[1], item[2])]):
             shape = transfer(_operator(step, generic, True), len(qubits))
-            ops.append(_Op(qubits, None, step, _inputs(shape, len(qubits), False)))
+            rotation = len(qubits) == 1 and step.channel is None and step.operation.name in DIAGONAL
+            ops.append(_Op(qubits, None, step, _inputs(shape, len(qubits), False), rotation))
     return ops
+
+
+def _rotation(step, values: np.ndarray) -> np.ndarray:
+    """The transfer matrices of a one-qubit diagonal gate diag(u0, u1) for every row: with
+    w = u1 · conj(u0), ρ10 → w ρ10, so (r_X + i r_Y) turns by w and I, Z stay."""
+    u = batched_matrix(step.operation, step.functions, values)
+    w = u[:, 1, 1] * u[:, 0, 0].conj()
+    out = np.zeros((len(values), 4, 4))
+    out[:, 0, 0] = out[:, 3, 3] = 1.0
+    out[:, 1, 1] = out[:, 2, 2] = w.real
+    out[:, 2, 1] = w.imag
+    out[:, 1, 2] = -w.imag
+    return out
 
 
 def _keep_indices(component: Component) -> np.ndarray:
@@ -251,7 +267,7 @@ def probabilities(component: Component, values: np.ndarray, num_parameters: int)
             state = item[1] @ state
             continue
         _, op, size, copy_out, copy_in, terms = item
-        matrix = transfer(_operator(op.step, values, True), len(op.qubits))
+        matrix = _rotation(op.step, values) if op.rotation else transfer(_operator(op.step, values, True), len(op.qubits))
         out = np.zeros((size, rows))
         out[copy_out] = state[copy_in]
         for a, mine, inputs in terms:
