@@ -152,8 +152,8 @@ def main(argv=None) -> None:
 
     print("\nPennyLane default.qubit broadcasting (logical circuit) vs the engine on the aer ISA circuit (same score matrix size, same shots)")
     print("matrix | shots | PennyLane s | engine s | PennyLane / engine")
-    cases = [(16, 8), (32, 32)] if quick else [(16, 8), (32, 32), (64, 32)]
-    for n, d in cases:
+    sizes = [(16, 8), (32, 32)] if quick else [(16, 8), (32, 32), (64, 32)]
+    for n, d in sizes:
         prog = compile_for(n, d, "aer")
         for shots in (1024, 8192):
             p = pennylane_time(n, d, shots)

@@ -339,13 +339,13 @@ def test_layering_moves_diagonals_only_past_gates_they_commute_with():
 
 @pytest.mark.parametrize("target,encoding,estimator", [("ibm_fez", "binary", "interference"),
                                                        ("ibm_brisbane", "binary", "swap"),
-                                                       ("ionq_aria", "binary", "interference"),
-                                                       ("ionq_aria", "binary", "hadamard")])
+                                                       ("ibm_fez", "binary", "destructive_swap"),
+                                                       ("ionq_aria", "binary", "interference")])
 def test_pauli_path_equals_density_matrix_path(target, encoding, estimator):
     """The noisy engine runs in the Pauli-transfer basis on the measurement's light cone only;
     the full density-matrix batch (every coefficient, every gate's superoperator) must give the
-    same probabilities — per-row gates with errors (IonQ's r, rxx), fixed ecr/cz blocks, several
-    measured bits."""
+    same probabilities — per-row gates with errors (IonQ's r), fixed ecr/cz blocks, six measured
+    bits (destructive swap)."""
     from qac.simulator import _program, pauli
     from qac.simulator.evolve import evolve, outcome_probabilities
 
