@@ -12,10 +12,10 @@ That sparsity is structural, so the plan also finds, step by step, which coeffic
 non-zero (forward from |0…0⟩, whose non-zero coefficients are the strings of I and Z) and which
 can reach the measured bits' I/Z coefficients (backward from them: the light cone of the
 measurement in Pauli space). Only coefficients in both are kept: for an ibm_fez d = 32 template
-a few hundred of the 4096 through most of the circuit. Each fixed run between two per-row gates
-becomes one sparse matrix between consecutive kept sets (a CSR product for all rows of a chunk),
-each per-row gate a few gathers and multiply-adds of kept rows. Every row's arithmetic is its
-own (no reduction across rows), so a row's bits never depend on its chunk.
+2 to 1,429 of the 4,096 (median 213). Each fixed step becomes a sparse map from one kept set to
+the next (consecutive maps multiplied while that adds no entries; a CSR product for all rows of
+a chunk), each per-row gate a few gathers and multiply-adds of kept rows. Every row's arithmetic
+is its own (no reduction across rows, no BLAS), so a row's bits never depend on its chunk.
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def _ops(component: Component, num_parameters: int) -> list[_Op]:
             continue
         for qubits, step in (item[1] if item[0] == "diag" else [(item[1], item[2])]):
             shape = transfer(_operator(step, generic, True), len(qubits))
+            if not np.all(np.isfinite(shape)):  # an expression undefined there: assume no structure
+                shape = np.full(shape.shape, 0.5)
             rotation = len(qubits) == 1 and step.channel is None and step.operation.name in DIAGONAL
             ops.append(_Op(qubits, None, step, _inputs(shape, len(qubits), False), rotation))
     return ops
