@@ -8,7 +8,7 @@ big cases Aer runs a subset of the rows and its time is scaled linearly to all r
 the output). Peers: PennyLane ``default.qubit`` with parameter broadcasting on the same score
 matrices (if installed), and the closed-form floor P(0) = (1 + ⟨q̂|k̂⟩)/2 + binomial draws.
 
-    python -m bench.engine [--quick]
+    python -m bench.engine [--quick] [--only ideal|noisy|heads|pennylane …]
 
 The machine may be shared: figures are wall times of one process on whatever cores it gets.
 """
@@ -23,6 +23,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
+#: The workloads ``--only`` can pick.
+CASES = ("ideal", "noisy", "heads", "pennylane")
 PASSES = "normalize,encode{method=binary},estimate{method=interference},layout{optimization_level=1}"
 
 
@@ -108,13 +110,16 @@ def floor_time(pairs, shots):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds of Aer")
+    parser.add_argument("--only", choices=CASES, action="append",
+                        help="run only these workloads (repeatable; default: all of " + ", ".join(CASES) + ")")
     args = parser.parse_args(argv)
+    cases = set(args.only or CASES)
     import qac.targets
 
     quick = args.quick
     fez = qac.targets.get("ibm_fez").noise_model()
-    print(f"# bench.engine ({'quick' if quick else 'full'}); cores available: {os.cpu_count()}; "
-          "the machine may be shared with other jobs: wall times vary")
+    print(f"# bench.engine ({'quick' if quick else 'full'}); cores available: {os.cpu_count()}; load average "
+          f"{os.getloadavg()[0]:.2f}; the machine may be shared with other jobs: wall times vary")
     print("workload | rows | engine s | Aer s (rows run) | Aer / engine")
 
     def row(label, prog, shots, noise_model, aer_rows):
@@ -124,27 +129,31 @@ def main(argv=None) -> None:
         print(f"{label} | {total} | {e:.3f} | {a:.2f} ({run}) | {a / e:.0f}x", flush=True)
         return e, total
 
-    n = 32 if quick else 128
-    e_ideal, pairs = row(f"ideal ibm_fez N=M={n} d=32 8192 shots (goal >= 100x)", compile_for(n, 32, "ibm_fez"),
-                         8192, None, 256 if quick else 512)
-    n = 8 if quick else 32
-    row(f"noisy ibm_fez N=M={n} d=32 8192 shots (goal >= 20x)", compile_for(n, 32, "ibm_fez"), 8192, fez,
-        8 if quick else 24)
-    tokens = 16 if quick else 64
-    heads = 12
-    prog = compile_for(tokens, 32, "ibm_fez", heads=heads)
-    t = engine_time(prog, 8192)
-    print(f"ideal {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s (goal < 60 s)", flush=True)
-    # noisy: one head's PUB timed, scaled to all heads (the heads are independent PUBs of equal size)
-    one = type("One", (), {"pubs": lambda self: prog.pubs()[:1]})()
-    t = engine_time(one, 8192, fez) * len(prog.pubs())
-    print(f"noisy {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s "
-          f"(1 of {len(prog.pubs())} heads run, scaled; goal < 900 s)", flush=True)
+    if "ideal" in cases:
+        n = 32 if quick else 128
+        e_ideal, pairs = row(f"ideal ibm_fez N=M={n} d=32 8192 shots (goal >= 100x)", compile_for(n, 32, "ibm_fez"),
+                             8192, None, 256 if quick else 512)
+    if "noisy" in cases:
+        n = 8 if quick else 32
+        row(f"noisy ibm_fez N=M={n} d=32 8192 shots (goal >= 20x)", compile_for(n, 32, "ibm_fez"), 8192, fez,
+            8 if quick else 24)
+    if "heads" in cases:
+        tokens = 16 if quick else 64
+        heads = 12
+        prog = compile_for(tokens, 32, "ibm_fez", heads=heads)
+        t = engine_time(prog, 8192)
+        print(f"ideal {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s (goal < 60 s)", flush=True)
+        t = engine_time(prog, 8192, fez)
+        print(f"noisy {heads} heads x {tokens} tokens d=32 8192 shots ibm_fez: engine {t:.2f} s "
+              f"(all {len(prog.pubs())} heads; goal < 900 s)", flush=True)
+    if "pennylane" not in cases:
+        print(f"# load average at the end: {os.getloadavg()[0]:.2f}")
+        return
 
     print("\nPennyLane default.qubit broadcasting (logical circuit) vs the engine on the aer ISA circuit (same score matrix size, same shots)")
     print("matrix | shots | PennyLane s | engine s | PennyLane / engine")
-    cases = [(16, 8), (32, 32)] if quick else [(16, 8), (32, 32), (64, 32)]
-    for n, d in cases:
+    sizes = [(16, 8), (32, 32)] if quick else [(16, 8), (32, 32), (64, 32)]
+    for n, d in sizes:
         prog = compile_for(n, d, "aer")
         for shots in (1024, 8192):
             p = pennylane_time(n, d, shots)
@@ -152,10 +161,14 @@ def main(argv=None) -> None:
             print(f"{n}x{n} d={d} | {shots} | {'not installed' if p is None else f'{p:.3f}'} | {e:.3f} | "
                   f"{'-' if p is None else f'{p / e:.1f}x'}", flush=True)
 
+    if "ideal" not in cases:
+        print(f"# load average at the end: {os.getloadavg()[0]:.2f}")
+        return
     per_pair = e_ideal / pairs
     f = floor_time(4096, 8192) / 4096
     print(f"\nideal engine per pair (ibm_fez d=32, 8192 shots): {per_pair * 1e6:.1f} us; closed-form floor "
           f"(numpy P(0)=(1+c)/2 + binomial, 4096 pairs): {f * 1e6:.3f} us; engine / floor = {per_pair / f:.0f}x")
+    print(f"# load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -321,7 +321,12 @@ def outcome_probabilities(component: Component, state: np.ndarray, order: list[i
         probs = probs.sum(axis=drop)
         remaining = [a for a in range(1, n + 1) if a not in drop]
         keep = [1 + remaining.index(a) for a in keep]
-    probs = probs.transpose([0] + keep)
+    return apply_readout(probs.transpose([0] + keep), component)
+
+
+def apply_readout(probs: np.ndarray, component: Component) -> np.ndarray:
+    """Each measured bit's 2×2 confusion matrix P(recorded | true) on (rows, 2, …, 2)
+    probabilities, axis a ↔ clbit ``component.clbits[-1 - a]``."""
     for position, confusion in enumerate(reversed(component.readout)):
         if confusion is not None:
             probs = np.moveaxis(np.tensordot(probs, confusion, axes=([1 + position], [0])), -1, 1 + position)
