@@ -9,8 +9,10 @@ in rows; the table says how many ran). The 12-head wall times are a whole
 ``compiled.run(engine="batched")`` call (decoding and bootstrap included) where the table says
 so, else the engine layer's counts on every row. PennyLane simulates the logical
 interference circuit (no ISA, no device noise model) on the same score-matrix sizes and shots;
-the engine runs qac's compiled aer ISA circuit. The Dask figure is the same ideal run with 2
-workers against 1 (each starts its own LocalCluster; start-up included, stated separately).
+the engine runs qac's compiled aer ISA circuit. The Dask figure is the noisy, mitigated 12-head
+layer as a whole ``compiled.run`` on a LocalCluster of 1 and of 2 workers, against the same run
+in process: cluster start-up and the first run (workers import Qiskit and lower the circuit)
+stated apart from the second run, which gives the speed-up.
 The standalone script is ``python -m bench.engine``.
 """
 
@@ -136,32 +138,49 @@ def run(mode: str = "full") -> Section:
     section.targets.append(("ideal engine time per pair next to the closed-form floor (no goal)", "reported",
                             f"{per_pair / floor:,.0f}× the floor ({1e6 * per_pair:.1f} µs vs {1e6 * floor:.3f} µs)"))
 
-    # Dask: 2 workers against 1 on the ideal workload
+    # Dask: 2 workers against 1 on the noisy layer (a workload whose chunks are compute, not overhead)
     dask_rows = []
     try:
-        import distributed  # noqa: F401
+        from distributed import LocalCluster
     except ImportError:
         section.note("dask.distributed is not installed: the 2-worker speed-up was not measured "
                      "(`pip install -e '.[dask]'`).")
         section.targets.append(("Dask 2 workers vs 1 speed-up (expect ≤ 2×)", None, "dask not installed"))
     else:
-        outputs = {}
+        label = f"noisy ibm_fez, {heads} heads × {tokens} tokens, d=32, {shots} shots, mitigated"
+        alone, reference = timed(lambda: layer.run(shots=shots, noise=True, engine="batched", seed=1))
+        dask_rows.append({"workers": "none (in process)", "cluster start s": None, "first run s": alone,
+                          "second run s": None, "same output": True})
         for workers in (1, 2):
-            seconds, r = timed(lambda: ideal.run(shots=shots, engine="batched", seed=1, workers=workers))
-            outputs[workers] = r.output
-            dask_rows.append({"workers": workers, "seconds (LocalCluster start-up included)": seconds})
-        speedup = dask_rows[0]["seconds (LocalCluster start-up included)"] / dask_rows[1]["seconds (LocalCluster start-up included)"]
-        same = bool((outputs[1] == outputs[2]).all())
-        section.table(f"Dask: ideal ibm_fez N=M={n_ideal} d=32 {shots} shots, compiled.run(engine='batched', workers=…)",
-                      ["workers", "seconds (LocalCluster start-up included)"], dask_rows)
-        section.note(f"2 Dask workers vs 1: {speedup:.2f}× on {os.cpu_count()} cores shared with other "
-                     f"jobs; outputs byte-identical: {'yes' if same else 'NO'}.")
+            started = time.perf_counter()
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   host="127.0.0.1", silence_logs=50)
+            start = time.perf_counter() - started
+            try:
+                runs = [timed(lambda: layer.run(shots=shots, noise=True, engine="batched", seed=1,
+                                                scheduler=cluster.scheduler_address)) for _ in range(2)]
+            finally:
+                cluster.close()
+            dask_rows.append({"workers": workers, "cluster start s": start, "first run s": runs[0][0],
+                              "second run s": runs[1][0],
+                              "same output": all(bool((r.output == reference.output).all()) for _, r in runs)})
+        speedup = dask_rows[1]["second run s"] / dask_rows[2]["second run s"]
+        same = all(r["same output"] for r in dask_rows)
+        section.table(f"Dask: {label}, compiled.run(engine='batched', scheduler=a LocalCluster's address); the first "
+                      "run on a cluster includes its workers' imports and lowering",
+                      ["workers", "cluster start s", "first run s", "second run s", "same output"], dask_rows)
+        section.note(f"2 Dask workers vs 1 (second runs): {speedup:.2f}× on {os.cpu_count()} cores shared with other "
+                     f"jobs; in process, without Dask: {alone:.1f} s; outputs byte-identical: {'yes' if same else 'NO'}.")
         section.targets.append(("Dask 2 workers vs 1 speed-up on this machine (expect ≤ 2×)", "reported",
-                                f"{speedup:.2f}×; same output: {'yes' if same else 'no'}"))
+                                f"{speedup:.2f}× ({label}); same output: {'yes' if same else 'no'}"))
         if speedup < 1:
             section.losses.append(f"2 Dask workers were slower than 1 ({speedup:.2f}×) on this workload and machine.")
+        if dask_rows[2]["second run s"] > alone:
+            section.losses.append(f"Dask on this 2-core machine is slower than no Dask ({dask_rows[2]['second run s']:.1f} s "
+                                  f"with 2 workers against {alone:.1f} s in process): its per-chunk transfers cost "
+                                  "more than a second core gives; it is for clusters of machines.")
         if not same:
-            section.losses.append("1 and 2 Dask workers gave different outputs for the same seed.")
+            section.losses.append("Dask and in-process runs gave different outputs for the same seed.")
     section.data.update(ratios=rows, layer=layer_rows, pennylane=peer_rows, dask=dask_rows,
                         per_pair=per_pair, floor=floor)
     return section
