@@ -14,7 +14,7 @@ and noise model). ``tests/test_coverage.py`` is the small, tested version; the s
 Every cell pools 30 seeds. Entries of one seed are not independent (they share Q, K and, when
 mitigated, one calibration fit), so a cell's coverage moves with its seeds much more than its
 entry count suggests: with 3 seeds a cell the noisy grid once showed 0.88 and 1.000 in cells that
-sit at 0.96 on 30. Each row therefore prints a 90% interval from a bootstrap over the seeds.
+sit at 0.94–0.96 on 30. Each row therefore prints a 90% interval from a bootstrap over the seeds.
 """
 
 from __future__ import annotations

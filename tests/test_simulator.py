@@ -405,3 +405,19 @@ def test_error_term_superoperators_equal_qiskit():
         for error in errors + list(model._default_quantum_errors.values()):
             for term in error.circuits:
                 np.testing.assert_allclose(_circuit_superop(term), SuperOp(term).data, rtol=0, atol=1e-15)
+
+
+def test_the_lowering_cache_is_bounded_and_answers_the_same(monkeypatch):
+    """Every compile makes new circuit objects; the cache keeps the most recent PROGRAM_CACHE."""
+    import qac.simulator as simulator
+
+    monkeypatch.setattr(simulator, "PROGRAM_CACHE", 3)
+    monkeypatch.setattr(simulator, "_PROGRAMS", type(simulator._PROGRAMS)())
+    prog = compiled("aer", "binary", "interference")
+    (circuit, values), = circuits_of(prog)[:1]
+    first = probabilities(circuit, values)
+    copies = [circuit.copy() for _ in range(5)]
+    answers = [probabilities(c, values) for c in copies]
+    assert len(simulator._PROGRAMS) == 3  # the oldest lowered programs were let go
+    assert all(np.array_equal(a, first) for a in answers)
+    assert np.array_equal(probabilities(circuit, values), first)  # lowered again after eviction: same bits

@@ -127,7 +127,8 @@ class Plan:
         for (block, sub), counts, (_, _, level) in zip(where, engine.counts(pubs, seed=seed, noise_model=noise_model),
                                                        pubs):
             if block.counts is None and len(sub) == len(block.copy):
-                # the first stage ran every row in order: keep the engine's (fresh) table, not a copy
+                # the first stage ran every row in order: keep the engine's table, not a copy (every
+                # engine returns fresh arrays its caller owns; later stages add into this one)
                 block.counts = np.asarray(counts, dtype=np.int64)
             else:
                 if block.counts is None:

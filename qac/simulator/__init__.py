@@ -13,6 +13,8 @@ the ``meas`` register (clbit 0 least significant), as Aer would. Independent gro
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 #: Bytes one chunk's state may take, working copies included (the state, its transposed copy
@@ -36,7 +38,11 @@ DENSITY_CHUNK_BYTES = 768 * 2**10
 #: Largest 'meas' register whose full distribution is returned (2^bits floats a row).
 MAX_BITS = 20
 
-_PROGRAMS: dict = {}
+#: Lowered programs (and their plans) of the circuits simulated most recently, least recent
+#: first. Bounded: every compile makes new circuit objects, so a model that calls qac on every
+#: forward pass grew this by one program a call (30 calls, 30 programs) and never let one go.
+PROGRAM_CACHE = 64
+_PROGRAMS: OrderedDict = OrderedDict()
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
@@ -60,8 +66,12 @@ def _program(circuit, noise_model):
     from qac.simulator.program import lower
 
     key = (id(circuit), id(noise_model))
-    if key not in _PROGRAMS:
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+    else:
         _PROGRAMS[key] = (circuit, noise_model, lower(circuit, noise_model))  # keep both alive: ids stay unique
+        while len(_PROGRAMS) > PROGRAM_CACHE:
+            _PROGRAMS.popitem(last=False)
     return _PROGRAMS[key][2]
 
 
