@@ -28,6 +28,22 @@ def test_workers_do_not_change_a_single_bit(monkeypatch):
             assert np.array_equal(getattr(spread, name), getattr(local, name)), (workers, name)
 
 
+@pytest.mark.parametrize("target, noise", [("aer", False), ("ibm_fez", True)])
+def test_threads_in_this_process_do_not_change_a_single_bit(monkeypatch, target, noise):
+    """In process, chunks run on ``THREADS`` threads; one thread gives the same bits."""
+    monkeypatch.setattr(batched, "CHUNK_ROWS", 5)
+    rng = np.random.default_rng(8)
+    Q, K, V = rng.standard_normal((6, 8)), rng.standard_normal((7, 8)), rng.standard_normal((7, 2))
+    compiled = qac.compile(spec_mapping(Q, K, V, shots=512, seed=3), target)
+    monkeypatch.setattr(batched, "THREADS", 3)
+    threaded = compiled.run(noise=noise, engine="batched")
+    monkeypatch.setattr(batched, "THREADS", 1)
+    alone = compiled.run(noise=noise, engine="batched")
+    assert alone.engine_metadata["rows"] > 6 * 5
+    for name in ARRAYS:
+        assert np.array_equal(getattr(threaded, name), getattr(alone, name)), name
+
+
 def test_workers_with_the_aer_engine_are_refused_with_a_hint(example_spec):
     from qac.errors import ExecutionError
 

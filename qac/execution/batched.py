@@ -17,6 +17,7 @@ beyond the PUBs' own tables stays a few chunks whatever the rows (docs/engine.md
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 import numpy as np
@@ -41,6 +42,35 @@ def _tasks(runs, seed: int):
         for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
             rows = slice(start, min(len(values), start + CHUNK_ROWS))
             yield (k, rows), (circuit, values[rows], model, shots, (seed, k, chunk))
+
+
+#: Threads running chunks in this process (numpy and BLAS release the GIL; each chunk's BLAS stays
+#: on one thread). Counts do not depend on it: each chunk is simulated and sampled on its own.
+THREADS = max(1, min(2, os.cpu_count() or 1))
+
+
+def _threaded(tasks):
+    """(where, counts) per task in task order, ``THREADS`` chunks at a time (at most twice that
+    many submitted ahead, so memory stays a few chunks). BLAS is held at one thread here, once,
+    for all of them: entering threadpoolctl's limit from two threads at once could lift it early."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qac.simulator import single_blas_thread
+
+    if THREADS == 1:
+        for where, args in tasks:
+            yield where, _chunk_counts(*args)
+        return
+    with single_blas_thread(), ThreadPoolExecutor(THREADS) as pool:
+        pending: deque = deque()
+        for where, args in tasks:
+            pending.append((where, pool.submit(_chunk_counts, *args)))
+            if len(pending) >= 2 * THREADS:
+                where, future = pending.popleft()
+                yield where, future.result()
+        while pending:
+            where, future = pending.popleft()
+            yield where, future.result()
 
 
 class BatchedEngine:
@@ -84,6 +114,10 @@ class BatchedEngine:
                 continue
             model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
             self._check(circuit, model)
+            if not (self.workers or self.scheduler):
+                from qac.simulator import rows_per_chunk
+
+                rows_per_chunk(circuit, model)  # lower and plan once, before threads share the program
             runs.append((k, circuit, values, model, int(shots)))
         total = sum(len(run[2]) for run in runs)
         done = 0
@@ -101,8 +135,7 @@ class BatchedEngine:
         at most ``IN_FLIGHT`` chunks a worker submitted at once (the next is submitted as the
         oldest is gathered), so neither side holds more than a few chunks' rows and counts."""
         if not self.workers and not self.scheduler:
-            for where, args in tasks:
-                yield where, _chunk_counts(*args)
+            yield from _threaded(tasks)
             return
         if self._dask is None:
             self._dask = _dask_client(self.workers, self.scheduler)

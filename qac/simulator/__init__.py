@@ -13,6 +13,7 @@ the ``meas`` register (clbit 0 least significant), as Aer would. Independent gro
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -43,6 +44,7 @@ MAX_BITS = 20
 #: forward pass grew this by one program a call (30 calls, 30 programs) and never let one go.
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
+_LOWERING = threading.Lock()
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
@@ -63,6 +65,11 @@ def supports(circuit, noise_model=None) -> tuple[bool, str]:
 
 
 def _program(circuit, noise_model):
+    with _LOWERING:  # chunks of one run may ask from several threads (qac.execution.batched)
+        return _lowered(circuit, noise_model)
+
+
+def _lowered(circuit, noise_model):
     from qac.simulator.program import lower
 
     key = (id(circuit), id(noise_model))
@@ -101,11 +108,11 @@ def probabilities(circuit, values, noise_model=None, *, max_rows_per_chunk: int 
     if values.ndim != 2 or values.shape[1] != circuit.num_parameters:
         raise ValueError(f"values must be (rows, {circuit.num_parameters}), got {values.shape}")
     program = _program(circuit, noise_model)
-    with _one_blas_thread():
+    with single_blas_thread():
         return _probabilities(program, values, min(rows_per_chunk(circuit, noise_model), max_rows_per_chunk or len(values)) or 1)
 
 
-def _one_blas_thread():
+def single_blas_thread():
     """BLAS on one thread while the engine runs: its products are tiny (K = 4…64), and
     OpenBLAS's spinning threads made a loaded 2-core machine 4–15× slower (measured)."""
     try:
