@@ -36,13 +36,13 @@ DRAWS = 256  # bootstrap replicas; the relative error of a reported σ is about 
 METHOD = f"parametric bootstrap ({DRAWS} draws)"
 #: what a noisy run without mitigation cannot put in its bars: the device's bias on every estimate
 UNMITIGATED = "shot noise only: the device noise's bias is not in these bars (mitigation is off)"
+CHUNK_ENTRIES = 1 << 22  # replicas × scores held at once (≈ 32 MiB of float64 per array)
 
 
 def method(*, noise: bool, mitigation: bool, suffix: str = "") -> str:
     """The ``error_method`` a sampled run reports: the bootstrap, and what it leaves out."""
     text = METHOD + suffix
     return f"{text}; {UNMITIGATED}" if noise and not mitigation else text
-CHUNK_ENTRIES = 1 << 22  # replicas × scores held at once (≈ 32 MiB of float64 per array)
 
 
 def softmax_rows(scores: np.ndarray) -> np.ndarray:

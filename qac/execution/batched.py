@@ -62,15 +62,21 @@ def _threaded(tasks):
             yield where, _chunk_counts(*args)
         return
     with single_blas_thread(), ThreadPoolExecutor(THREADS) as pool:
-        pending: deque = deque()
-        for where, args in tasks:
-            pending.append((where, pool.submit(_chunk_counts, *args)))
-            if len(pending) >= 2 * THREADS:
-                where, future = pending.popleft()
-                yield where, future.result()
-        while pending:
+        yield from _windowed(tasks, lambda args: pool.submit(_chunk_counts, *args), 2 * THREADS)
+
+
+def _windowed(tasks, submit, window: int):
+    """(where, result) per task in task order, with at most ``window`` submitted and not yet
+    gathered: the next is submitted as the oldest is gathered."""
+    pending: deque = deque()
+    for where, args in tasks:
+        pending.append((where, submit(args)))
+        if len(pending) >= window:
             where, future = pending.popleft()
             yield where, future.result()
+    while pending:
+        where, future = pending.popleft()
+        yield where, future.result()
 
 
 class BatchedEngine:
@@ -153,16 +159,11 @@ class BatchedEngine:
                 shared[id(item)] = (item, client.scatter(item, broadcast=True, hash=False))
             return shared[id(item)][1]
 
-        pending: deque = deque()
-        for where, (circuit, values, model, shots, entropy) in tasks:
-            pending.append((where, client.submit(_chunk_counts, once(circuit), values, once(model), shots, entropy,
-                                                 pure=False)))
-            if len(pending) >= window:
-                where, future = pending.popleft()
-                yield where, future.result()
-        while pending:
-            where, future = pending.popleft()
-            yield where, future.result()
+        def submit(args):
+            circuit, values, model, shots, entropy = args
+            return client.submit(_chunk_counts, once(circuit), values, once(model), shots, entropy, pure=False)
+
+        yield from _windowed(tasks, submit, window)
 
     def close(self) -> None:
         """End the Dask client (and the LocalCluster this engine started), if any."""
