@@ -27,6 +27,24 @@ def spec_mapping(Q, K, V, **options) -> dict:
     return {"Q": np.asarray(Q).tolist(), "K": np.asarray(K).tolist(), "V": np.asarray(V).tolist(), **options}
 
 
+def forbid_compilation(monkeypatch) -> None:
+    """Make every pass's ``run``, the estimators' binder and the pipeline parser/runner raise:
+    what a run may not call once a program is compiled."""
+    import qac.pipeline
+    from qac.passes import PASSES
+    from qac.passes.estimate import ESTIMATORS
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a run re-entered compilation")
+
+    for cls in PASSES.values():
+        monkeypatch.setattr(cls, "run", forbidden)
+    for estimator in ESTIMATORS.values():
+        monkeypatch.setattr(type(estimator), "bind", forbidden)
+    for name in ("parse_pipeline", "run_pipeline", "format_pipeline"):
+        monkeypatch.setattr(qac.pipeline, name, forbidden)
+
+
 @pytest.fixture(scope="session")
 def example_spec() -> Path:
     return EXAMPLES / "attention.yaml"

@@ -6,7 +6,7 @@ import numpy as np
 
 import qac
 from qac.decode import estimate_from_counts, outcome_counts
-from tests.conftest import spec_mapping
+from tests.conftest import forbid_compilation, spec_mapping
 
 
 def test_two_sigma_coverage_across_seeds():
@@ -114,10 +114,7 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     spec only the run defaults are left (a program compiled from arrays has nothing more)."""
     from types import SimpleNamespace
 
-    import qac.pipeline
     from qac.attention import reference_attention
-    from qac.passes import PASSES
-    from qac.passes.estimate import ESTIMATORS
 
     rng = np.random.default_rng(8)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
@@ -125,15 +122,7 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     spec = compiled.spec
     compiled.spec = SimpleNamespace(seed=spec.seed, shots=spec.shots, precision=spec.precision, name=spec.name)
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a run re-entered compilation")
-
-    for cls in PASSES.values():
-        monkeypatch.setattr(cls, "run", forbidden)
-    for estimator in ESTIMATORS.values():
-        monkeypatch.setattr(type(estimator), "bind", forbidden)
-    for name in ("parse_pipeline", "run_pipeline", "format_pipeline"):
-        monkeypatch.setattr(qac.pipeline, name, forbidden)
+    forbid_compilation(monkeypatch)
     noisy = compiled.run(noise=True, seed=1)
     assert noisy.mitigated and noisy.mitigation
     precise = compiled.run(noise=True, precision=0.2, pilot_shots=64, seed=2)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from qiskit import qasm3
 
 import qac
-from tests.conftest import EXAMPLES, ROOT, spec_mapping
+from tests.conftest import EXAMPLES, ROOT, forbid_compilation, spec_mapping
 from tests.test_semantics import PAIRS, _pipeline, attention_specs, numpy_attention
 
 
@@ -169,23 +169,12 @@ def test_a_precision_run_spreads_shots_over_both_stages():
 
 
 def test_a_two_stage_run_calls_no_pass_and_binds_with_qac_binding(monkeypatch):
-    import qac.pipeline
-    from qac.passes import PASSES
-    from qac.passes.estimate import ESTIMATORS
 
     rng = np.random.default_rng(8)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
     compiled = qac.compile(quantum(spec_mapping(Q, K, V, shots=256, mask="causal")), "ibm_brisbane")
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a run re-entered compilation")
-
-    for cls in PASSES.values():
-        monkeypatch.setattr(cls, "run", forbidden)
-    for estimator in ESTIMATORS.values():
-        monkeypatch.setattr(type(estimator), "bind", forbidden)
-    for name in ("parse_pipeline", "run_pipeline", "format_pipeline"):
-        monkeypatch.setattr(qac.pipeline, name, forbidden)
+    forbid_compilation(monkeypatch)
     np.testing.assert_allclose(compiled.run(exact=True).output, compiled.exact, atol=1e-9)
     noisy = compiled.run(noise=True, shots=128, seed=1)
     assert noisy.mitigated and any(k.startswith("stage2:") for k in noisy.mitigation)
