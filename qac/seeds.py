@@ -1,0 +1,53 @@
+"""Child random streams: the one place a seed is split into independent streams.
+
+Every random stream qac draws from is ``numpy.random.SeedSequence([seed, STREAMS[name], *index])``:
+a user's seed, a named stream, and the indices that tell its draws apart (a stage, a PUB, a
+chunk, a layer, a forward call). Distinct ``(seed, name, index)`` give distinct entropy, so no
+two of them share a stream, and a seed never meets another seed's stream the way ``seed + k``
+did (run s's refinement k and run s + k's first stage used to draw the same numbers).
+``tests/test_seeds.py`` checks both.
+
+Engines and samplers that take a 32-bit seed (Aer's ``seed_simulator``, the transpiler) get
+``child_seed``: the first 32-bit word of the same sequence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Named streams. A number, not the name's hash, so the streams never change with Python's
+#: hash seed; new streams take new numbers (never reuse one).
+STREAMS: dict[str, int] = {
+    "stage": 1,          # a sampled run's stages: 0 the first (pilot), 1, 2, … its refinements
+    "stage2": 2,         # the P·V stage of a two-stage run, by the same stage index
+    "chunk": 3,          # an engine's draws for (PUB, chunk) from its own int seed
+    "aer_chunk": 4,      # Aer's shot chunks past the first
+    "bootstrap": 5,      # error-bar replicas, by kind (raw, mitigated, pilot) and stage
+    "calibration": 6,    # the calibration rows' random patterns (compile seed)
+    "runtime_job": 7,    # a Qiskit Runtime job, by job index
+    "layer": 8,          # a model layer's own seed (qac.torch)
+    "forward": 9,        # one forward call of a model layer, by call index
+    "transpile": 10,     # layout trials, by trial index
+    "verify": 11,        # verification's random parameter points, by template
+    "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
+    "eval": 13,          # qac eval: data splits and the paired bootstrap
+}
+
+MAX_SEED = 2**32 - 1
+
+
+def sequence(seed: int, stream: str, *index: int) -> np.random.SeedSequence:
+    """The stream ``stream`` of ``seed`` at ``index``."""
+    if stream not in STREAMS:
+        raise KeyError(f"unknown random stream {stream!r}: one of {', '.join(STREAMS)}")
+    return np.random.SeedSequence([int(seed), STREAMS[stream], *(int(i) for i in index)])
+
+
+def generator(seed: int, stream: str, *index: int) -> np.random.Generator:
+    """A numpy generator on that stream."""
+    return np.random.default_rng(sequence(seed, stream, *index))
+
+
+def child_seed(seed: int, stream: str, *index: int) -> int:
+    """A 32-bit seed for that stream, for APIs that take an int (Aer, the transpiler, torch)."""
+    return int(sequence(seed, stream, *index).generate_state(1, dtype=np.uint32)[0])
