@@ -44,12 +44,26 @@ MAX_BITS = 20
 #: forward pass grew this by one program a call (30 calls, 30 programs) and never let one go.
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
+_SUPPORTED: OrderedDict = OrderedDict()  # the same ids → (circuit, model, (ok, why)): a forward asks per PUB
 _LOWERING = threading.Lock()
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
     """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
     Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why."""
+    key = (id(circuit), id(noise_model))
+    with _LOWERING:
+        if key in _SUPPORTED:
+            return _SUPPORTED[key][2]
+    answer = _supports(circuit, noise_model)
+    with _LOWERING:
+        _SUPPORTED[key] = (circuit, noise_model, answer)  # keep both alive: ids stay unique
+        while len(_SUPPORTED) > PROGRAM_CACHE:
+            _SUPPORTED.popitem(last=False)
+    return answer
+
+
+def _supports(circuit, noise_model) -> tuple[bool, str]:
     from qac.simulator.program import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
