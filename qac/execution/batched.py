@@ -263,4 +263,6 @@ class AutoEngine:
         reasons = sorted({why for chosen, why in choices if chosen == "aer"})
         used = sorted({chosen for chosen, _ in choices})
         self.metadata = {"engine": "auto", "engines": used, "aer_because": reasons}
+        if "batched" in used:
+            self.metadata["simulator_calls"] = self.batched.metadata.get("simulator_calls")
         return results

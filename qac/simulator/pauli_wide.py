@@ -30,6 +30,12 @@ from qac.simulator.pauli import ZERO, _fused, _keep_indices, _ops, _rotation, _s
 from qac.simulator.program import Component
 
 
+#: True: each fixed step a sparse (4^n, 4^n) CSR map (≈ 110,000 entries a step at 8 qubits, 600 MB
+#: for a d = 128 template); False: its small transfer matrix applied to strided slices of the state
+#: (a few kB a step). Measured in docs/engine.md.
+SPARSE_MAPS = False
+
+
 @dataclass
 class WidePlan:
     """``start``: the 4^n coefficients before the first per-row step (the same for every row);
@@ -54,6 +60,38 @@ def _full_map(matrix: np.ndarray, qubits: tuple[int, ...], n: int):
     return ("fixed", sp.csr_matrix((values, (rows, cols)), shape=(4 ** n, 4 ** n)))
 
 
+def _block(matrix: np.ndarray, qubits: tuple[int, ...], n: int):
+    """A k-qubit transfer matrix kept small: per output digit tuple, its non-zero inputs, each an
+    index of the state's (4,)*n + (rows,) tensor (the gate's qubits' axes fixed, others whole)."""
+    k = len(qubits)
+
+    def where(local: int) -> tuple:
+        index = [slice(None)] * (n + 1)
+        for t, q in enumerate(qubits):
+            index[n - 1 - q] = (local >> (2 * t)) & 3
+        return tuple(index)
+    terms = []
+    for a in range(4 ** k):
+        inputs = [(where(b), float(matrix[a, b])) for b in np.flatnonzero(np.abs(matrix[a]) > ZERO)]
+        terms.append((where(a), inputs))
+    return ("block", terms)
+
+
+def _apply_block(state: np.ndarray, terms: list, n: int) -> np.ndarray:
+    """A small fixed map on the state's axes: a few multiply-adds of strided slices an output."""
+    tensor = state.reshape((4,) * n + (-1,))
+    out = np.empty_like(tensor)
+    for a, inputs in terms:
+        target = out[a]
+        if not inputs:
+            target[...] = 0.0
+            continue
+        np.multiply(tensor[inputs[0][0]], inputs[0][1], out=target)
+        for b, value in inputs[1:]:
+            target += tensor[b] * value
+    return out.reshape(state.shape)
+
+
 def wide_plan(component: Component, num_parameters: int) -> WidePlan:
     """Lower a component's noisy plan into sparse maps on the full Pauli basis, once."""
     cached = getattr(component, "_plan_wide", None)
@@ -62,7 +100,9 @@ def wide_plan(component: Component, num_parameters: int) -> WidePlan:
     n = len(component.qubits)
     items = []
     for op in _ops(component, num_parameters):
-        if op.matrix is not None:
+        if op.matrix is not None and not SPARSE_MAPS:
+            items.append(_block(op.matrix, op.qubits, n))
+        elif op.matrix is not None:
             items.append(_full_map(op.matrix, op.qubits, n))
         elif op.rotation:
             items.append(("rotation", op.qubits[0], op.step))
@@ -72,8 +112,9 @@ def wide_plan(component: Component, num_parameters: int) -> WidePlan:
     digits = np.arange(4 ** n)
     # |0…0⟩: r_P = 1 for the strings of I and Z, 0 for the others
     state = np.all([((digits >> (2 * q)) & 3) % 3 == 0 for q in range(n)], axis=0).astype(float)
-    while items and items[0][0] == "fixed":  # nothing per row yet: the same for every row
-        state = items.pop(0)[1] @ state
+    while items and items[0][0] in ("fixed", "block"):  # nothing per row yet: the same for every row
+        item = items.pop(0)
+        state = item[1] @ state if item[0] == "fixed" else _apply_block(state[:, None], item[1], n)[:, 0]
     result = WidePlan(state, items, _keep_indices(component))
     component._plan_wide = result
     return result
@@ -120,6 +161,8 @@ def probabilities(component: Component, values: np.ndarray, num_parameters: int)
     for item in plan.items:
         if item[0] == "fixed":
             state = item[1] @ state
+        elif item[0] == "block":
+            state = _apply_block(state, item[1], n)
         elif item[0] == "rotation":
             _rotate(state, item[1], item[2], values, n)
         else:

@@ -1,0 +1,125 @@
+"""Model-scale runs on the batched engine (issue 22 items 3–4), measured in one process.
+
+Sections (``--only``, repeatable; default all):
+
+* ``small``: per-score cost of one ``qac.torch.attention`` call on a batch of 64 three-token
+  inputs against one 12-token sentence, 12 heads, d = 32, ideal aer, 8192 shots (each call run
+  twice, the second — warm template cache — timed), and how many simulator calls the run made.
+* ``wide``: noisy ibm_fez engine time a score (probabilities + counts, binary interference), d = 128
+  (8 qubits with the branch: the full-Pauli path) against d = 64 (7 qubits: the light-cone Pauli
+  path); the one-off plan of each template is timed apart.
+* ``layer``: one head of 128 tokens, noisy ibm_fez, mitigated, 8192 shots, through
+  ``qac.torch.attention`` at d = 64 (a BERT-base head) and d = 32 (a MiniLM head), scaled to 12 heads
+  (a BERT-base layer) and 72 heads (a MiniLM forward) — stated as scaled.
+
+Every figure is printed with the load average beside it: the machine is shared.
+
+    python -m bench.forward [--only small|wide|layer …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+SECTIONS = ("small", "wide", "layer")
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def attention_call(batch: int, tokens: int, heads: int, d: int, *, noise: bool = False, target: str = "aer",
+                   quantum_heads="all"):
+    """(seconds, info) of one qac.torch.attention call on random (batch, heads, tokens, d) tensors."""
+    import torch
+
+    from qac.torch import QuantumAttentionConfig
+    from qac.torch.functional import attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(batch, heads, tokens, d, generator=g, dtype=torch.float64) for _ in range(3))
+    config = QuantumAttentionConfig(shots=8192, seed=0, target=target, noise=noise, heads=quantum_heads)
+    start = time.perf_counter()
+    _, info = attention(q, k, v, config=config, return_result=True)
+    return time.perf_counter() - start, info
+
+
+def small() -> dict:
+    print("## small inputs: per-score cost, 12 heads, d=32, ideal aer, 8192 shots (second of two calls timed)")
+    out = {}
+    for label, batch, tokens in (("one 12-token sentence", 1, 12), ("64 three-token inputs", 64, 3)):
+        attention_call(batch, tokens, 12, 32)
+        seconds, info = attention_call(batch, tokens, 12, 32)
+        scores = batch * 12 * tokens * tokens
+        calls = info.result.engine_metadata.get("simulator_calls")
+        out[label] = seconds / scores
+        print(f"{label}: {seconds:.2f} s (compile {info.compile_seconds:.2f}, run {info.run_seconds:.2f}), {scores} scores, "
+              f"{1e3 * seconds / scores:.3f} ms/score, {calls} simulator calls; {load()}", flush=True)
+    ratio = out["64 three-token inputs"] / out["one 12-token sentence"]
+    print(f"per-score ratio small/sentence: {ratio:.2f}x (goal <= 2x); {load()}")
+    return {"ratio": ratio}
+
+
+def wide() -> dict:
+    import qac.targets
+    from qac import simulator
+    from qac.simulator import pauli, pauli_wide, probabilities, sample_counts
+
+    from bench.engine import compile_for
+
+    print("## noisy ibm_fez per-score engine cost, binary interference, 8192 shots")
+    model = qac.targets.get("ibm_fez").noise_model()
+    out = {}
+    for d, n in ((64, 16), (128, 4)):
+        prog = compile_for(n, d, "ibm_fez")
+        (circuit, values), = prog.pubs()
+        program = simulator._program(circuit, model)
+        component = max(program.components, key=lambda c: len(c.qubits))
+        start = time.perf_counter()
+        if len(component.qubits) <= simulator.PAULI_QUBITS:
+            pauli.pauli_plan(component, program.num_parameters)
+        else:
+            pauli_wide.wide_plan(component, program.num_parameters)
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        sample_counts(probabilities(circuit, values, model), 8192, 1)
+        seconds = time.perf_counter() - start
+        out[d] = seconds / len(values)
+        print(f"d={d} ({len(component.qubits)} qubits): plan {setup:.2f} s once; {len(values)} rows in {seconds:.2f} s = "
+              f"{1e3 * out[d]:.2f} ms/score; {load()}", flush=True)
+    print(f"per-score ratio d=128/d=64: {out[128] / out[64]:.0f}x (goal <= 10x); {load()}")
+    return {"ratio": out[128] / out[64]}
+
+
+def layer() -> dict:
+    print("## one 128-token head, noisy ibm_fez, mitigated, 8192 shots (scaled to whole layers/models)")
+    out = {}
+    for d, heads, label in ((64, 12, "BERT-base layer, 12 heads"), (32, 72, "MiniLM forward, 6 layers x 12 heads")):
+        seconds, info = attention_call(1, 128, 12, d, noise=True, target="ibm_fez", quantum_heads=(0,))
+        out[d] = seconds * heads
+        print(f"d={d}: one head {seconds:.1f} s (compile {info.compile_seconds:.1f}, run {info.run_seconds:.1f}, "
+              f"{info.circuits_run} circuits); scaled to the {label}: {seconds * heads:.0f} s (goal < 30 s); {load()}",
+              flush=True)
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=SECTIONS, action="append")
+    args = parser.parse_args(argv)
+    print(f"# bench.forward; cores {os.cpu_count()}; {load()} (shared machine: wall times vary)")
+    results = {}
+    for name in args.only or SECTIONS:
+        results[name] = globals()[name]()
+    print(f"# {load()} at the end")
+    return results
+
+
+if __name__ == "__main__":
+    main()
