@@ -11,6 +11,9 @@ Sections (``--only``, repeatable; default all):
 * ``layer``: one head of 128 tokens, noisy ibm_fez, mitigated, 8192 shots, through
   ``qac.torch.attention`` at d = 64 (a BERT-base head) and d = 32 (a MiniLM head), scaled to 12 heads
   (a BERT-base layer) and 72 heads (a MiniLM forward) — stated as scaled.
+* ``auto``: compile seconds of ``encoding: auto, estimator: auto`` against a fixed
+  binary/interference on every built-in target (3×8 kernel), and how many candidates the
+  cost model's logical bound skipped untranspiled.
 
 Every figure is printed with the load average beside it: the machine is shared.
 
@@ -27,7 +30,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
-SECTIONS = ("small", "wide", "layer")
+SECTIONS = ("small", "wide", "layer", "auto")
+#: The built-in targets (``targets/``: IBM snapshots and the vendor device files) ``auto`` is timed on.
+AUTO_TARGETS = ("aer", "ibm_brisbane", "ibm_fez", "ionq_aria", "iqm_garnet", "quantinuum_h2", "rigetti_ankaa3")
 
 
 def load() -> str:
@@ -106,6 +111,38 @@ def layer() -> dict:
         print(f"d={d}: one head {seconds:.1f} s (compile {info.compile_seconds:.1f}, run {info.run_seconds:.1f}, "
               f"{info.circuits_run} circuits); scaled to the {label}: {seconds * heads:.0f} s (goal < 30 s); {load()}",
               flush=True)
+    return out
+
+
+def auto() -> dict:
+    """``encoding: auto, estimator: auto`` against binary/interference, same pipeline otherwise,
+    a 3×8 kernel (3 queries, 3 keys, d = 8), each compile in a fresh template cache."""
+    import qac
+    from qac.compiler import DEFAULT_CACHE
+
+    print("## auto vs a fixed choice: compile seconds, 3x8 kernel, choose/layout{optimization_level=3,trials=4}")
+    rng = np.random.default_rng(0)
+    spec = {"Q": rng.standard_normal((3, 8)).tolist(), "K": rng.standard_normal((3, 8)).tolist(),
+            "V": rng.standard_normal((3, 2)).tolist()}
+    layout = "layout{optimization_level=3,trials=4}"
+    fixed = f"normalize,encode{{method=binary}},estimate{{method=interference}},{layout}"
+    chosen = f"choose{{encoding=auto,estimator=auto}},{layout}"
+    out = {}
+    for target in AUTO_TARGETS:
+        DEFAULT_CACHE.clear()  # neither compile may reuse the other's transpiles
+        start = time.perf_counter()
+        qac.compile(spec, target, passes=fixed)
+        f = time.perf_counter() - start
+        DEFAULT_CACHE.clear()
+        start = time.perf_counter()
+        compiled = qac.compile(spec, target, passes=chosen)
+        a = time.perf_counter() - start
+        ranking = compiled.manifest()["cost"]["auto"]
+        cut = sum(1 for s in ranking["skipped"] if s["reason"].startswith("cannot beat"))
+        out[target] = a / f
+        print(f"{target}: fixed {f:.1f} s, auto {a:.1f} s = {a / f:.1f}x (goal <= 3x); transpiled "
+              f"{len(ranking['candidates'])}, cut by the bound {cut}, choice {ranking['choice']['encoding']}/"
+              f"{ranking['choice']['estimator']}; {load()}", flush=True)
     return out
 
 
