@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.ir import AttentionGraph, Kernel, KernelPlan, MatMul
-from qac.binding import unit_rows
-from qac.pipeline import CompileContext, Pass
+from qac.kernels.binding import unit_rows
+from qac.ir.pipeline import CompileContext, Pass
 
 
 def padded_width(d: int) -> int:
@@ -31,7 +31,7 @@ def visible_entries(kind: str, n: int, m: int) -> np.ndarray:
 
 def split_norms(rows: np.ndarray, d_pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Unit directions (zero rows stay zero) padded to ``d_pad`` columns, and the norms; the same
-    split the run path uses for P's rows (``qac.binding.unit_rows``)."""
+    split the run path uses for P's rows (``qac.kernels.binding.unit_rows``)."""
     return unit_rows(rows, d_pad)
 
 

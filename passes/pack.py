@@ -10,7 +10,7 @@ readouts they use, and picked greedily, best first, at least ``gap`` couplers ap
 "QuCloud", 2021). Rows pack as (P, p) → (⌈P/k⌉, k·p): pair l runs on copy l mod k.
 
 The unpacked template stays in the program (its bindings are the per-pair rows); the packed
-one is added as ``<template>_x<k>`` and ``IsaProgram.packing`` (a ``qac.records.Packing`` per
+one is added as ``<template>_x<k>`` and ``IsaProgram.packing`` (a ``qac.ir.records.Packing`` per
 unpacked template; the manifest's ``placement``) says which physical qubits each copy uses.
 The ``resources`` analysis then measures the packed template like any other.
 """
@@ -26,8 +26,8 @@ import numpy as np
 from qac.errors import CompileError
 from qac.ir import CircuitModule, IsaProgram
 from qac.passes.resources import physical_qubits
-from qac.pipeline import CompileContext, Pass
-from qac.records import Packing
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import Packing
 
 MAX_MATCHES = 20000  # subgraph matches examined per template
 

@@ -73,7 +73,7 @@ def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec
 
 
 def load(directory, *, target=None):
-    """The compiled program of a ``qac compile -o DIR`` directory (``qac.bundle.load``): it runs,
+    """The compiled program of a ``qac compile -o DIR`` directory (``qac.artefacts.bundle.load``): it runs,
     decodes and saves exactly as the program that was compiled."""
     from qac.program import CompiledAttention
 

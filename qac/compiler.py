@@ -11,7 +11,7 @@ from typing import Any
 from qac.errors import CompileError
 from qac.ir import AttentionGraph, IsaProgram
 from qac.passes.layout import TemplateCache
-from qac.pipeline import CompileContext, run_pipeline
+from qac.ir.pipeline import CompileContext, run_pipeline
 from qac.program import CompiledAttention
 
 

@@ -27,7 +27,7 @@ STATUSES = ("simulator", "retired", "live", "unknown", "published-specs", "calib
 _KIND_MODULES = {
     "simulator": "qac.targets.aer",
     "ibm_snapshot": "qac.targets.ibm",
-    "device_file": "qac.targets.devices",  # YAML vendor devices (IonQ, Quantinuum, IQM, Rigetti, user files)
+    "device_file": "qac.targets.device_noise",  # YAML vendor devices (IonQ, Quantinuum, IQM, Rigetti, user files)
 }
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from qac.errors import TargetError
-from qac.yamlfile import YamlRules, one_line, read_located_yaml
+from qac.spec.yamlfile import YamlRules, one_line, read_located_yaml
 
 from .description import TargetDescription
 from .device_schema import Device, Loc, field_name, parse_device

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qac
-from qac import choices
+from qac.kernels import choices
 from qac.errors import CompileError, QacError
 
 SECONDS_PER_EXAMPLE = 60

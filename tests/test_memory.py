@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import qac
-from qac import binding
+from qac.kernels import binding
 from qac.execution.memory import RunShape, bound
 from qac.execution.plan import rows_of
 

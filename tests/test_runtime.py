@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 import qac
 from qac.errors import ExecutionError, QacError
-from qac.runtime import limits, retry
+from qac.runtime import retry
+from qac.runtime import jobs as limits
 from qac.runtime.engine import KILL_AFTER_ENV, RuntimeEngine, bit_counts, job_seed
-from qac.runtime.rundir import RunDir, stage_path, write_file
+from qac.runtime.jobdir import RunDir, stage_path, write_file
 from qac.runtime.service import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,7 +251,7 @@ def test_importing_the_runtime_loads_no_qiskit_and_the_cli_lists_status():
 def test_status_command_shows_the_jobs(finished):
     from click.testing import CliRunner
 
-    from qac.cli import main
+    from qac.cli.main import main
 
     result = CliRunner().invoke(main, ["status", str(finished[0]), "--json"])
     assert result.exit_code == 0, result.output

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 import qac
-from qac.exact import exact_distribution
-from qac.execution.engine import active_qubits, restricted_noise_model
+from qac.kernels.exact import exact_distribution
+from qac.execution.aer_engine import active_qubits, restricted_noise_model
 from qac.simulator import probabilities, sample_counts, supports
 from qac.targets import get as get_target
 
@@ -27,8 +27,8 @@ _COMPILED: dict = {}
 
 
 def test_combos_are_every_pair_the_cost_model_can_pick():
-    from qac.passes.encode import ENCODINGS
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.encodings import ENCODINGS
+    from qac.kernels.estimators import ESTIMATORS
 
     assert sorted(COMBOS) == sorted((e, s) for s in ESTIMATORS for e in ENCODINGS if e in ESTIMATORS[s].encodings)
 
@@ -157,7 +157,7 @@ def test_readout_error_matches_aer_samples():
     transposed confusion matrix could not hide."""
     from qiskit_aer.noise import ReadoutError
 
-    from qac.execute import run_pubs
+    from qac.execution.aer_engine import run_pubs
 
     prog = compiled("ibm_fez", "binary", "swap", n=3)
     circuit, values = prog.pubs()[0]
@@ -397,7 +397,7 @@ def test_error_term_superoperators_equal_qiskit():
     operators (faster than SuperOp a term): the same matrices as Qiskit's SuperOp."""
     from qiskit.quantum_info import SuperOp
 
-    from qac.simulator.program import _circuit_superop
+    from qac.simulator.lowering import _circuit_superop
 
     for name in ("ibm_fez", "ionq_aria"):
         model = get_target(name).noise_model()

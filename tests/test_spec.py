@@ -15,7 +15,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qac import choices, yamlfile
+from qac.kernels import choices
+
+from qac.spec import yamlfile
 from qac.errors import SpecError
 from qac.spec import MAX_PAIRS, MAX_YAML_DEPTH, CompileOptions, Spec, load_spec
 

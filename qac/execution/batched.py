@@ -109,7 +109,7 @@ class BatchedEngine:
             raise ExecutionError(f"the batched engine cannot run {circuit.name!r}: {why}; use --engine aer or auto")
 
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        from qac.execution.engine import active_qubits, register_slice, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, register_slice, restricted_noise_model
 
         results, runs = [], []
         for k, (circuit, values, shots) in enumerate(pubs):
@@ -204,7 +204,7 @@ class AutoEngine:
         self.batched.close()
 
     def _choice(self, circuit, noise_model) -> tuple[str, str]:
-        from qac.execution.engine import active_qubits, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
         model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
         ok, why = self.batched.supports(circuit, model)

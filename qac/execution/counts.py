@@ -20,12 +20,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from qac.decode import outcome_counts
+from qac.kernels.decode import outcome_counts
 from qac.errors import ExecutionError
-from qac.execution.engine import register_slice
+from qac.execution.aer_engine import register_slice
 from qac.execution.estimates import estimates
 from qac.execution.plan import Plan
-from qac.packing import copies, pub_circuit, template_of
+from qac.ir.packing import copies, pub_circuit, template_of
 
 
 def _bit_array(entry):

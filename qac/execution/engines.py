@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from qac.execution.batched import AutoEngine, BatchedEngine
-from qac.execution.engine import AER
+from qac.execution.aer_engine import AER
 
 BATCHED = BatchedEngine()
 ENGINES = {"aer": AER, "batched": BATCHED, "auto": AutoEngine(BATCHED, AER)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.errors import InternalError
-from qac.packing import copies, template_of
+from qac.ir.packing import copies, template_of
 
 
 @dataclass

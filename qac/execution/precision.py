@@ -1,9 +1,9 @@
 """Precision runs: a pilot stage, then shots per score from the same error model as the bars.
 
-The pilot's estimates and per-shot noise go through the bootstrap of ``qac.errorbars``: its
+The pilot's estimates and per-shot noise go through the bootstrap of ``qac.execution.errorbars``: its
 regression slopes of every output entry on every score's noise replace the point Jacobian
 (which vanishes where the softmax is peaked, so it planned too few shots exactly where they
-were needed), and ``qac.attention.shot_allocation`` turns them into shots per score (Neyman
+were needed), and ``qac.kernels.attention.shot_allocation`` turns them into shots per score (Neyman
 allocation over each output row) for the target standard error. The extra shots are rounded
 up to a geometric grid so a stage holds few distinct PUB shot counts. Plans above qac's shot
 cap (``qac.limits``) are refused with the figure before anything runs; whether the target
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac.attention import shot_allocation
-from qac.errorbars import bootstrap_head
+from qac.kernels.attention import shot_allocation
+from qac.execution.errorbars import bootstrap_head
 from qac.execution.reconstruct import head_inputs
 from qac.limits import MAX_SHOTS, check_run_shots
 

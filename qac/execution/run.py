@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac import errorbars
-from qac.decode import estimate_from_probabilities, finish
+from qac.execution import errorbars
+from qac.kernels.decode import estimate_from_probabilities, finish
 from qac.errors import ExecutionError
-from qac.exact import exact_distributions
+from qac.kernels.exact import exact_distributions
 from qac.execution import engines, memory
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.plan import Plan
@@ -21,7 +21,7 @@ from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
 from qac.execution.reconstruct import reconstruct
 from qac.execution.result import Result
 from qac.limits import check_run_shots, check_seed, check_shots
-from qac.packing import pairs_per_circuit, template_of
+from qac.ir.packing import pairs_per_circuit, template_of
 
 
 def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots, seed=None,
@@ -120,7 +120,7 @@ def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
 def exact_estimates(program, engine=None) -> dict[str, KernelEstimate]:
     """Per kernel: every data row bound, its exact distribution decoded like sampled counts; the
     distributions from the engine's ``probabilities`` when it has them (the batched engine: all
-    rows at once), else a statevector per row (``qac.exact``)."""
+    rows at once), else a statevector per row (``qac.kernels.exact``)."""
     out = {}
     for kernel in program.module.plan.kernels:
         values = program.module.bindings[kernel.name].values

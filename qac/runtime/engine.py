@@ -27,10 +27,10 @@ import uuid
 import numpy as np
 
 from qac.errors import ExecutionError
-from qac.runtime.limits import Job, backend_limits, check_pubs, split_jobs
+from qac.runtime.jobs import Job, backend_limits, check_pubs, split_jobs
 from qac.runtime.retry import Backoff, is_transient
 from qac.runtime.retry import call as call_with_retry
-from qac.runtime.rundir import RunDir, check_top, pubs_digest, stage_path
+from qac.runtime.jobdir import RunDir, check_top, pubs_digest, stage_path
 from qac.runtime.service import calibration_time, connect
 
 #: Runtime job statuses (V2 jobs give strings, local jobs a JobStatus enum with these names).

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from qac.simulator.gates import batched_matrix
-from qac.simulator.program import Component, Step
+from qac.simulator.lowering import Component, Step
 
 
 @lru_cache(maxsize=None)

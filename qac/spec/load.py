@@ -1,4 +1,4 @@
-"""Reading a spec from a YAML file (located, safe: ``qac.yamlfile``) or a mapping."""
+"""Reading a spec from a YAML file (located, safe: ``qac.spec.yamlfile``) or a mapping."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from qac.errors import SpecError
-from qac.spec.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, TOP_KEYS
+from qac.spec.sizes import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, TOP_KEYS
 from qac.spec.model import Spec
 from qac.spec.problems import Invalid, field_name, spec_error
 from qac.spec.values import check_keys
-from qac.yamlfile import YamlRules, read_located_yaml
+from qac.spec.yamlfile import YamlRules, read_located_yaml
 
 
 YAML_RULES = YamlRules(

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from qac import choices
-from qac.spec.limits import COMPILE_KEYS
+from qac.kernels import choices
+from qac.spec.sizes import COMPILE_KEYS
 from qac.spec.problems import Invalid, show, under
 
 
