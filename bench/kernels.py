@@ -86,8 +86,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--sample", type=int, default=None, help="pairs the per-pair peers transpile")
     args = parser.parse_args(argv)
 
-    from qac import targets
     from qac.passes.cost_model import AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS, evaluate
+
+    from qac import targets
     from qac.ir.pipeline import CompileContext
     from qac.ir.records import LayoutOptions
 

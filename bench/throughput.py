@@ -72,7 +72,12 @@ def qml_tree_kernel(X, Y, shots: int, seed: int) -> np.ndarray:
     from qiskit_machine_learning.kernels import FidelityQuantumKernel
     from qiskit_machine_learning.state_fidelities import ComputeUncompute
 
-    from qac.kernels.encodings.binary import append_ry_tree, gray_angles, num_qubits_for, tree_angles
+    from qac.kernels.encodings.binary import (
+        append_ry_tree,
+        gray_angles,
+        num_qubits_for,
+        tree_angles,
+    )
 
     d = X.shape[1]
     n = num_qubits_for(d)
@@ -113,8 +118,9 @@ def qac_matrix(spec: dict, shots: int, seed: int):
     """(signed inner-product matrix, Result, {"compile": s, "run": s}) of one qac compile + run."""
     import time
 
-    import qac
     from qac.passes.layout import TemplateCache
+
+    import qac
 
     start = time.perf_counter()
     compiled = qac.compile(spec, "aer", seed=seed, cache=TemplateCache())  # cold: the transpile counts

@@ -13,6 +13,7 @@ from qac.passes.layout import Layout
 from qac.passes.normalize import Normalize
 from qac.passes.pack import Pack
 from qac.passes.resources import Resources
+
 from qac.ir.pipeline import Pass, parse_pipeline
 
 PASSES = {p.name: p for p in (Choose, Normalize, Encode, Estimate, Layout, Pack, Cost)}

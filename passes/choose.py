@@ -22,17 +22,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from qac.errors import CompileError
-from qac.ir import AttentionGraph, MatMul
 from qac.passes.cost import Cost
 from qac.passes.cost_model import DEFAULT_PRECISION, evaluate, open_choices
-from qac.kernels.encodings import ENCODINGS
 from qac.passes.encode import Encode
-from qac.kernels.estimators import ESTIMATORS
 from qac.passes.estimate import Estimate
 from qac.passes.normalize import Normalize
+
+from qac.errors import CompileError
+from qac.ir import AttentionGraph, MatMul
 from qac.ir.pipeline import CompileContext, Pass
 from qac.ir.records import LayoutOptions
+from qac.kernels.encodings import ENCODINGS
+from qac.kernels.estimators import ESTIMATORS
 
 LOWERING = ("normalize", "encode", "estimate")  # what choose stands for
 

@@ -60,11 +60,18 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from qac.errors import CompileError, QacError
 from qac.passes.layout import routed
 from qac.passes.resources import template_resources
+
+from qac.errors import CompileError, QacError
 from qac.ir.pipeline import CompileContext
-from qac.ir.records import AutoChoice, CandidateCost, LayoutOptions, Skipped, TemplateResources
+from qac.ir.records import (
+    AutoChoice,
+    CandidateCost,
+    LayoutOptions,
+    Skipped,
+    TemplateResources,
+)
 
 DEFAULT_PRECISION = 0.01
 AUTO_OPTIMIZATION_LEVEL = 3  # the template is transpiled once, so auto can afford to be thorough

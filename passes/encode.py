@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from qac.errors import CompileError
 from qac.ir import KernelPlan
+from qac.ir.pipeline import CompileContext, Pass
 from qac.kernels.binding import vectors_for
 from qac.kernels.encodings import ENCODINGS
-from qac.ir.pipeline import CompileContext, Pass
+
 
 @dataclass(frozen=True)
 class Encode(Pass):

@@ -12,13 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from qac.passes.calibration import calibration
 
 from qac.errors import CompileError
 from qac.ir import Binding, CircuitModule, Kernel, KernelPlan, Template
 from qac.ir.pipeline import CompileContext, Pass
 from qac.kernels import binding
-from qac.kernels.estimators import ESTIMATORS, TREES, check_fits, resolve_tree, template_name
-from qac.passes.calibration import calibration
+from qac.kernels.estimators import (
+    ESTIMATORS,
+    TREES,
+    check_fits,
+    resolve_tree,
+    template_name,
+)
+
 
 @dataclass(frozen=True)
 class Estimate(Pass):

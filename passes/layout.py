@@ -24,9 +24,10 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 
+from qac.passes.resources import calibration, counts
+
 from qac.errors import CompileError, TargetError
 from qac.ir import CircuitModule, IsaProgram
-from qac.passes.resources import calibration, counts
 from qac.ir.pipeline import CompileContext, Pass
 from qac.ir.records import LayoutOptions
 

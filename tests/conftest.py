@@ -30,8 +30,9 @@ def spec_mapping(Q, K, V, **options) -> dict:
 def forbid_compilation(monkeypatch) -> None:
     """Make every pass's ``run``, the estimators' binder and the pipeline parser/runner raise:
     what a run may not call once a program is compiled."""
-    import qac.ir.pipeline
     from qac.passes import PASSES
+
+    import qac.ir.pipeline
     from qac.kernels.estimators import ESTIMATORS
 
     def forbidden(*args, **kwargs):

@@ -10,14 +10,14 @@ import textwrap
 
 import numpy as np
 import pytest
+import qac.targets as targets
 import yaml
 from click.testing import CliRunner
+from qac.targets import device_loader, device_noise
 
 import qac
-import qac.targets as targets
 from qac.cli.main import main
 from qac.errors import TargetError
-from qac.targets import device_loader, device_noise
 from tests.conftest import EXAMPLES, ROOT
 
 SHIPPED = {  # name: (qubits, 2q gate, 1q gates)

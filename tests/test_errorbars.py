@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qac.kernels.attention import output_jacobian, reconstruct_head, softmax_rows
 from qac.execution.errorbars import bootstrap_head
+from qac.kernels.attention import output_jacobian, reconstruct_head, softmax_rows
 
 
 def problem(s: float, d: int, n: int = 12, seed: int = 0):

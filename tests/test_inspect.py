@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from qac.cli.main import main
 from qac.cli.inspect_view import classical_flops
+from qac.cli.main import main
 
 
 def run(*args):

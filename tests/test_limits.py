@@ -8,8 +8,8 @@ import pytest
 
 import qac
 from qac import limits
-from qac.kernels.exact import exact_distributions
 from qac.execution.aer_engine import AerEngine, chunk_seed, shot_chunks
+from qac.kernels.exact import exact_distributions
 from tests.conftest import spec_mapping
 
 TOY = {"Q": [[1.0, 0.5]], "K": [[0.3, 1.0], [1.0, 1.0], [0.2, -1.0]], "V": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}

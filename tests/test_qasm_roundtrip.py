@@ -17,8 +17,9 @@ from qiskit import qasm3, qpy
 
 import qac
 from qac import verify
-from qac.kernels import choices
 from qac.errors import CompileError
+from qac.kernels import choices
+
 
 def registered(kind: str) -> list[str]:
     """The names users may write (qac.kernels.choices) and every pass registered under them."""

@@ -148,8 +148,8 @@ def test_ideal_run_report_shows_the_result_numbers(ideal):
     check_images(page)
     check_self_contained(text, page)
     # estimated weights are softmax of the estimated scores; exact ones of numpy's scores
-    from qac.kernels.attention import reference_attention
     from qac.artefacts.rundir import attention_weights
+    from qac.kernels.attention import reference_attention
 
     np.testing.assert_allclose(arrays["weights"], attention_weights(arrays["scores"]))
     _, _, values = exact_inputs(ideal)

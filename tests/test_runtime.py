@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import qac
 from qac.errors import ExecutionError, QacError
-from qac.runtime import retry
 from qac.runtime import jobs as limits
+from qac.runtime import retry
 from qac.runtime.engine import KILL_AFTER_ENV, RuntimeEngine, bit_counts, job_seed
 from qac.runtime.jobdir import RunDir, stage_path, write_file
 from qac.runtime.service import Connection
@@ -68,9 +68,8 @@ def one_line(exc: BaseException) -> bool:
 
 # --------------------------------------------------------------------------- local runs on ibm_fez
 def test_local_run_has_the_shape_and_the_distribution_of_aer(pubs, finished):
-    from qiskit_aer.primitives import SamplerV2
-
     from qac.targets import ibm
+    from qiskit_aer.primitives import SamplerV2
 
     path, counts, engine = finished
     assert [c.shape for c in counts] == [(len(v), 2) for _, v, _ in pubs]
@@ -341,7 +340,6 @@ class FakeService:
 def fake_cloud(monkeypatch):
     import qiskit_ibm_runtime
     import qiskit_ibm_runtime.executor_sampler as executor_sampler
-
     from qac.targets import ibm
 
     def install(service, max_circuits=4, max_shots=150):

@@ -138,10 +138,11 @@ def test_every_pair_is_exact_after_routing_on_devices(target, encoding, estimato
 def test_declared_oddness_matches_exact_simulation(encoding, estimator):
     """``Estimator.odd`` (a noisy run symmetrises pairs with (â, −b̂) when set) is what the
     logical template's exact mean of f does when b̂ flips sign."""
-    from qac.kernels.exact import exact_means
-    from qac.ir import Kernel
     from qac.passes.calibration import pair_kernel
+
+    from qac.ir import Kernel
     from qac.kernels.estimators import ESTIMATORS
+    from qac.kernels.exact import exact_means
 
     est = ESTIMATORS[estimator]
     rng = np.random.default_rng(17)

@@ -165,8 +165,9 @@ def test_import_qac_and_help_never_import_torch():
 def test_one_call_transpiles_one_template_for_every_block(monkeypatch):
     """12 (batch, head) blocks share one template: one transpile; a second call with other data
     (a new forward pass) transpiles nothing: the compiler's cache holds the routed template."""
-    import qac.compiler
     from qac.passes import layout
+
+    import qac.compiler
 
     monkeypatch.setattr(qac.compiler, "DEFAULT_CACHE", layout.TemplateCache())
     calls = []

@@ -125,8 +125,8 @@ def _unfields(data: dict, arrays: dict) -> dict:
 # ----------------------------------------------------------------------------- writing
 def program_files(compiled) -> dict[str, bytes]:
     """``program.json`` and ``program.npz`` of a compiled program (deterministic bytes)."""
-    from qac.errors import InternalError
     from qac.artefacts.files import json_text, npz_bytes
+    from qac.errors import InternalError
 
     spec, program = compiled.spec, compiled.program
     module, plan = program.module, program.module.plan
@@ -139,7 +139,7 @@ def program_files(compiled) -> dict[str, bytes]:
     calibrations: dict[int, str] = {}
     templates = []
     for name, t in module.templates.items():
-        entry = {"name": name, "encoding": t.encoding, "estimator": t.estimator, "d_pad": t.d_pad, "tree": t.tree,
+        entry = {"name": name, "encoding": t.encoding, "estimator": t.estimator, "d_pad": t.lanes, "tree": t.tree,
                  "decoding": None, "calibration": None}
         if t.decoding is not None:
             arrays[f"template.{name}.outcome_values"] = t.decoding.outcome_values

@@ -14,9 +14,9 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from qac.errors import OutputError
 from qac.artefacts.files import json_text, npz_bytes, qpy_bytes  # noqa: F401 - emit's public names
 from qac.artefacts.outputs import check_replaceable, write_atomic  # noqa: F401 - write_atomic is emit's public name
+from qac.errors import OutputError
 
 FORMAT_VERSION = 1
 PACKAGES = ("qac", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "numpy")
@@ -45,7 +45,7 @@ def template_entry(program, name: str) -> dict:
     t, res = program.module.templates[name], program.resources[name]
     calibrated = {} if name in program.packed_templates else res.calibrated()
     return {"name": name, "file": f"kernels/{name}.qasm", "encoding": t.encoding, "estimator": t.estimator,
-            "d_pad": t.d_pad, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
+            "d_pad": t.lanes, "parameters": t.num_parameters, "logical_qubits": t.circuit.num_qubits,
             "tree": t.tree, **res.counts(), **calibrated, "physical_qubits": list(res.physical_qubits)}
 
 

@@ -172,8 +172,11 @@ def holds_build(directory: Path, files: dict[str, bytes]) -> bool:
 def check_run_output(directory: str | Path, *, force: bool) -> None:
     """Refuse an output directory before any work, except a qac build directory (the run may go
     beside its build: ``write_run`` decides once it knows the build's files)."""
-    from qac.artefacts.outputs import check_replaceable, is_qac_directory, refuse_foreign
-
+    from qac.artefacts.outputs import (
+        check_replaceable,
+        is_qac_directory,
+        refuse_foreign,
+    )
     from qac.errors import OutputError
 
     directory = Path(directory)
@@ -208,8 +211,8 @@ def write_run(directory: str | Path, compiled, result, *, seed: int, mitigation:
     """Write the run directory: new (or replaced, with ``force``) atomically as a temporary sibling
     renamed into place; or, when DIR already holds this very build, the run files added beside
     it (an earlier run there is replaced only with ``force``; the build's files are not touched)."""
+    from qac.artefacts.outputs import add_files, is_qac_report, write_atomic
     from qac.errors import OutputError
-    from qac.artefacts.outputs import is_qac_report, add_files, write_atomic
 
     files = run_files(compiled, result, seed=seed, mitigation=mitigation, run_seconds=run_seconds)
     directory = Path(directory)

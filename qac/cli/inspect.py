@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from qac.cli.main import handle_errors
+
 
 @click.command("inspect")
 @click.argument("source", type=click.Path(exists=True))
@@ -15,37 +17,28 @@ import click
               help="print the OpenQASM 3 of a kernel (the first one unless named)")
 @click.option("--precision", type=float, default=0.01, show_default=True, help="ε for the shots column")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON (for scripts)")
-@click.option("--debug", is_flag=True, help="show the full traceback on errors")
-def inspect_command(source, target, passes, seed, print_after_all, qasm_kernel, precision, as_json, debug):
+@handle_errors
+def inspect_command(source, target, passes, seed, print_after_all, qasm_kernel, precision, as_json):
     """Show what SPEC (attention.yaml) or DIR (`qac compile -o DIR`) costs on its target."""
     import json
-    import sys
     from pathlib import Path
 
-    from qac.errors import QacError
+    from qac.cli.inspect_view import render, report_from_compiled, report_from_directory
+    from qac.cli.main import console
 
-    try:
-        from qac.cli.main import console
-        from qac.cli.inspect_view import render, report_from_compiled, report_from_directory
+    if not precision > 0:
+        raise click.BadParameter("--precision must be positive, e.g. 0.01")
+    path = Path(source)
+    if path.is_dir():
+        report = report_from_directory(path, precision=precision, qasm_kernel=qasm_kernel or None)
+    else:
+        import qac
 
-        if not precision > 0:
-            raise click.BadParameter("--precision must be positive, e.g. 0.01")
-        path = Path(source)
-        if path.is_dir():
-            report = report_from_directory(path, precision=precision, qasm_kernel=qasm_kernel or None)
-        else:
-            import qac
-
-            compiled = qac.compile(source, target, seed=seed, passes=passes, keep_snapshots=True)
-            report = report_from_compiled(compiled, precision=precision, qasm_kernel=qasm_kernel or None)
-        if as_json:
-            if not print_after_all:
-                report = {**report, "ir": [item["after"] for item in report["ir"]]}
-            click.echo(json.dumps(report, indent=2, sort_keys=True))
-            return
-        render(report, console(), print_after_all=print_after_all, show_qasm=qasm_kernel is not None)
-    except QacError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        compiled = qac.compile(source, target, seed=seed, passes=passes, keep_snapshots=True)
+        report = report_from_compiled(compiled, precision=precision, qasm_kernel=qasm_kernel or None)
+    if as_json:
+        if not print_after_all:
+            report = {**report, "ir": [item["after"] for item in report["ir"]]}
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    render(report, console(), print_after_all=print_after_all, show_qasm=qasm_kernel is not None)

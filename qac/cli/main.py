@@ -13,6 +13,10 @@ import sys
 
 import click
 
+from qac.execution.engines import ENGINES
+from qac.kernels import choices
+from qac.runtime.service import RUNTIMES
+
 TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: aer"
 
 
@@ -47,6 +51,7 @@ def handle_errors(command):
             click.echo(f"error: {REPORT_LINE}", err=True)
             sys.exit(1)
 
+    wrapper.__qac_handled__ = True
     return wrapper
 
 
@@ -161,7 +166,7 @@ def main():
 @click.option("--passes", help="pipeline text, e.g. 'normalize,encode{method=binary},estimate,layout{optimization_level=3}'")
 @click.option("--print-after-all", is_flag=True, help="print the IR after each pass")
 @click.option("--verify", "verify", is_flag=True, help="check every routed kernel against its template (as `qac verify`)")
-@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
+@click.option("--pv", type=click.Choice(choices.PV), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
 def compile_command(spec, target, output, force, seed, passes, print_after_all, verify, pv):
     """Compile SPEC (attention.yaml) for a target; write the program with -o."""
@@ -207,17 +212,17 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--force", is_flag=True,
               help="replace the output directory if qac wrote it (or an earlier run beside its build)")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
-@click.option("--engine", type=click.Choice(["auto", "batched", "aer"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(list(ENGINES)), default="auto", show_default=True,
               help="auto: qac's batched simulator wherever it supports the circuits and noise model, else Aer")
 @click.option("--workers", type=int, help="spread the batched engine over a local Dask cluster of N workers")
 @click.option("--scheduler", help="the address of an existing Dask scheduler (instead of --workers)")
-@click.option("--runtime", type=click.Choice(["local", "cloud"]),
+@click.option("--runtime", type=click.Choice(RUNTIMES),
               help="run on the IBM device through Qiskit Runtime (local: its fake backend, offline); needs -o RUN_DIR")
 @click.option("--instance", help="the IBM Quantum instance (CRN) for --runtime cloud")
 @click.option("--yes", is_flag=True, help="submit to the cloud without asking")
 @click.option("--max-circuits-per-job", type=int, help="smaller runtime jobs than the device allows")
 @click.option("--resume", "resume_dir", type=click.Path(), help="finish a runtime RUN_DIR that stopped (no SPEC needed)")
-@click.option("--pv", type=click.Choice(["classical", "quantum"]), help="where O = P·V runs (default: the spec's compile.pv, classical)")
+@click.option("--pv", type=click.Choice(choices.PV), help="where O = P·V runs (default: the spec's compile.pv, classical)")
 @handle_errors
 def run_command(spec, target, noise, mitigation, shots, precision, seed, output, force, with_report, engine, workers,
                 scheduler, runtime, instance, yes, max_circuits_per_job, resume_dir, pv):
@@ -276,10 +281,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     if noise:  # refuse before compiling: the simulator target has no noise model
         from qac import targets
 
-        description = compiled.target if build else targets.get(target or "aer")
-        if description.kind == "simulator":
-            raise ExecutionError(f"target '{description.name}' has no noise model; "
-                                 f"use a device target such as ibm_brisbane for --noise")
+        (compiled.target if build else targets.get(target or "aer")).require_noise()
     import numpy as np
 
     if not build:
@@ -289,25 +291,29 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
         check_same_build(output, compiled, force=force)
     import time
+    from dataclasses import replace
 
     from qac.cli.progress import progress_bar
+    from qac.execution.options import RunOptions
 
+    options = RunOptions.resolve(compiled.spec, shots=shots, noise=noise,
+                                 mitigation=True if hardware and mitigation is None else mitigation,  # a device is noisy
+                                 precision=precision, seed=seed if build or hardware else None, engine=engine,
+                                 workers=workers, scheduler=scheduler,
+                                 pairs=sum(len(k.pairs) for k in compiled.kernels))
     started = time.perf_counter()
     with progress_bar() as progress:
-        options = {"engine": engine, "workers": workers, "scheduler": scheduler, "progress": progress}
         if hardware:
             from qac.cli.hardware import prepare
 
-            run_shots = shots or compiled.spec.shots
             context = {"spec": str(Path(spec).resolve()), "target": compiled.target.name, "runtime": runtime,
                        "shots": shots, "seed": seed, "precision": precision, "mitigation": mitigation,
                        "instance": instance}
-            options = {"engine": prepare(compiled, runtime=runtime, output=output, instance=instance, yes=yes,
-                                         max_circuits_per_job=max_circuits_per_job, context=context,
-                                         shots=run_shots, resuming=resume_dir is not None)}
-            mitigation = True if mitigation is None else mitigation  # a device is noisy
-        result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
-                              seed=seed if build or hardware else None, **options)
+            options = replace(options, engine=prepare(
+                compiled, runtime=runtime, output=output, instance=instance, yes=yes,
+                max_circuits_per_job=max_circuits_per_job, context=context, shots=options.shots,
+                resuming=resume_dir is not None))
+        result = compiled.run(options=options, progress=progress)
     run_seconds = time.perf_counter() - started
     check_finite(result)  # before anything is printed or written
     out = console()
@@ -346,7 +352,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     if output:
         from qac.artefacts.rundir import write_run
 
-        write_run(output, compiled, result, seed=compiled.spec.seed if seed is None else seed,
+        write_run(output, compiled, result, seed=options.seed,
                   mitigation=result.mitigated, run_seconds=run_seconds, force=force)
         out.print(f"wrote {output}/ (the build, result.npz, run.json, timings.json)", markup=False)
     if with_report:

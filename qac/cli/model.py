@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from qac.cli.main import TARGET_HELP, check_seed, handle_errors
+from qac.execution.engines import DEFAULT_ENGINE, ENGINES
+from qac.kernels import choices
+from qac.limits import DEFAULT_SHOTS
 
 EXAMPLE_SENTENCES = ("A quantum computer estimates attention scores.",
                      "Circuits compute the inner products of queries and keys.",
@@ -20,11 +23,11 @@ EXAMPLE_SENTENCES = ("A quantum computer estimates attention scores.",
 @click.option("--target", "-t", default="aer", show_default=True, help=TARGET_HELP)
 @click.option("--noise", is_flag=True, help="simulate with the target's noise model")
 @click.option("--mitigation/--no-mitigation", default=None, help="readout + rescale mitigation (default: on with --noise)")
-@click.option("--shots", type=int, default=8192, show_default=True, help="shots per (query, key) pair")
+@click.option("--shots", type=int, default=DEFAULT_SHOTS, show_default=True, help="shots per (query, key) pair")
 @click.option("--precision", type=float, help="wanted standard error of every attention output; sets the shots")
 @click.option("--exact", is_flag=True, help="infinite-shot circuit probabilities instead of samples (a check)")
-@click.option("--engine", default="auto", show_default=True, help="auto (the batched simulator where it supports the circuits, else Aer), batched or aer")
-@click.option("--pv", type=click.Choice(["classical", "quantum"]), default="classical", show_default=True,
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE, show_default=True, help="auto (the batched simulator where it supports the circuits, else Aer), batched or aer")
+@click.option("--pv", type=click.Choice(choices.PV), default="classical", show_default=True,
               help="where O = P·V runs: numpy, or circuits too (two-stage runs)")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler and transpiler seed")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON (for scripts)")

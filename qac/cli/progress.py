@@ -19,7 +19,13 @@ def progress_bar(description: str = "simulating"):
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     started = time.monotonic()
     bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

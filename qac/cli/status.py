@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import click
 
+from qac.cli.main import handle_errors
+
 
 @click.command("status")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--refresh", is_flag=True, help="ask IBM Quantum Runtime for the live status of submitted jobs (network)")
 @click.option("--instance", help="IBM Quantum instance (CRN) for --refresh; default: the one the run used")
 @click.option("--json", "as_json", is_flag=True, help="print the status as JSON (for scripts)")
-@click.option("--debug", is_flag=True, help="show the full traceback on errors")
-def status_command(run_dir, refresh, instance, as_json, debug):
+@handle_errors
+def status_command(run_dir, refresh, instance, as_json):
     """Show what a `qac run --runtime ... -o RUN_DIR` has done: jobs, ids, status, errors."""
     import json
-    import sys
 
-    from qac.errors import QacError
+    from qac.runtime import status
 
-    try:
-        from qac.runtime import status
-
-        report = status(run_dir, refresh=refresh, instance=instance)
-        if as_json:
-            click.echo(json.dumps(report, indent=2, sort_keys=True))
-            return
-        _render(report)
-    except QacError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    report = status(run_dir, refresh=refresh, instance=instance)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    _render(report)
 
 
 def _render(report: dict) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac import limits
+from qac import limits, seeds
 from qac.errors import ExecutionError, InternalError
 
 #: AerSimulator options qac runs with. qac's circuits are tiny (a handful of qubits) and
@@ -105,7 +105,7 @@ def chunk_seed(seed: int, index: int) -> int:
     32-bit hash of (seed, index) for the others, so no two chunks share their draws."""
     if index == 0:
         return int(seed)
-    return int(np.random.SeedSequence([int(seed), index]).generate_state(1, dtype=np.uint32)[0])
+    return seeds.child_seed(seed, "aer_chunk", index)
 
 
 class AerEngine:

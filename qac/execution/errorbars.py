@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qac import seeds
+
 DRAWS = 256  # bootstrap replicas; the relative error of a reported σ is about 1/√(2B) ≈ 4%
 METHOD = f"parametric bootstrap ({DRAWS} draws)"
 #: what a noisy run without mitigation cannot put in its bars: the device's bias on every estimate
@@ -119,3 +121,13 @@ def bootstrap_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms: np.nd
             slopes[sl] = np.divide(moment, scale_l[:, :, None], out=np.zeros_like(moment),
                                    where=scale_l[:, :, None] != 0)
     return HeadErrors(output_stderr, scores_stderr, slopes)
+
+
+#: the bootstrap's replicas, one stream of ``qac.seeds`` per reconstruction of a run
+BOOTSTRAPS = {"raw": 0, "mitigated": 1, "pilot": 2, "stage2_raw": 3, "stage2_mitigated": 4}
+
+
+def bootstrap_rng(seed: int, kind: str) -> np.random.Generator:
+    """The bootstrap's generator for one reconstruction of a run: from the run seed only, so the
+    same seed gives the same error bars whatever ran before."""
+    return seeds.generator(seed, "bootstrap", BOOTSTRAPS[kind])

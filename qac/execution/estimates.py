@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qac.kernels.decode import estimate_from_counts, finish, finish_slope
 from qac.execution.mitigation import corrected_values, fit_rescale, flip_rates
+from qac.kernels.decode import estimate_from_counts, finish, finish_slope
 
 
 @dataclass(frozen=True)

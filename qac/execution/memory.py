@@ -106,10 +106,10 @@ def bound(shape: RunShape) -> dict[str, int]:
     and the engine's chunks, and a noisy run's device noise model (blocks = 2 when sign partners
     run, i.e. mitigated odd estimators; stages = 2 when a precision run adds refinements).
     """
-    from qac.kernels.binding import BIND_ROWS
-    from qac.execution.errorbars import CHUNK_ENTRIES
     from qac.execution.batched import CHUNK_ROWS
+    from qac.execution.errorbars import CHUNK_ENTRIES
     from qac.execution.precision import PLANNING_DRAWS
+    from qac.kernels.binding import BIND_ROWS
     from qac.simulator import CHUNK_BYTES, NOISY_CHUNK_BYTES
 
     def bootstrap(k: KernelShape, draws: int, jacobians: int) -> int:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac.kernels.attention import shot_allocation
 from qac.execution.errorbars import bootstrap_head
 from qac.execution.reconstruct import head_inputs
+from qac.kernels.attention import shot_allocation
 from qac.limits import MAX_SHOTS, check_run_shots
 
-PILOT_SHOTS = 512  # per pair, for a precision run without explicit shots
 SHOT_GRID = 2 ** 0.25  # a precision run rounds shots up to this grid: few distinct PUB shot counts
 MARGIN = 1.1  # allocate for precision/1.1: the pilot's noise estimate is itself noisy
 PLANNING_DRAWS = 1024  # bootstrap replicas for the slopes (their noise averages over each row)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qac.kernels.attention import reconstruct_head, softmax_rows
 from qac.execution.errorbars import bootstrap_head
+from qac.kernels.attention import reconstruct_head, softmax_rows
 
 
 @dataclass(frozen=True)

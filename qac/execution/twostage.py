@@ -20,20 +20,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from qac.kernels import binding
-
+from qac.errors import InternalError
 from qac.execution import errorbars
 from qac.execution.errorbars import softmax_rows
-from qac.errors import InternalError
 from qac.execution.reconstruct import dense, head_inputs, reconstruct
 from qac.execution.result import Result
+from qac.execution.stage2_errorbars import two_stage_head
+from qac.execution.stage2_precision import refine_stage2
 from qac.ir import Binding
 from qac.ir.packing import pairs_per_circuit
-from qac.execution.stage2_precision import refine_stage2
-from qac.execution.stage2_errorbars import two_stage_head
-
-STAGE2_SEED = 7919  # stage 2 samples with seed + this: independent of stage 1's stages (seed, seed + 1, …)
-STREAMS = {"raw": 3, "mitigated": 4}  # bootstrap streams of the two-stage bars (run.bootstrap_rng uses 0–2)
+from qac.kernels import binding
 
 
 def stage_view(program, stage: int):
@@ -144,13 +140,13 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
     r1 = {name: reconstruct(view1, pick[name]) for name in pick}
     view2 = bind_weights(program, weights_of(r1[kind].scores))
     plan2, est2, report2, alloc2 = sample_stage2(view2, circuits, shots=first,
-                                                 noise_model=noise_model, seed=seed + STAGE2_SEED,
+                                                 noise_model=noise_model, seed=seed,
                                                  mitigation=mitigation, precision=split, engine=engine, sample=sample)
     second = {name: {k: None if e is None else getattr(e, name) for k, e in est2.items()} for name in ("raw", kind)}
     results = {}
     for name in ("raw", kind):
         results[name] = outputs(program, view1, view2, pick[name], second[name],
-                                rng=np.random.default_rng([seed, 0xB0075, STREAMS[name]]))
+                                rng=errorbars.bootstrap_rng(seed, f"stage2_{name}"))
     (output, stderr), (raw_output, raw_stderr) = results[kind], results["raw"]
     c1, used1 = plan1.device_cost()
     c2, used2 = plan2.device_cost()
@@ -182,7 +178,8 @@ def sample_stage2(view2, circuits, *, shots: int, noise_model, seed: int, mitiga
     """Stage 2's run: ``shots`` per pair, or with ``precision`` a pilot of ``shots`` per pair then
     shots per pair from the sensitivity |p_i|·|v_k| (see the module docstring)."""
     plan, estimated, report, _, _ = sample(view2, circuits, shots=shots, noise_model=noise_model, seed=seed,
-                                           mitigation=mitigation, precision=None, pilot_shots=None, engine=engine)
+                                           mitigation=mitigation, precision=None, pilot_shots=None, engine=engine,
+                                           stream="stage2")
     if precision is None:
         return plan, estimated, report, {}
 

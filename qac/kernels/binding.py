@@ -17,8 +17,12 @@ import numpy as np
 
 from qac.kernels.choices import SIGNED
 from qac.kernels.encodings import ENCODINGS
-from qac.kernels.encodings.trees import light_cone, routed_tree_program, star_tree_program, tree_program_angles
-
+from qac.kernels.encodings.trees import (
+    light_cone,
+    routed_tree_program,
+    star_tree_program,
+    tree_program_angles,
+)
 
 #: pairs bound at once: the binder's working arrays are a few (BIND_ROWS, 2^n) float64 tables
 #: (≈ 4 MiB each at 64 lanes), whatever the number of pairs

@@ -123,6 +123,10 @@ class Estimator:
         return binding.bind_pairs(self.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
                                   kernel.pairs, kernel.lhs_angles, kernel.rhs_angles)
 
+    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
+        """Both vectors' loader parameters (``interference`` with ``binary`` has a joint program)."""
+        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
+
     def per_shot_variance(self, inner_product: float) -> float:
         """Var[f]/(dĉ/dE f)² for one shot: the shot-noise variance of ĉ times S."""
         raise NotImplementedError
@@ -209,9 +213,6 @@ class Hadamard(Estimator):
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
-    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
-        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
-
     def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
         n, k = enc.qubits(width), enc.num_parameters(width)
@@ -240,9 +241,6 @@ class Swap(Estimator):
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding)) + 1
-
-    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
-        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
     def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
@@ -273,12 +271,10 @@ class DestructiveSwap(Estimator):
     name = "destructive_swap"
     odd = False
     encodings = ("binary", "qiskit")  # a unary register would measure 2d bits
+    per_shot_variance = Swap.per_shot_variance  # the same ±1 statistics of s
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return 2 * _encoding(encoding).qubits(self.width(d, encoding))
-
-    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
-        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
     def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
@@ -301,7 +297,6 @@ class DestructiveSwap(Estimator):
         parity = np.array([bin(int(x)).count("1") & 1 for x in both])
         return np.where(parity == 1, -1.0, 1.0)
 
-    per_shot_variance = Swap.per_shot_variance
 
 
 @dataclass(frozen=True)
@@ -314,9 +309,6 @@ class ComputeUncompute(Estimator):
 
     def qubits(self, d: int, encoding: str = "binary") -> int:
         return _encoding(encoding).qubits(self.width(d, encoding))
-
-    def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
-        return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
 
     def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)

@@ -113,8 +113,8 @@ def device_section(bundle: Bundle, target_override: str | None) -> dict:
         num_qubits = target.get("num_qubits")
     else:
         from qac import targets
-        from qac.errors import QacError
         from qac.artefacts.rundir import device_edges
+        from qac.errors import QacError
 
         try:
             description = targets.get(name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qac.kernels.qubits import components
 from qac.simulator.gates import fixed_matrix, parameter_function
 
 #: Instructions that do nothing to the state (a delay is the identity unless the model attaches
@@ -99,24 +100,6 @@ def _meas_register(circuit) -> tuple[int, int]:
         if creg.name == "meas":
             return (circuit.find_bit(creg[0]).index if creg.size else 0), creg.size
     raise ValueError(f"circuit {circuit.name!r} has no 'meas' register")
-
-
-def _components(active: list[int], links: list[tuple[int, ...]]) -> list[list[int]]:
-    parent = {q: q for q in active}
-
-    def root(q):
-        while parent[q] != q:
-            parent[q] = parent[parent[q]]
-            q = parent[q]
-        return q
-
-    for link in links:
-        for q in link[1:]:
-            parent[root(q)] = root(link[0])
-    groups: dict[int, list[int]] = {}
-    for q in active:
-        groups.setdefault(root(q), []).append(q)
-    return sorted(groups.values())
 
 
 def _channel(noise_model, name: str, qubits: tuple[int, ...], cache: dict):
@@ -233,12 +216,12 @@ def lower(circuit, noise_model=None) -> Program:
             continue
         gates.append((inst.operation, qubits))
     active = sorted({q for _, qs in gates for q in qs} | set(measures.values()))
-    groups = _components(active, [qs for _, qs in gates if len(qs) > 1])
+    groups = components(active, [qs for _, qs in gates if len(qs) > 1])
     where = {q: (g, k) for g, group in enumerate(groups) for k, q in enumerate(group)}
-    components = [Component(qubits=group) for group in groups]
+    parts = [Component(qubits=group) for group in groups]
     cache: dict = {}
     for operation, qubits in gates:
-        component = components[where[qubits[0]][0]]
+        component = parts[where[qubits[0]][0]]
         local = tuple(where[q][1] for q in qubits)
         params = operation.params
         symbolic = any(getattr(p, "parameters", None) for p in params)
@@ -250,8 +233,8 @@ def lower(circuit, noise_model=None) -> Program:
             continue  # id, delay without an error: nothing happens
         component.steps.append(step)
     for clbit in sorted(measures):
-        component = components[where[measures[clbit]][0]]
+        component = parts[where[measures[clbit]][0]]
         component.clbits.append(clbit)
         component.measured.append(where[measures[clbit]][1])
         component.readout.append(_readout(noise_model, measures[clbit]))
-    return Program(components, bits, circuit.num_parameters, noise_model is not None)
+    return Program(parts, bits, circuit.num_parameters, noise_model is not None)

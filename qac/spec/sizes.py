@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qac.limits import MAX_SEED, MAX_SHOTS  # one definition: qac/limits.py (the CLI and the API check the same)
+from qac.limits import MAX_SEED, MAX_SHOTS  # noqa: F401  one definition: qac/limits.py (the CLI and the API check the same)
 
 MAX_ROWS = 4096  # N and M: each query×key pair is one circuit
 MAX_COLS = 1024  # d and dv

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from qac.kernels import choices
-from qac.spec.sizes import COMPILE_KEYS
 from qac.spec.problems import Invalid, show, under
+from qac.spec.sizes import COMPILE_KEYS
 
 
 def check_keys(data: Mapping, valid: tuple[str, ...]) -> None:

@@ -31,16 +31,23 @@ class YamlRules:
     max_bytes: int
     max_nodes: int
     max_depth: int
+    noun: str  # "file", "device file": what the generic messages call it
     directory: str  # "{label}: is a directory, not a file; <this>"
     too_big: str  # "{label}: the file is N bytes; <this>" (may use {max_bytes})
-    not_found: str  # "{label}: <this>" (may use {cwd})
-    unreadable: str  # "{label}: <this>" (may use {reason})
     too_many: str  # "more than N values" fix
-    too_deep: str  # nesting fix
     empty: str  # "{label}:1: the file is empty; <this>"
     not_mapping: str  # "...not a mapping; <this>"
     key_example: str  # "a key is not a plain name; write keys such as <this>"
     more_tags: tuple[str, ...] = ()
+    too_deep: str = "flatten the file"  # nesting fix
+
+    @property
+    def not_found(self) -> str:  # "{label}: <this>" (may use {cwd})
+        return self.noun + " not found; check the path (relative to {cwd})"
+
+    @property
+    def unreadable(self) -> str:  # "{label}: <this>" (may use {reason})
+        return f"cannot read the {self.noun} " + "({reason}); check the path and permissions"
 
 
 class Refused(Exception):
