@@ -10,7 +10,6 @@ import qac
 import qac.execution.batched as batched
 from tests.conftest import spec_mapping
 
-
 ARRAYS = ("output", "stderr", "scores", "scores_stderr", "raw_output", "raw_stderr")
 
 
@@ -55,6 +54,7 @@ def test_workers_with_the_aer_engine_are_refused_with_a_hint(example_spec):
 def test_small_pubs_of_one_circuit_share_a_simulator_call_with_the_same_counts(target, noise):
     """Many small PUBs on one circuit (a forward's (batch, head) blocks) are simulated a few at a
     time, yet each chunk's counts are those of one simulator call and one seed (seed, pub, chunk)."""
+    from qac import seeds
     from qac.simulator import probabilities, sample_counts
 
     rng = np.random.default_rng(11)
@@ -68,9 +68,9 @@ def test_small_pubs_of_one_circuit_share_a_simulator_call_with_the_same_counts(t
     engine = batched.BatchedEngine()
     counts = engine.counts(pubs, seed=9, noise_model=model)
     assert engine.metadata["simulator_calls"] == 1
-    from qac.execution.engine import active_qubits, restricted_noise_model
+    from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
     small = None if model is None else restricted_noise_model(model, active_qubits(pubs[0][0]))
     for k, (circuit, values, shots) in enumerate(pubs):
-        alone = sample_counts(probabilities(circuit, values, small), shots, np.random.SeedSequence((9, k, 0)))
+        alone = sample_counts(probabilities(circuit, values, small), shots, seeds.sequence(9, "chunk", k, 0))
         assert np.array_equal(counts[k], alone), k

@@ -3,7 +3,7 @@
 ``BatchedEngine.counts`` simulates every row of a PUB at once (``qac.simulator.probabilities``:
 the compiled ISA circuit, gate by gate, statevector or density-matrix batches with the target's
 own noise model) and draws multinomial counts. Rows go through in chunks of ``CHUNK_ROWS``; each
-chunk's samples come from ``SeedSequence((seed, pub, chunk))``, so the counts depend on the run
+chunk's samples come from ``seeds.sequence(seed, "chunk", pub, chunk)``, so the counts depend on the run
 seed and the plan only — never on how many workers ran them or in what order. ``workers=N``
 starts a ``dask.distributed.LocalCluster`` of N single-threaded workers (``scheduler=ADDRESS``
 joins an existing cluster) and spreads the chunks over them; results are gathered in order.
@@ -22,6 +22,7 @@ from collections import deque
 
 import numpy as np
 
+from qac import seeds
 from qac.errors import ExecutionError
 
 CHUNK_ROWS = 2048  # rows per sampling chunk: fixed, so seeds do not depend on workers or memory
@@ -36,26 +37,26 @@ def _chunk_counts(circuit, values, noise_model, shots, entropy) -> list[np.ndarr
 
     joint = probabilities(circuit, values[0] if len(values) == 1 else np.concatenate(values), noise_model)
     out, start = [], 0
-    for part, pub_shots, seeds in zip(values, shots, entropy):
-        out.append(sample_counts(joint[start:start + len(part)], pub_shots, np.random.SeedSequence(seeds)))
+    for part, pub_shots, stream in zip(values, shots, entropy):
+        out.append(sample_counts(joint[start:start + len(part)], pub_shots, seeds.sequence(*stream)))
         start += len(part)
     return out
 
 
 def _tasks(runs, seed: int):
     """Each task's (where, arguments) as it is reached. A PUB's rows are cut into ``CHUNK_ROWS``
-    chunks (each a view of its table) with seeds (seed, pub, chunk) that depend on the plan only;
-    consecutive chunks of PUBs on the same circuit and noise model then share one task (one
-    simulator call) while their rows total at most ``CHUNK_ROWS``: a model forward's hundreds of
-    small (batch, head) blocks of one template become a few calls, and since the simulator's rows
-    never depend on their neighbours (tested) and each chunk keeps its seed, the counts are those
-    of one call a chunk."""
+    chunks (each a view of its table) with streams ``seeds.sequence(seed, "chunk", pub, chunk)``
+    that depend on the plan only; consecutive chunks of PUBs on the same circuit and noise model
+    then share one task (one simulator call) while their rows total at most ``CHUNK_ROWS``: a
+    model forward's hundreds of small (batch, head) blocks of one template become a few calls, and
+    since the simulator's rows never depend on their neighbours (tested) and each chunk keeps its
+    stream, the counts are those of one call a chunk."""
     groups: dict = {}
     for k, circuit, values, model, shots in runs:
         chunks = groups.setdefault((id(circuit), id(model)), (circuit, model, []))[2]
         for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
             rows = slice(start, min(len(values), start + CHUNK_ROWS))
-            chunks.append(((k, rows), values[rows], shots, (seed, k, chunk)))
+            chunks.append(((k, rows), values[rows], shots, (seed, "chunk", k, chunk)))
     for circuit, model, chunks in groups.values():
         task: list = []
         for chunk in chunks + [None]:
@@ -132,7 +133,11 @@ class BatchedEngine:
             raise ExecutionError(f"the batched engine cannot run {circuit.name!r}: {why}; use --engine aer or auto")
 
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        from qac.execution.engine import active_qubits, register_slice, restricted_noise_model
+        from qac.execution.aer_engine import (
+            active_qubits,
+            register_slice,
+            restricted_noise_model,
+        )
 
         results, runs = [], []
         seen: dict = {}  # id(circuit) → (bits, model): a forward's hundreds of PUBs share a few circuits
@@ -235,7 +240,7 @@ class AutoEngine:
         self.batched.close()
 
     def _choice(self, circuit, noise_model) -> tuple[str, str]:
-        from qac.execution.engine import active_qubits, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
         model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
         ok, why = self.batched.supports(circuit, model)

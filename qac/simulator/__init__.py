@@ -38,8 +38,8 @@ PAULI_QUBITS = 7
 #: ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits (ibm_fez
 #: binary d = 128): see docs/engine.md.
 WIDE_PAULI_QUBITS = 10
-#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): the sparse products stream the
-#: state once a map whatever its size, and longer rows amortise each nonzero's loop.
+#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): every step streams the whole state
+#: whatever the chunk, so chunks are sized to amortise each step's Python overhead over ~20 rows.
 WIDE_CHUNK_BYTES = 32 * 2**20
 #: A density-matrix chunk (3 × rows × 4^n × 16 bytes) this small stays in cache across its ~100
 #: passes (measured: 4 rows of a 4^6 state ran 5× faster than 256 rows).
@@ -72,7 +72,7 @@ def supports(circuit, noise_model=None) -> tuple[bool, str]:
 
 
 def _supports(circuit, noise_model) -> tuple[bool, str]:
-    from qac.simulator.program import _meas_register, unsupported
+    from qac.simulator.lowering import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
     if reason is None and _meas_register(circuit)[1] > MAX_BITS:
@@ -92,7 +92,7 @@ def _program(circuit, noise_model):
 
 
 def _lowered(circuit, noise_model):
-    from qac.simulator.program import lower
+    from qac.simulator.lowering import lower
 
     key = (id(circuit), id(noise_model))
     if key in _PROGRAMS:

@@ -27,7 +27,7 @@ import numpy as np
 
 from qac.simulator.evolve import _operator, apply_readout
 from qac.simulator.pauli import ZERO, _fused, _keep_indices, _ops, _rotation, _spread, transfer
-from qac.simulator.program import Component
+from qac.simulator.lowering import Component
 
 
 #: True: each fixed step a sparse (4^n, 4^n) CSR map (≈ 110,000 entries a step at 8 qubits, 600 MB
