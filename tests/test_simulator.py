@@ -418,12 +418,6 @@ def test_full_pauli_path_equals_density_matrix_path_and_ignores_chunking(monkeyp
             full = outcome_probabilities(component, *evolve(component, values, True), True)
             wide = pauli_wide.probabilities(component, values, program.num_parameters)
             np.testing.assert_allclose(wide, full, rtol=0, atol=1e-12)
-            monkeypatch.setattr(pauli_wide, "SPARSE_MAPS", True)  # the CSR form of the same maps
-            component._plan_wide = None
-            np.testing.assert_allclose(pauli_wide.probabilities(component, values, program.num_parameters), wide,
-                                       rtol=0, atol=1e-14)
-            monkeypatch.setattr(pauli_wide, "SPARSE_MAPS", False)
-            component._plan_wide = None
             ones = np.concatenate([pauli_wide.probabilities(component, values[r:r + 1], program.num_parameters)
                                    for r in range(len(values))])
             assert np.array_equal(ones, wide)

@@ -38,9 +38,9 @@ PAULI_QUBITS = 7
 #: ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits (ibm_fez
 #: binary d = 128): see docs/engine.md.
 WIDE_PAULI_QUBITS = 10
-#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): every step streams the whole state
-#: whatever the chunk, so chunks are sized to amortise each step's Python overhead over ~20 rows.
-WIDE_CHUNK_BYTES = 32 * 2**20
+#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): 5 rows at 8 qubits (measured on the
+#: d = 128 template: 1 and 8-row chunks 92–98 ms a row, 21 rows 102, 64 rows 134).
+WIDE_CHUNK_BYTES = 8 * 2**20
 #: A density-matrix chunk (3 × rows × 4^n × 16 bytes) this small stays in cache across its ~100
 #: passes (measured: 4 rows of a 4^6 state ran 5× faster than 256 rows).
 DENSITY_CHUNK_BYTES = 768 * 2**10
