@@ -29,7 +29,7 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 SECTIONS = ("small", "wide", "layer", "auto")
 #: The built-in targets (``targets/``: IBM snapshots and the vendor device files) ``auto`` is timed on.
@@ -74,10 +74,10 @@ def small() -> dict:
 
 def wide() -> dict:
     import qac.targets
-    from qac import simulator
-    from qac.simulator import pauli, pauli_wide, probabilities, sample_counts
 
     from bench.engine import compile_for
+    from qac import simulator
+    from qac.simulator import pauli, pauli_wide, probabilities, sample_counts
 
     print("## noisy ibm_fez per-score engine cost, binary interference, 8192 shots")
     model = qac.targets.get("ibm_fez").noise_model()

@@ -196,7 +196,7 @@ def test_pruning_by_the_logical_bound_keeps_the_choice_and_the_bound_holds(monke
     """``auto`` skips candidates whose logical-circuit bound exceeds the best transpiled error: the
     ranking of what it transpiles, and its choice, equal the unpruned ranking's; every candidate's
     bound is at most its transpiled expected error; and it transpiles fewer candidates."""
-    import qac.passes.cost_model as cost_model
+    from qac.passes import cost_model
 
     context = CompileContext(targets.get(target))
     pruned = evaluate(4, context, shots=4096, layout=LayoutOptions(3, 1))

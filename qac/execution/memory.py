@@ -110,7 +110,13 @@ def bound(shape: RunShape) -> dict[str, int]:
     from qac.execution.errorbars import CHUNK_ENTRIES
     from qac.execution.precision import PLANNING_DRAWS
     from qac.kernels.binding import BIND_ROWS
-    from qac.simulator import CHUNK_BYTES, NOISY_CHUNK_BYTES, PAULI_QUBITS, WIDE_CHUNK_BYTES, WIDE_PAULI_QUBITS
+    from qac.simulator import (
+        CHUNK_BYTES,
+        NOISY_CHUNK_BYTES,
+        PAULI_QUBITS,
+        WIDE_CHUNK_BYTES,
+        WIDE_PAULI_QUBITS,
+    )
 
     def bootstrap(k: KernelShape, draws: int, jacobians: int) -> int:
         replicas = min(k.entries * draws, max(CHUNK_ENTRIES, draws * k.keys))
