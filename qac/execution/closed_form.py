@@ -174,7 +174,8 @@ def describe(paths: list[dict], engine_name: str) -> tuple[str, dict]:
         metadata["closed_form_not_proven"] = unproven
     if not closed:
         why = "; ".join(f"{k}: {v}" for k, v in sorted(unproven.items()))
-        return (f"simulated ({engine_name})" + (f"; closed form not proven — {why}" if why else "")), metadata
+        engines = ", ".join(metadata.get("engines") or [metadata.get("engine") or engine_name])
+        return (f"simulated ({engines})" + (f"; closed form not proven — {why}" if why else "")), metadata
     used = [e for e in metadata.get("engines", [engine_name] if simulated else []) if e != "closed form"]
     metadata["engines"] = ["closed form"] + (used if simulated else [])
     metadata["closed_form"] = {"rows": closed, "rows_checked": checked, "max_deviation": worst,

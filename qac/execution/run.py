@@ -167,7 +167,10 @@ def noise_model_of(compiled, noise: bool):
     """The target's Aer noise model for a noisy run (None when ideal), or an ExecutionError."""
     if not noise:
         return None
-    noise_model = compiled.target.noise_model()
+    from qac.execution.engine import active_qubits
+
+    qubits = set().union(*(active_qubits(c) for c in compiled.program.isa.values()))
+    noise_model = compiled.target.noise_model_for(qubits)  # only the qubits the program uses (cached)
     if noise_model is None:
         raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
                              f"use a device target such as ibm_brisbane for --noise")
