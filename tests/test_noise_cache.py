@@ -93,3 +93,22 @@ def test_noisy_counts_identical_with_and_without_the_cache(cache, monkeypatch, e
     run = compiled.run(shots=512, noise=True, seed=4, engine=engine)
     monkeypatch.setattr(type(compiled.target), "noise_model_for", lambda self, q: full)
     assert np.array_equal(run.output, compiled.run(shots=512, noise=True, seed=4, engine=engine).output)
+
+
+def test_calibration_means_are_cached_bit_for_bit(cache, monkeypatch):
+    import qac.exact as exact
+
+    compiled = qac.compile({"Q": [[1.0, 2.0], [0.5, -1.0]], "K": [[1.0, 0.0], [0.3, 0.2]], "V": [[1.0], [2.0]]},
+                           "aer")
+    cal = next(iter(compiled.program.module.templates.values())).calibration
+    direct = exact.exact_means(cal.circuit, cal.values, cal.outcome_values)
+    first = exact.cached_exact_means(cal.circuit, cal.values, cal.outcome_values)
+    assert np.array_equal(first, direct) and len(list((cache.parent / "exact").glob("*.npy"))) == 1
+
+    def forbidden(*args):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(exact, "exact_means", forbidden)
+    assert np.array_equal(exact.cached_exact_means(cal.circuit, cal.values, cal.outcome_values), direct)
+    with pytest.raises(AssertionError):  # other rows: another entry
+        exact.cached_exact_means(cal.circuit, cal.values[:1] + 0.1, cal.outcome_values)
