@@ -147,3 +147,22 @@ def test_noisy_and_precision_runs():
     assert noisy.engine_path.startswith("simulated")
     refined = compiled.run(seed=1, precision=0.05)
     assert refined.engine_path.startswith("closed form") and refined.precision["reached"]
+
+
+def test_qac_run_prints_and_records_the_engine_path(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from qac.cli import main
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", str(EXAMPLES / "attention.yaml"), "--shots", "1000", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "engine: auto (closed form)" in result.output
+    assert "engine path: closed form:" in result.output and "checked against the batched simulator" in result.output
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["engine"] == "auto (closed form)" and manifest["engine_path"].startswith("closed form")
+    batched = CliRunner().invoke(main, ["run", str(EXAMPLES / "attention.yaml"), "--shots", "1000", "--engine",
+                                        "batched"])
+    assert "engine path: simulated (batched)" in batched.output
