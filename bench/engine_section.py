@@ -14,6 +14,15 @@ layer as a whole ``compiled.run`` on a LocalCluster of 1 and of 2 workers, again
 in process: cluster start-up and the first run (workers import Qiskit and lower the circuit)
 stated apart from the second run, which gives the speed-up.
 The standalone script is ``python -m bench.engine``.
+
+Issue 22 adds, in the same run: every peer on the ideal ibm_fez N = M = 64, d = 32 score matrix at
+8192 shots in one table — the closed-form floor (numpy), qac ``auto`` (closed form + the 32-row
+spot check), qac ``batched``, PennyLane ``default.qubit`` broadcast with analytic probabilities +
+numpy binomial and with shots, ``lightning.qubit`` analytic + binomial, Aer ``save_probabilities``
++ binomial, Aer ``EstimatorV2`` with one PUB, and qac's Aer counts (``bench/engine_peers.py``,
+timed from the bound program to per-pair draws/estimates); the noisy N = M = 32 ratio against Aer
+density-matrix probabilities + multinomial; and a fresh process's first noisy 12-head run against
+its second.
 """
 
 from __future__ import annotations
