@@ -31,9 +31,9 @@ STREAMS: dict[str, int] = {
     "verify": 11,        # verification's random parameter points, by template
     "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
     "eval": 13,          # qac eval: data splits and the paired bootstrap
-    "closed_form": 14,   # ideal runs' closed-form binomial draws, by stage seed and PUB
-    "closed_form_check": 15,  # which rows of an ideal run the simulator checks
-    "closed_form_proof": 16,  # the random pairs that prove a template's closed form, by d
+    "closed_form": 15,   # ideal runs' closed-form binomial draws, by stage seed and PUB
+    "closed_form_check": 16,  # which rows of an ideal run the simulator checks
+    "closed_form_proof": 17,  # the random pairs that prove a template's closed form, by d
 }
 
 MAX_SEED = 2**32 - 1
