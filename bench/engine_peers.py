@@ -93,7 +93,7 @@ def aer_probabilities(prog, shots: int, noise_model=None, rows: int | None = Non
     """(seconds scaled to all rows, rows run, rows in all): Aer probabilities + numpy binomial."""
     from qiskit_aer import AerSimulator
 
-    from qac.execution.engine import active_qubits, restricted_noise_model
+    from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
     total = sum(len(v) for _, v in prog.pubs())
     ran, seconds = 0, 0.0

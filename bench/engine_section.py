@@ -71,7 +71,7 @@ def ratio_row(section, label: str, prog, shots: int, noise_model, aer_rows: int,
 
 
 def program_qubits(prog) -> set[int]:
-    from qac.execution.engine import active_qubits
+    from qac.execution.aer_engine import active_qubits
 
     return set().union(*(active_qubits(c) for c in prog.program.isa.values()))
 

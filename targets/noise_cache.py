@@ -4,7 +4,7 @@
 qubits, most of a cold noisy run, although a program touches a handful of qubits. ``subset_model``
 builds the same errors for those qubits only — Aer's own ``_basic_device_target_gate_errors`` and
 ``basic_device_readout_errors`` on a view of the backend's ``Target`` holding only instructions
-whose qubits are all in the set — which is what ``qac.execution.engine.restricted_noise_model``
+whose qubits are all in the set — which is what ``qac.execution.aer_engine.restricted_noise_model``
 cuts out of the full model (tested equal; like it, no delay-relaxation pass).
 
 ``cached_model(label, digest, qubits, build)`` keeps each model in a file per (target,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import qac
-from qac.execution.engine import active_qubits, restricted_noise_model
+from qac.execution.aer_engine import active_qubits, restricted_noise_model
 from qac.targets import ibm, noise_cache
 
 
@@ -96,7 +96,7 @@ def test_noisy_counts_identical_with_and_without_the_cache(cache, monkeypatch, e
 
 
 def test_calibration_means_are_cached_bit_for_bit(cache, monkeypatch):
-    import qac.exact as exact
+    import qac.kernels.exact as exact
 
     compiled = qac.compile({"Q": [[1.0, 2.0], [0.5, -1.0]], "K": [[1.0, 0.0], [0.3, 0.2]], "V": [[1.0], [2.0]]},
                            "aer")

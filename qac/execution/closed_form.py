@@ -12,7 +12,7 @@ compute-uncompute) the draws land on the lowest outcome of each f value: decodin
 Trusted only where shown, twice:
 
 - **proof, once per (circuit, template, d)** (first use, cached while the circuit lives): the
-  level-neutral binder (``qac.binding``) binds ``PROOF_PAIRS`` seeded random unit pairs plus
+  level-neutral binder (``qac.kernels.binding``) binds ``PROOF_PAIRS`` seeded random unit pairs plus
   c = 1, −1 and 0 into the very ISA circuit the rows run on (a packed template's copy circuit),
   the batched simulator gives their outcome probabilities, and P(f = f_hi) must equal the closed
   form to ``TOLERANCE``; if not (or the simulator cannot run the circuit) the template is
@@ -90,7 +90,7 @@ def prove(circuit, template, d: int) -> tuple[bool, str]:
 
 
 def _prove(circuit, template, d: int) -> tuple[bool, str]:
-    from qac import binding
+    from qac.kernels import binding
     from qac.simulator import supports
 
     decoding = template.decoding
@@ -100,9 +100,8 @@ def _prove(circuit, template, d: int) -> tuple[bool, str]:
     if not ok:
         return False, f"the batched simulator cannot check it ({why})"
     rng = seeds.generator(0, "closed_form_proof", d)
-    a = rng.standard_normal((PROOF_PAIRS + 3, template.d_pad))
-    b = rng.standard_normal((PROOF_PAIRS + 3, template.d_pad))
-    a[:, d:] = b[:, d:] = 0.0
+    a = rng.standard_normal((PROOF_PAIRS + 3, d))  # the binder reads the first d lanes
+    b = rng.standard_normal((PROOF_PAIRS + 3, d))
     b[-3], b[-2] = a[-3], -a[-2]  # c = 1, c = −1
     b[-1] -= (b[-1] @ a[-1]) / (a[-1] @ a[-1]) * a[-1]  # c = 0
     a /= np.linalg.norm(a, axis=1, keepdims=True)

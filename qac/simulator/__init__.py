@@ -67,7 +67,7 @@ def supports(circuit, noise_model=None) -> tuple[bool, str]:
 
 
 def _supports(circuit, noise_model) -> tuple[bool, str]:
-    from qac.simulator.program import _meas_register, unsupported
+    from qac.simulator.lowering import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
     if reason is None and _meas_register(circuit)[1] > MAX_BITS:
@@ -87,7 +87,7 @@ def _program(circuit, noise_model):
 
 
 def _lowered(circuit, noise_model):
-    from qac.simulator.program import lower
+    from qac.simulator.lowering import lower
 
     key = (id(circuit), id(noise_model))
     if key in _PROGRAMS:
