@@ -200,7 +200,7 @@ class AutoEngine:
     """The batched engine wherever it supports the PUB's circuit and noise model, else Aer."""
 
     name = "auto"
-    #: ideal unmitigated runs draw proven templates' data rows from the closed form (``Plan.run``)
+    #: ideal unmitigated runs draw proven templates' data rows from the closed form (``RunPlan.run``)
     closed_form = True
 
     def __init__(self, batched: BatchedEngine, fallback):
