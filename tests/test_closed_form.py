@@ -166,3 +166,18 @@ def test_qac_run_prints_and_records_the_engine_path(tmp_path):
     batched = CliRunner().invoke(main, ["run", str(EXAMPLES / "attention.yaml"), "--shots", "1000", "--engine",
                                         "batched"])
     assert "engine path: simulated (batched)" in batched.output
+
+
+def test_one_lane_kernels_are_proven_without_nans():
+    import warnings
+
+    rng = np.random.default_rng(1)
+    compiled = qac.compile(spec_mapping(rng.standard_normal((3, 1)), rng.standard_normal((3, 1)),
+                                        rng.standard_normal((3, 1))), "aer")
+    template = next(iter(compiled.program.module.templates.values()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok, why = closed_form._prove(compiled.program.isa[template.name], template, 1)
+    assert ok, why
+    for expected, simulated, _ in closed_and_simulated(compiled):
+        np.testing.assert_allclose(simulated, expected, atol=1e-10, rtol=0)

@@ -103,14 +103,17 @@ def _prove(circuit, template, d: int) -> tuple[bool, str]:
     a = rng.standard_normal((PROOF_PAIRS + 3, d))  # the binder reads the first d lanes
     b = rng.standard_normal((PROOF_PAIRS + 3, d))
     b[-3], b[-2] = a[-3], -a[-2]  # c = 1, c = −1
-    b[-1] -= (b[-1] @ a[-1]) / (a[-1] @ a[-1]) * a[-1]  # c = 0
+    if d > 1:
+        b[-1] -= (b[-1] @ a[-1]) / (a[-1] @ a[-1]) * a[-1]  # c = 0
+    else:  # one lane: no orthogonal pair
+        a, b = a[:-1], b[:-1]
     a /= np.linalg.norm(a, axis=1, keepdims=True)
     b /= np.linalg.norm(b, axis=1, keepdims=True)
     pairs = np.stack([np.arange(len(a))] * 2, axis=1)
     values = binding.bind_pairs(template.estimator, template.encoding, template.tree, d, a, b, pairs)
     expected = high_probability(inner_products(a, b, pairs, d), decoding.signed, decoding.outcome_values)
     deviation = float(np.max(np.abs(simulated_high(circuit, values, decoding.outcome_values) - expected)))
-    if deviation > TOLERANCE:
+    if not deviation <= TOLERANCE:  # NaN fails too
         return False, f"its simulated probabilities differ from the closed form by {deviation:.1e} on random pairs"
     return True, ""
 
@@ -152,8 +155,8 @@ def spot_check(checks: list, seed: int) -> dict:
     worst = 0.0
     for circuit, outcome_values, values, expected, where in groups.values():
         deviation = np.abs(simulated_high(circuit, np.concatenate(values), outcome_values) - np.concatenate(expected))
-        if deviation.max() > TOLERANCE:
-            bad = [where[i] for i in np.flatnonzero(deviation > TOLERANCE)]
+        if not deviation.max() <= TOLERANCE:  # NaN fails too
+            bad = [where[i] for i in np.flatnonzero(~(deviation <= TOLERANCE))]
             raise InternalError(f"closed form and circuit disagree on {circuit.name!r}: (PUB, row) {bad} differ by up "
                                 f"to {deviation.max():.2e} (> {TOLERANCE:g}); run with engine='batched' to simulate")
         worst = max(worst, float(deviation.max()))
