@@ -159,7 +159,8 @@ def peers(section, mode: str, shots: int) -> None:
                             f"{first / second:.2f}× ({first:.1f} s vs {second:.1f} s)"))
     if first > 1.3 * second:
         section.losses.append(f"A fresh process's first noisy run is {first / second:.2f}× its second (goal ≤ 1.3×): "
-                              "lowering, Pauli plans and the calibration rows' exact means are built on first use.")
+                              "the lowering, Pauli plans and support checks are built and the noise model unpickled on first use "
+                              "(the model and the calibration means come from the disk cache).")
 
 
 def qac_target():
