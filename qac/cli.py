@@ -19,15 +19,39 @@ TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: a
 REPORT_LINE = "qac hit an internal error (a bug): please report it with the command and the traceback above"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, CI and ``docker stop`` send), raised where the program is, so
+    the same cleanup runs as for Ctrl-C: staging removed, one line, exit 143."""
+
+
+def _on_sigterm(signum, frame):
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the cleanup it starts is not cut short
+    raise Terminated()
+
+
+def sigterm_as_interrupt():
+    """Install the SIGTERM handler (main thread only); returns the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def handle_errors(command):
-    """QacError (bad input) → one line on stderr, exit 2; any other exception is a bug →
-    its traceback and a line asking for a report, exit 1."""
+    """QacError (bad input) → one line on stderr, exit 2; Ctrl-C and SIGTERM → one line (and
+    what was kept, if anything), exit 130/143; any other exception is a bug → its traceback and
+    a line asking for a report, exit 1."""
 
     @click.option("--debug", is_flag=True, help="show the full traceback on errors")
     @functools.wraps(command)
     def wrapper(*args, debug: bool = False, **kwargs):
         from qac.errors import QacError
 
+        previous = sigterm_as_interrupt()
         try:
             return command(*args, **kwargs)
         except QacError as exc:
@@ -35,9 +59,10 @@ def handle_errors(command):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted; nothing was written", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            click.echo(f"error: {what}; {getattr(exc, 'qac_note', None) or 'nothing was written'}", err=True)
+            sys.exit(143 if isinstance(exc, Terminated) else 130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own usage errors and exits
         except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
@@ -46,6 +71,11 @@ def handle_errors(command):
             traceback.print_exc()
             click.echo(f"error: {REPORT_LINE}", err=True)
             sys.exit(1)
+        finally:
+            if previous is not None:
+                import signal
+
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -229,20 +259,19 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     from qac.errors import ExecutionError, OutputError
 
     if resume_dir is not None:  # everything comes from the RUN_DIR's records
-        from qac.commands.hardware import RESULT_DIR, resume_context
+        from qac.commands.hardware import resume_context
 
         context = resume_context(resume_dir)
         spec, target, runtime, output = context["spec"], context["target"], context["runtime"], resume_dir
         shots, seed, precision = context.get("shots"), context.get("seed"), context.get("precision")
         mitigation, instance = context.get("mitigation"), instance or context.get("instance")
+        max_circuits_per_job = context.get("max_circuits_per_job")  # the recorded jobs' size
     elif runtime is not None:
         if not output:
             raise OutputError("--runtime records its jobs in a run directory; pass -o RUN_DIR")
-        from qac.commands.hardware import RESULT_DIR
+        from qac.commands.hardware import check_new_run_dir
 
-        if Path(output).exists():
-            raise OutputError(f"{output} already exists; a runtime run starts a new RUN_DIR "
-                              f"(finish a stopped one with qac run --resume {output})")
+        check_new_run_dir(output)
     hardware = runtime is not None
     if hardware and (workers or scheduler or noise):
         raise ExecutionError("--runtime runs on the device: drop --noise/--workers/--scheduler (the device is the noise)")
@@ -284,8 +313,6 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         if description.kind == "simulator":
             raise ExecutionError(f"target '{description.name}' has no noise model; "
                                  f"use a device target such as ibm_brisbane for --noise")
-    import numpy as np
-
     if not build:
         compiled = qac.compile(spec, target or "aer", seed=seed, pv=pv)
     if output and not hardware:
@@ -294,9 +321,28 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         check_same_build(output, compiled, force=force)
     import time
 
+    started = time.perf_counter()
+    try:
+        result = _run_with_progress(compiled, hardware, spec=spec, runtime=runtime, output=output, instance=instance,
+                                    yes=yes, max_circuits_per_job=max_circuits_per_job, seed=seed, shots=shots,
+                                    precision=precision, mitigation=mitigation, noise=noise, build=build,
+                                    engine=engine, workers=workers, scheduler=scheduler, resuming=resume_dir is not None)
+    except KeyboardInterrupt as exc:
+        if hardware:  # the jobs that finished are recorded in RUN_DIR: say so, not "nothing was written"
+            exc.qac_note = (f"the finished jobs are kept in {output}: continue with qac run --resume {output}")
+        raise
+    run_seconds = time.perf_counter() - started
+    check_finite(result)  # before anything is printed or written
+    _report_run(compiled, result, noise=noise or hardware, hardware=hardware, output=output, seed=seed,
+                run_seconds=run_seconds, force=force, with_report=with_report)
+
+
+def _run_with_progress(compiled, hardware, *, spec, runtime, output, instance, yes, max_circuits_per_job, seed, shots,
+                       precision, mitigation, noise, build, engine, workers, scheduler, resuming):
+    from pathlib import Path
+
     from qac.progress import progress_bar
 
-    started = time.perf_counter()
     with progress_bar() as progress:
         options = {"engine": engine, "workers": workers, "scheduler": scheduler, "progress": progress}
         if hardware:
@@ -305,15 +351,21 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
             run_shots = shots or compiled.spec.shots
             context = {"spec": str(Path(spec).resolve()), "target": compiled.target.name, "runtime": runtime,
                        "shots": shots, "seed": seed, "precision": precision, "mitigation": mitigation,
-                       "instance": instance}
+                       "instance": instance, "max_circuits_per_job": max_circuits_per_job}
             options = {"engine": prepare(compiled, runtime=runtime, output=output, instance=instance, yes=yes,
                                          max_circuits_per_job=max_circuits_per_job, context=context,
-                                         shots=run_shots, resuming=resume_dir is not None)}
+                                         shots=run_shots, resuming=resuming)}
             mitigation = True if mitigation is None else mitigation  # a device is noisy
-        result = compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
-                              seed=seed if build or hardware else None, **options)
-    run_seconds = time.perf_counter() - started
-    check_finite(result)  # before anything is printed or written
+        return compiled.run(shots=shots, noise=noise, mitigation=mitigation, precision=precision,
+                            seed=seed if build or hardware else None, **options)
+
+
+def _report_run(compiled, result, *, noise, hardware, output, seed, run_seconds, force, with_report):
+    """Print the run's figures and write its run directory (and report page)."""
+    from pathlib import Path
+
+    import numpy as np
+
     out = console()
     out.print(resources_table(compiled))
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
@@ -346,6 +398,8 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     out.print(f"shots used: {result.shots_used} in {result.circuits_run} circuits "
               f"({result.pairs_per_circuit:.3g} pairs/circuit; calibration and readout circuits included)", markup=False)
     if hardware:
+        from qac.commands.hardware import RESULT_DIR
+
         output, force = str(Path(output) / RESULT_DIR), True  # the result beside the job records
     if output:
         from qac.rundir import write_run

@@ -112,6 +112,7 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     if directory.is_symlink():
         raise OutputError(f"output path {directory} is a symbolic link; give the directory itself or choose another -o")
     if not directory.exists():
+        check_creatable(directory)
         return
     if not directory.is_dir():
         raise OutputError(f"output path {directory} is a file, not a directory; choose another -o")
@@ -131,6 +132,25 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     if _holds_cwd(directory):
         raise OutputError(f"output directory {directory} is the current directory or holds it; qac replaces an "
                           f"output directory as a whole, so give another one, e.g. -o build")
+
+
+def check_creatable(directory: str | os.PathLike) -> None:
+    """A new output directory can be made, checked before any work (``OutputError``, one line):
+    its nearest existing ancestor is a directory qac may create entries in. The check creates and
+    removes an empty probe directory there, so read-only file systems (``/sys``), permissions
+    and quotas show now, not after the simulation."""
+    given = Path(directory)
+    ancestor = Path(os.path.abspath(given)).parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot create output directory {given}: {ancestor} is a file, not a directory; "
+                          f"choose another -o")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".qac-probe-", dir=ancestor))
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {given}: {exc.strerror} (in {ancestor}); "
+                          f"choose another -o") from None
 
 
 def write_file(path: Path, data: bytes) -> None:

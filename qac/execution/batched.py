@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import CancelledError as _CancelledError  # Dask's FutureCancelledError is one
+from concurrent.futures import CancelledError as _CancelledError
 
 import numpy as np
 
