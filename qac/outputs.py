@@ -78,6 +78,8 @@ def foreign_entries(directory: Path) -> list[str]:
         if name == "kernels" and path.is_dir() and not path.is_symlink():
             out += [f"kernels/{n}" for n in sorted(os.listdir(path))
                     if not (n.endswith(".qasm") and (path / n).is_file() and not (path / n).is_symlink())]
+        elif is_qac_staging(name) and path.is_file() and not path.is_symlink():
+            continue  # a leftover of a killed qac (its own temporary name): not the user's
         elif name not in QAC_FILES or path.is_symlink() or not path.is_file():
             out.append(name + ("/" if path.is_dir() else ""))
         elif name == "report.html" and not is_qac_report(path):
@@ -111,6 +113,7 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     directory = Path(directory)
     if directory.is_symlink():
         raise OutputError(f"output path {directory} is a symbolic link; give the directory itself or choose another -o")
+    recover_retired(directory)
     if not directory.exists():
         check_creatable(directory)
         return
@@ -153,6 +156,87 @@ def check_creatable(directory: str | os.PathLike) -> None:
                           f"choose another -o") from None
 
 
+class swap_lock:
+    """An exclusive ``flock`` on the parent directory while a directory is swapped into place, so
+    two qac processes writing the same -o never interleave their renames, and a recovery never
+    mistakes a live swap for a killed one (the kernel drops the lock when a process dies)."""
+
+    def __init__(self, parent: Path):
+        self.parent = parent
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+
+        try:
+            self.fd = os.open(self.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: swap as before, unlocked
+            if self.fd is not None:
+                os.close(self.fd)
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+def retired_copies(directory: Path) -> list[Path]:
+    """Old copies of DIR that a qac killed between its two renames (``--force`` replacing DIR)
+    left hidden beside it: ``.DIR.*.old/DIR``."""
+    directory = Path(os.path.abspath(directory))
+    try:
+        return sorted(p / directory.name for p in directory.parent.glob(f".{glob_escape(directory.name)}.*.old")
+                      if (p / directory.name).is_dir() and not (p / directory.name).is_symlink())
+    except OSError:
+        return []
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def recover_retired(directory: str | os.PathLike) -> Path | None:
+    """Put back a DIR that a killed ``--force`` left hidden (``retired_copies``), when DIR itself is
+    missing; say so on stderr in one line. With DIR present, the hidden copy is an older version:
+    it is left, and ``check_replaceable`` names it. Returns where it was restored from."""
+    import sys
+
+    directory = Path(os.path.abspath(directory))
+    if os.path.lexists(directory) or not retired_copies(directory):
+        return None
+    with swap_lock(directory.parent):  # a live swap holds it: wait, then look again
+        copies = retired_copies(directory)
+        if os.path.lexists(directory) or not copies:
+            return None
+        newest = max(copies, key=lambda p: p.stat().st_mtime)
+        os.replace(newest, directory)
+        try:
+            newest.parent.rmdir()
+        except OSError:
+            pass
+    print(f"note: restored {directory} from {newest} (a qac that was killed while replacing it left it there)",
+          file=sys.stderr)
+    return newest
+
+
+def is_qac_staging(name: str) -> bool:
+    """A temporary name qac gives a file it is writing inside an output directory (``.NAME.*.tmp``
+    for one of its own file names, or the ``.qac-`` prefix): a leftover of a killed qac, not a
+    user's file."""
+    import re
+
+    if name.startswith(".qac-"):
+        return True
+    match = re.fullmatch(r"\.(.+)\.[^./]+\.tmp", name) or re.fullmatch(r"\.(.+)\.tmp", name)
+    return match is not None and match.group(1) in QAC_FILES
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Create ``path`` (it must not exist) with ``data``, flushed to disk, with the umask's mode."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -193,19 +277,26 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
             path.parent.mkdir(parents=True, exist_ok=True)
             write_file(path, data)
         os.chmod(staging, mode)
-        if replacing:
-            retired = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent))
-            os.replace(directory, retired / name)
-            try:
+        with swap_lock(parent):  # one swap at a time: racing --force runs never cross their renames
+            replacing = os.path.lexists(directory)  # another qac may have written it meanwhile
+            if replacing:
+                check_replaceable(given, force=force)
+                retired = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent))
+                os.replace(directory, retired / name)
+                try:
+                    os.replace(staging, directory)
+                except BaseException:
+                    os.replace(retired / name, directory)  # put the user's directory back
+                    raise
+            else:
                 os.replace(staging, directory)
-            except BaseException:
-                os.replace(retired / name, directory)  # put the user's directory back
-                raise
+        if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, directory)
     except OSError as exc:
         _clean(staging, retired)
+        if retired is not None and (retired / name).exists():  # never hide the old directory silently
+            raise OutputError(f"cannot write output directory {given}: {exc.strerror}; the previous directory is "
+                              f"kept at {retired / name}: move it back with mv") from None
         raise _failure(given, exc, kept=replacing) from None
     except BaseException:
         _clean(staging, retired)
