@@ -114,6 +114,7 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     if directory.is_symlink():
         raise OutputError(f"output path {directory} is a symbolic link; give the directory itself or choose another -o")
     recover_retired(directory)
+    clean_leftovers(directory)
     if not directory.exists():
         check_creatable(directory)
         return
@@ -225,6 +226,60 @@ def recover_retired(directory: str | os.PathLike) -> Path | None:
     return newest
 
 
+def hold_dir(path: Path) -> int | None:
+    """An exclusive ``flock`` on a staging folder for as long as this process writes it (the
+    kernel drops it if the process dies): a folder nobody holds is a killed qac's leftover."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_dir(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def clean_leftovers(directory: str | os.PathLike) -> list[Path]:
+    """Remove the staging folders (``.DIR.*.tmp``) and emptied old copies (``.DIR.*.old``) that a
+    killed qac left beside DIR: qac's own names, held by no live process (``hold_dir``). An old
+    copy that still holds DIR is never removed: DIR missing, ``recover_retired`` puts it back;
+    DIR present, one line on stderr says where it is."""
+    import sys
+
+    directory = Path(os.path.abspath(directory))
+    name, removed = directory.name, []
+    try:
+        found = sorted([*directory.parent.glob(f".{glob_escape(name)}.*.tmp"),
+                        *directory.parent.glob(f".{glob_escape(name)}.*.old")])
+    except OSError:
+        return removed
+    for leftover in found:
+        if leftover.is_symlink() or not leftover.is_dir():
+            continue
+        fd = hold_dir(leftover)
+        if fd is None:  # a live qac is writing it
+            continue
+        try:
+            if leftover.suffix == ".old" and (leftover / name).exists():
+                print(f"note: an older copy of {directory} is kept at {leftover / name} (a qac was killed while "
+                      f"replacing it); remove it when you no longer need it", file=sys.stderr)
+                continue
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+        finally:
+            release_dir(fd)
+    return removed
+
+
 def is_qac_staging(name: str) -> bool:
     """A temporary name qac gives a file it is writing inside an output directory (``.NAME.*.tmp``
     for one of its own file names, or the ``.qac-`` prefix): a leftover of a killed qac, not a
@@ -271,6 +326,7 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
     except OSError as exc:
         raise OutputError(f"cannot create output directory {given}: {exc.strerror}; choose another -o") from None
     retired = None
+    guards = [hold_dir(staging)]  # a live staging folder: ``clean_leftovers`` leaves it alone
     try:
         for relative, data in files.items():
             path = staging / relative
@@ -282,6 +338,7 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
             if replacing:
                 check_replaceable(given, force=force)
                 retired = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent))
+                guards.append(hold_dir(retired))
                 os.replace(directory, retired / name)
                 try:
                     os.replace(staging, directory)
@@ -301,6 +358,9 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
     except BaseException:
         _clean(staging, retired)
         raise
+    finally:
+        for fd in guards:
+            release_dir(fd)
     return given
 
 
