@@ -392,7 +392,7 @@ def test_a_killed_force_never_hides_the_old_build(example_spec, tmp_path):
     build = tmp_path / "build"
     assert CliRunner().invoke(main, ["compile", str(example_spec), "-o", str(build)]).exit_code == 0
     before = {p.relative_to(build): p.read_bytes() for p in build.rglob("*") if p.is_file()}
-    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(build)], cwd=REPO)
+    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(build)], cwd=REPO, check=False)
     assert killed.returncode == -signal.SIGKILL and not build.exists()
     again = CliRunner().invoke(main, ["compile", str(example_spec), "-o", str(build)])
     assert again.exit_code == 2, again.output  # restored, so it exists and needs --force
