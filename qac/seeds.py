@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qac.limits import MAX_SEED  # noqa: F401  (one rule for seeds)
+
 #: Named streams. A number, not the name's hash, so the streams never change with Python's
 #: hash seed; new streams take new numbers (never reuse one).
 STREAMS: dict[str, int] = {
@@ -31,9 +33,8 @@ STREAMS: dict[str, int] = {
     "verify": 11,        # verification's random parameter points, by template
     "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
     "eval": 13,          # qac eval: data splits and the paired bootstrap
+    "qcec": 14,          # verification's mqt.qcec runs, by point
 }
-
-MAX_SEED = 2**32 - 1
 
 
 def sequence(seed: int, stream: str, *index: int) -> np.random.SeedSequence:

@@ -284,7 +284,7 @@ def test_a_full_disk_in_a_runtime_run_is_one_line_and_resume_continues(example_s
                                                                       monkeypatch):
     import errno
 
-    import qac.runtime.rundir as jobdir
+    import qac.runtime.jobdir as jobdir
 
     real, calls = jobdir.write_file, []
 
@@ -343,7 +343,7 @@ def test_a_live_run_dir_has_one_writer_and_sigterm_stops_it_with_one_line(exampl
 
 # ---------------------------------------------------------------------------------------------- signals and leftovers (item 8)
 def test_sigterm_while_the_output_is_written_removes_the_staging(example_spec, tmp_path, monkeypatch):
-    import qac.outputs as outputs
+    import qac.artefacts.outputs as outputs
 
     real, written = outputs.write_file, []
 
@@ -376,7 +376,7 @@ def test_leftovers_of_a_killed_run_are_not_blamed_on_the_user(example_spec, tmp_
 
 KILL_BETWEEN_RENAMES = """
 import os, signal, sys
-import qac.outputs as outputs
+import qac.artefacts.outputs as outputs
 real, calls = os.replace, []
 def replace(a, b):
     real(a, b)
@@ -406,7 +406,7 @@ def test_racing_force_writes_never_cross_their_renames(tmp_path, monkeypatch):
     succeed, one after the other, and nothing is left hidden (today A said "unchanged" and hid a copy)."""
     import threading
 
-    import qac.outputs as outputs
+    import qac.artefacts.outputs as outputs
 
     def build(who: str) -> dict[str, bytes]:
         manifest = {"format": 1, "spec": {"name": who}, "pipeline": "", "templates": []}

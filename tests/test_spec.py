@@ -15,9 +15,16 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qac import choices, yamlfile
 from qac.errors import SpecError
-from qac.spec import MAX_PAIRS, MAX_YAML_DEPTH, CompileOptions, Spec, load_spec
+from qac.kernels import choices
+from qac.spec import (
+    MAX_PAIRS,
+    MAX_YAML_DEPTH,
+    CompileOptions,
+    Spec,
+    load_spec,
+    yamlfile,
+)
 
 # Line numbers of VALID, used by the hostile table below:
 # name 1, seed 2, heads 3, mask 4, scale 5, shots 6, Q 7, K 8, V 9, compile 10,

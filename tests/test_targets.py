@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import qac.targets as targets
+
 from qac.errors import TargetError
 
 # ----------------------------------------------------------------------------- helpers

@@ -3,7 +3,7 @@
 ``BatchedEngine.counts`` simulates every row of a PUB at once (``qac.simulator.probabilities``:
 the compiled ISA circuit, gate by gate, statevector or density-matrix batches with the target's
 own noise model) and draws multinomial counts. Rows go through in chunks of ``CHUNK_ROWS``; each
-chunk's samples come from ``SeedSequence((seed, pub, chunk))``, so the counts depend on the run
+chunk's samples come from ``seeds.sequence(seed, "chunk", pub, chunk)``, so the counts depend on the run
 seed and the plan only — never on how many workers ran them or in what order. ``workers=N``
 starts a ``dask.distributed.LocalCluster`` of N single-threaded workers (``scheduler=ADDRESS``
 joins an existing cluster) and spreads the chunks over them; results are gathered in order.
@@ -23,6 +23,7 @@ from concurrent.futures import CancelledError as _CancelledError
 
 import numpy as np
 
+from qac import seeds
 from qac.errors import ExecutionError
 
 CHUNK_ROWS = 2048  # rows per sampling chunk: fixed, so seeds do not depend on workers or memory
@@ -33,16 +34,16 @@ def _chunk_counts(circuit, values, noise_model, shots: int, entropy: tuple) -> n
     """One chunk: probabilities of its rows, then counts from its own seed (runs on a worker too)."""
     from qac.simulator import probabilities, sample_counts
 
-    return sample_counts(probabilities(circuit, values, noise_model), shots, np.random.SeedSequence(entropy))
+    return sample_counts(probabilities(circuit, values, noise_model), shots, seeds.sequence(*entropy))
 
 
 def _tasks(runs, seed: int):
     """Each chunk's (where, arguments) as it is reached: its rows are a slice (a view) of the PUB's
-    table, and its seed (seed, pub, chunk) depends on the plan only."""
+    table, and its stream ``seeds.sequence(seed, "chunk", pub, chunk)`` depends on the plan only."""
     for k, circuit, values, model, shots in runs:
         for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
             rows = slice(start, min(len(values), start + CHUNK_ROWS))
-            yield (k, rows), (circuit, values[rows], model, shots, (seed, k, chunk))
+            yield (k, rows), (circuit, values[rows], model, shots, (seed, "chunk", k, chunk))
 
 
 #: Threads running chunks in this process (numpy and BLAS release the GIL; each chunk's BLAS stays
@@ -110,7 +111,11 @@ class BatchedEngine:
             raise ExecutionError(f"the batched engine cannot run {circuit.name!r}: {why}; use --engine aer or auto")
 
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        from qac.execution.engine import active_qubits, register_slice, restricted_noise_model
+        from qac.execution.aer_engine import (
+            active_qubits,
+            register_slice,
+            restricted_noise_model,
+        )
 
         results, runs = [], []
         for k, (circuit, values, shots) in enumerate(pubs):
@@ -334,7 +339,7 @@ class AutoEngine:
         self.batched.close()
 
     def _choice(self, circuit, noise_model) -> tuple[str, str]:
-        from qac.execution.engine import active_qubits, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
         model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
         ok, why = self.batched.supports(circuit, model)

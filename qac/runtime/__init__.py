@@ -42,7 +42,7 @@ def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | N
     one-line errors. ``connection`` reuses an open one (else one is opened: network for cloud).
     """
     from qac.runtime.engine import normalise
-    from qac.runtime.limits import backend_limits, check_pubs, job_seconds, split_jobs
+    from qac.runtime.jobs import backend_limits, check_pubs, job_seconds, split_jobs
     from qac.runtime.service import connect
 
     pubs = normalise(pubs)
@@ -81,7 +81,7 @@ def plan_text(summary: dict) -> str:
 def open_run_dir(path) -> list:
     """The stages of an existing RUN_DIR (manifests checked for form), in order: each has
     ``.manifest``, ``.records()``, ``.load_pubs()``, ``.read_counts(job)``."""
-    from qac.runtime.rundir import stages
+    from qac.runtime.jobdir import stages
 
     return stages(path)
 

@@ -27,11 +27,12 @@ import uuid
 
 import numpy as np
 
+from qac import seeds
 from qac.errors import ExecutionError, OutputError
-from qac.runtime.limits import Job, backend_limits, check_pubs, split_jobs
+from qac.runtime.jobdir import RunDir, check_top, pubs_digest, stage_path
+from qac.runtime.jobs import Job, backend_limits, check_pubs, split_jobs
 from qac.runtime.retry import Backoff, is_transient
 from qac.runtime.retry import call as call_with_retry
-from qac.runtime.rundir import RunDir, check_top, pubs_digest, stage_path
 from qac.runtime.service import calibration_time, connect
 
 #: Runtime job statuses (V2 jobs give strings, local jobs a JobStatus enum with these names).
@@ -48,7 +49,7 @@ KILL_AFTER_ENV = "QAC_RUNTIME_KILL_AFTER_JOB"
 def job_seed(seed: int, index: int) -> int:
     """The local simulator's seed for job ``index`` of a run seeded ``seed`` (independent of
     which jobs ran before, so a resumed run draws what an uninterrupted one would)."""
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+    return seeds.child_seed(seed, "runtime_job", index)
 
 
 def normalise(pubs) -> list[tuple]:
