@@ -443,3 +443,18 @@ def test_the_readme_test_command_installs_chromium_and_ci_runs_exactly_it():
     assert ci[-1] == command
     script = (REPO / ".ci" / "chromium.sh").read_text()
     assert "command -v chromium" in script and "sudo" in script  # a no-op when present; not root: sudo
+
+
+def test_a_run_dir_left_before_its_first_record_is_used_again_and_a_stale_lock_blocks_nothing(tmp_path):
+    from qac.cli.hardware import check_new_run_dir
+    from qac.errors import OutputError
+    from qac.runtime.lock import RunLock
+
+    run_dir = tmp_path / "fez"
+    (run_dir / "runtime" / "stage-0" / "jobs").mkdir(parents=True)  # killed inside RunDir.create
+    (run_dir / ".qac-lock").write_text("999999\n")  # its process is gone: nobody holds the flock
+    assert not RunLock(run_dir).busy()
+    check_new_run_dir(run_dir)  # a new run may start there: nothing was sent from it
+    (run_dir / "runtime" / "stage-0" / "manifest.json").write_text("{}")
+    with pytest.raises(OutputError, match=f"{run_dir} already exists.*qac run --resume {run_dir}"):
+        check_new_run_dir(run_dir)

@@ -78,9 +78,14 @@ class RunLock:
             self.fd = None
 
 
-def only_lock(directory) -> bool:
-    """DIR holds nothing but qac's lock file: a run that stopped before it recorded anything."""
+def only_lock(directory, records: str = "runtime") -> bool:
+    """DIR holds nothing a run recorded: at most qac's lock file and a ``records`` folder without a
+    stage manifest (a run stopped before its first stage was whole; no job was sent from it)."""
+    directory = Path(directory)
     try:
-        return {p.name for p in Path(directory).iterdir()} <= {LOCK_NAME}
+        names = {p.name for p in directory.iterdir()}
     except OSError:
         return False
+    if not names <= {LOCK_NAME, records}:
+        return False
+    return records not in names or not any((directory / records).glob("stage-*/manifest.json"))
