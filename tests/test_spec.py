@@ -388,7 +388,7 @@ def test_alias_bomb_is_refused_fast(tmp_path):
         lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
     start = time.perf_counter()
     message = spec_error(write(tmp_path, "\n".join(lines) + "\n"))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0  # expanded, 9**9 items would take minutes: a bound, not a speed goal
     assert ":2: YAML aliases (*name) are not supported; write the value out in full" in message
 
 

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from qac.execution.engines import ENGINES
+from qac.execution.engines import DEFAULT_ENGINE, ENGINES
 from qac.kernels import choices
 from qac.runtime.service import RUNTIMES
 
@@ -242,7 +242,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
 @click.option("--force", is_flag=True,
               help="replace the output directory if qac wrote it (or an earlier run beside its build)")
 @click.option("--report", "with_report", is_flag=True, help="also write DIR/report.html (needs -o; `qac report`)")
-@click.option("--engine", type=click.Choice(list(ENGINES)), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE, show_default=True,
               help="auto: qac's batched simulator wherever it supports the circuits and noise model, else Aer")
 @click.option("--workers", type=int, help="spread the batched engine over a local Dask cluster of N workers")
 @click.option("--scheduler", help="the address of an existing Dask scheduler (instead of --workers)")
