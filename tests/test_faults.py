@@ -342,7 +342,10 @@ def test_a_live_run_dir_has_one_writer_and_sigterm_stops_it_with_one_line(exampl
 
 
 # ---------------------------------------------------------------------------------------------- signals and leftovers (item 8)
-def test_sigterm_while_the_output_is_written_removes_the_staging(example_spec, tmp_path, monkeypatch):
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
+                                                (signal.SIGINT, 130, "interrupted")])
+def test_sigterm_while_the_output_is_written_removes_the_staging(example_spec, tmp_path, monkeypatch, signum, code,
+                                                                 said):
     import qac.artefacts.outputs as outputs
 
     real, written = outputs.write_file, []
@@ -351,14 +354,14 @@ def test_sigterm_while_the_output_is_written_removes_the_staging(example_spec, t
         real(path, data)
         written.append(path)
         if len(written) == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signum)
             time.sleep(5)  # the handler raises here
 
     monkeypatch.setattr(outputs, "write_file", write_file)
     out = tmp_path / "build"
     result = CliRunner().invoke(main, ["compile", str(example_spec), "-o", str(out)])
-    assert result.exit_code == 143, result.output
-    assert error_lines(result.output)[-1] == "error: terminated (SIGTERM); nothing was written"
+    assert result.exit_code == code, result.output
+    assert error_lines(result.output)[-1] == f"error: {said}; nothing was written"
     assert len(written) == 3 and os.listdir(tmp_path) == []
 
 
