@@ -372,6 +372,8 @@ def test_leftovers_of_a_killed_run_are_not_blamed_on_the_user(example_spec, tmp_
     ran = CliRunner().invoke(main, ["run", str(build), "-o", str(build), "--shots", "64"])
     assert ran.exit_code == 0, ran.output
     assert "did not write" not in ran.output and (build / "run.json").is_file()
+    assert not (build / ".run.json.x7fq2a.tmp").exists()  # cleaned by the next write into the build
+    (build / ".run.json.x7fq2a.tmp").write_bytes(b"{")  # and once more, for the next --force
     again = CliRunner().invoke(main, ["compile", str(example_spec), "-o", str(build), "--force"])
     assert again.exit_code == 0, again.output
     assert not (build / ".run.json.x7fq2a.tmp").exists()  # replaced with the directory

@@ -379,6 +379,24 @@ def add_files(directory: str | os.PathLike, files: dict[str, bytes], *, remove: 
     pairs it with files from before). A failure before the renames leaves the directory as it was.
     """
     directory = Path(directory)
+    with swap_lock(directory):  # one add at a time in DIR, so the leftovers found now are a killed qac's
+        clean_staged_files(directory, files)
+        return _add_files(directory, files, remove=remove, last=last)
+
+
+def clean_staged_files(directory: Path, files) -> list[Path]:
+    """Remove the temporary files (``.NAME.*.tmp``, NAME one of ``files``) that an ``add_files``
+    killed mid-write left in DIR; called under DIR's ``swap_lock``, so none is a live write."""
+    removed = []
+    for name in files:
+        for leftover in directory.glob(f".{glob_escape(name)}.*.tmp"):
+            if leftover.is_file() and not leftover.is_symlink() and is_qac_staging(leftover.name):
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+    return removed
+
+
+def _add_files(directory: Path, files: dict[str, bytes], *, remove: tuple[str, ...], last: str | None) -> Path:
     staged: dict[str, Path] = {}
     try:
         for name, data in files.items():
