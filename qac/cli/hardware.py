@@ -65,8 +65,8 @@ def check_new_run_dir(output) -> None:
     """A new runtime RUN_DIR: refused if a live run holds it (naming its pid) or it exists (say
     --resume); one left with nothing but qac's lock file (a run stopped before its first record) is
     used again. A path that cannot be created is refused now, before compiling."""
-    from qac.errors import OutputError
     from qac.artefacts.outputs import check_creatable
+    from qac.errors import OutputError
     from qac.runtime.lock import RunLock, only_lock
 
     path = Path(output)

@@ -17,9 +17,8 @@ def status_command(run_dir, refresh, instance, as_json):
     """Show what a `qac run --runtime ... -o RUN_DIR` has done: jobs, ids, status, errors."""
     import json
 
-    from qac.runtime import status
-
     from qac.cli.hardware import records_of
+    from qac.runtime import status
 
     records, resume = records_of(run_dir)
     report = {**status(records, refresh=refresh, instance=instance), "run_dir": run_dir, "resume": resume}
