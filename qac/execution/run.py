@@ -141,7 +141,7 @@ def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation:
            pilot_shots: int | None, engine, stream: str = "stage"):
     """Run every kernel of ``program`` (a pilot and refinements with ``precision``) and decode:
     (plan, estimates per kernel, mitigation report, precision record, first-stage shots).
-    Stage k samples with ``seeds.child_seed(seed, stream, k)`` (a two-stage run's P·V stage:
+    Stage k samples with ``seeds.stage_seed(seed, stream, k)`` (a two-stage run's P·V stage:
     ``stream="stage2"``), so no stage of any run seed shares another's draws."""
     plan = RunPlan(program, circuits, mitigation=mitigation)
     first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
@@ -157,7 +157,7 @@ def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation:
                 paired = plan.templates[b.template].symmetrise and b.circuit is None
                 per_row = -(-calibration // 2) if paired else calibration
                 requests.append((b, np.full(len(b.copy), per_row, dtype=np.int64)))
-        plan.run(requests, engine=engine, seed=seeds.child_seed(seed, stream, index), noise_model=noise_model)
+        plan.run(requests, engine=engine, seed=seeds.stage_seed(seed, stream, index), noise_model=noise_model)
 
     stage({k: np.full(len(plan.data_blocks(k)[0].copy), first) for k in plan.kernels}, first if mitigation else 0, 0)
     estimated, report = estimates(plan)
