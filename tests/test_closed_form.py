@@ -181,3 +181,12 @@ def test_one_lane_kernels_are_proven_without_nans():
     assert ok, why
     for expected, simulated, _ in closed_and_simulated(compiled):
         np.testing.assert_allclose(simulated, expected, atol=1e-10, rtol=0)
+
+
+def test_auto_with_dask_workers_or_a_scheduler_simulates():
+    from qac.execution import engines
+
+    assert engines.make("auto").closed_form
+    assert not engines.make("auto", workers=1).closed_form
+    assert not engines.make("auto", scheduler="tcp://127.0.0.1:1").closed_form
+    assert not getattr(engines.make("batched"), "closed_form", False)
