@@ -130,7 +130,10 @@ def subset_model(backend, qubits):
     from warnings import catch_warnings, filterwarnings
 
     from qiskit_aer.noise import NoiseModel
-    from qiskit_aer.noise.device.models import _basic_device_target_gate_errors, basic_device_readout_errors
+    from qiskit_aer.noise.device.models import (
+        _basic_device_target_gate_errors,
+        basic_device_readout_errors,
+    )
 
     view = _Subset(backend.target, qubits)
     model = NoiseModel(basis_gates=backend.operation_names)

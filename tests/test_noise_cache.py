@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qac.targets import ibm, noise_cache
 
 import qac
 from qac.execution.aer_engine import active_qubits, restricted_noise_model
-from qac.targets import ibm, noise_cache
 
 
 @pytest.fixture
