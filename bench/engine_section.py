@@ -97,7 +97,7 @@ def peers(section, mode: str, shots: int) -> None:
     counts, ran, total = counts_time("aer", prog, shots, None, aer_rows)
     table = [("closed-form floor (numpy c = q̂·k̂, P(0) = (1 + c)/2, binomial)", floor, "all"),
              ("qac auto: closed form + 32 rows checked on the ISA simulator (steady)", auto, "all"),
-             (f"qac auto, first call in this process (proof + lowering) ", auto_first, "all"),
+             ("qac auto, first call in this process (proof + lowering) ", auto_first, "all"),
              ("qac auto with the spot check switched off (not a mode qac offers; for scale)", unchecked, "all"),
              ("qac batched: every ISA circuit simulated", batched, "all"),
              ("PennyLane default.qubit broadcast, analytic probs + numpy binomial", P.pennylane_analytic(n, 32, shots),
@@ -175,7 +175,6 @@ def model_for(prog):
 
 
 def run(mode: str = "full") -> Section:
-    import qac.targets
 
     section = Section("engine", "6. The batched engine against Aer, PennyLane and the closed-form floor")
     shots = 8192
