@@ -26,6 +26,15 @@ def test_no_two_seed_stream_index_share_a_stream():
     assert not set(children) & set(range(10_000))
 
 
+def test_the_first_stage_draws_with_the_run_seed_and_no_later_stage_does():
+    """Stage 0 is the run seed (so run(seed=s) and SamplerV2(seed=s) agree); later stages and the
+    P·V stream are derived, and none of them is a plain seed of a sweep."""
+    assert seeds.stage_seed(5, "stage", 0) == 5
+    later = {seeds.stage_seed(s, stream, k) for s in range(200) for stream in ("stage", "stage2") for k in range(4)
+             if (stream, k) != ("stage", 0)}
+    assert len(later) == 200 * 7 and not later & set(range(10_000))
+
+
 def test_streams_are_reproducible_and_named():
     assert seeds.child_seed(7, "stage", 1) == seeds.child_seed(7, "stage", 1)
     assert np.array_equal(seeds.generator(7, "bootstrap", 0).random(4), seeds.generator(7, "bootstrap", 0).random(4))

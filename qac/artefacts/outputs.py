@@ -78,6 +78,8 @@ def foreign_entries(directory: Path) -> list[str]:
         if name == "kernels" and path.is_dir() and not path.is_symlink():
             out += [f"kernels/{n}" for n in sorted(os.listdir(path))
                     if not (n.endswith(".qasm") and (path / n).is_file() and not (path / n).is_symlink())]
+        elif is_qac_staging(name) and path.is_file() and not path.is_symlink():
+            continue  # a leftover of a killed qac (its own temporary name): not the user's
         elif name not in QAC_FILES or path.is_symlink() or not path.is_file():
             out.append(name + ("/" if path.is_dir() else ""))
         elif name == "report.html" and not is_qac_report(path):
@@ -111,7 +113,10 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     directory = Path(directory)
     if directory.is_symlink():
         raise OutputError(f"output path {directory} is a symbolic link; give the directory itself or choose another -o")
+    recover_retired(directory)
+    clean_leftovers(directory)
     if not directory.exists():
+        check_creatable(directory)
         return
     if not directory.is_dir():
         raise OutputError(f"output path {directory} is a file, not a directory; choose another -o")
@@ -131,6 +136,160 @@ def check_replaceable(directory: str | os.PathLike, *, force: bool) -> None:
     if _holds_cwd(directory):
         raise OutputError(f"output directory {directory} is the current directory or holds it; qac replaces an "
                           f"output directory as a whole, so give another one, e.g. -o build")
+
+
+def check_creatable(directory: str | os.PathLike) -> None:
+    """A new output directory can be made, checked before any work (``OutputError``, one line):
+    its nearest existing ancestor is a directory qac may create entries in. The check creates and
+    removes an empty probe directory there, so read-only file systems (``/sys``), permissions
+    and quotas show now, not after the simulation."""
+    given = Path(directory)
+    ancestor = Path(os.path.abspath(given)).parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot create output directory {given}: {ancestor} is a file, not a directory; "
+                          f"choose another -o")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".qac-probe-", dir=ancestor))
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {given}: {exc.strerror} (in {ancestor}); "
+                          f"choose another -o") from None
+
+
+class swap_lock:
+    """An exclusive ``flock`` on the parent directory while a directory is swapped into place, so
+    two qac processes writing the same -o never interleave their renames, and a recovery never
+    mistakes a live swap for a killed one (the kernel drops the lock when a process dies)."""
+
+    def __init__(self, parent: Path):
+        self.parent = parent
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+
+        try:
+            self.fd = os.open(self.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: swap as before, unlocked
+            if self.fd is not None:
+                os.close(self.fd)
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+def retired_copies(directory: Path) -> list[Path]:
+    """Old copies of DIR that a qac killed between its two renames (``--force`` replacing DIR)
+    left hidden beside it: ``.DIR.*.old/DIR``."""
+    directory = Path(os.path.abspath(directory))
+    try:
+        return sorted(p / directory.name for p in directory.parent.glob(f".{glob_escape(directory.name)}.*.old")
+                      if (p / directory.name).is_dir() and not (p / directory.name).is_symlink())
+    except OSError:
+        return []
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def recover_retired(directory: str | os.PathLike) -> Path | None:
+    """Put back a DIR that a killed ``--force`` left hidden (``retired_copies``), when DIR itself is
+    missing; say so on stderr in one line. With DIR present, the hidden copy is an older version:
+    it is left, and ``check_replaceable`` names it. Returns where it was restored from."""
+    import sys
+
+    directory = Path(os.path.abspath(directory))
+    if os.path.lexists(directory) or not retired_copies(directory):
+        return None
+    with swap_lock(directory.parent):  # a live swap holds it: wait, then look again
+        copies = retired_copies(directory)
+        if os.path.lexists(directory) or not copies:
+            return None
+        newest = max(copies, key=lambda p: p.stat().st_mtime)
+        os.replace(newest, directory)
+        try:
+            newest.parent.rmdir()
+        except OSError:
+            pass
+    print(f"note: restored {directory} from {newest} (a qac that was killed while replacing it left it there)",
+          file=sys.stderr)
+    return newest
+
+
+def hold_dir(path: Path) -> int | None:
+    """An exclusive ``flock`` on a staging folder for as long as this process writes it (the
+    kernel drops it if the process dies): a folder nobody holds is a killed qac's leftover."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_dir(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def clean_leftovers(directory: str | os.PathLike) -> list[Path]:
+    """Remove the staging folders (``.DIR.*.tmp``) and emptied old copies (``.DIR.*.old``) that a
+    killed qac left beside DIR: qac's own names, held by no live process (``hold_dir``). An old
+    copy that still holds DIR is never removed: DIR missing, ``recover_retired`` puts it back;
+    DIR present, one line on stderr says where it is."""
+    import sys
+
+    directory = Path(os.path.abspath(directory))
+    name, removed = directory.name, []
+    try:
+        found = sorted([*directory.parent.glob(f".{glob_escape(name)}.*.tmp"),
+                        *directory.parent.glob(f".{glob_escape(name)}.*.old")])
+    except OSError:
+        return removed
+    for leftover in found:
+        if leftover.is_symlink() or not leftover.is_dir():
+            continue
+        fd = hold_dir(leftover)
+        if fd is None:  # a live qac is writing it
+            continue
+        try:
+            if leftover.suffix == ".old" and (leftover / name).exists():
+                print(f"note: an older copy of {directory} is kept at {leftover / name} (a qac was killed while "
+                      f"replacing it); remove it when you no longer need it", file=sys.stderr)
+                continue
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+        finally:
+            release_dir(fd)
+    return removed
+
+
+def is_qac_staging(name: str) -> bool:
+    """A temporary name qac gives a file it is writing inside an output directory (``.NAME.*.tmp``
+    for one of its own file names, or the ``.qac-`` prefix): a leftover of a killed qac, not a
+    user's file."""
+    import re
+
+    if name.startswith(".qac-"):
+        return True
+    match = re.fullmatch(r"\.(.+)\.[^./]+\.tmp", name) or re.fullmatch(r"\.(.+)\.tmp", name)
+    return match is not None and match.group(1) in QAC_FILES
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -167,29 +326,41 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
     except OSError as exc:
         raise OutputError(f"cannot create output directory {given}: {exc.strerror}; choose another -o") from None
     retired = None
+    guards = [hold_dir(staging)]  # a live staging folder: ``clean_leftovers`` leaves it alone
     try:
         for relative, data in files.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             write_file(path, data)
         os.chmod(staging, mode)
-        if replacing:
-            retired = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent))
-            os.replace(directory, retired / name)
-            try:
+        with swap_lock(parent):  # one swap at a time: racing --force runs never cross their renames
+            replacing = os.path.lexists(directory)  # another qac may have written it meanwhile
+            if replacing:
+                check_replaceable(given, force=force)
+                retired = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent))
+                guards.append(hold_dir(retired))
+                os.replace(directory, retired / name)
+                try:
+                    os.replace(staging, directory)
+                except BaseException:
+                    os.replace(retired / name, directory)  # put the user's directory back
+                    raise
+            else:
                 os.replace(staging, directory)
-            except BaseException:
-                os.replace(retired / name, directory)  # put the user's directory back
-                raise
+        if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, directory)
     except OSError as exc:
         _clean(staging, retired)
+        if retired is not None and (retired / name).exists():  # never hide the old directory silently
+            raise OutputError(f"cannot write output directory {given}: {exc.strerror}; the previous directory is "
+                              f"kept at {retired / name}: move it back with mv") from None
         raise _failure(given, exc, kept=replacing) from None
     except BaseException:
         _clean(staging, retired)
         raise
+    finally:
+        for fd in guards:
+            release_dir(fd)
     return given
 
 
@@ -208,6 +379,24 @@ def add_files(directory: str | os.PathLike, files: dict[str, bytes], *, remove: 
     pairs it with files from before). A failure before the renames leaves the directory as it was.
     """
     directory = Path(directory)
+    with swap_lock(directory):  # one add at a time in DIR, so the leftovers found now are a killed qac's
+        clean_staged_files(directory, files)
+        return _add_files(directory, files, remove=remove, last=last)
+
+
+def clean_staged_files(directory: Path, files) -> list[Path]:
+    """Remove the temporary files (``.NAME.*.tmp``, NAME one of ``files``) that an ``add_files``
+    killed mid-write left in DIR; called under DIR's ``swap_lock``, so none is a live write."""
+    removed = []
+    for name in files:
+        for leftover in directory.glob(f".{glob_escape(name)}.*.tmp"):
+            if leftover.is_file() and not leftover.is_symlink() and is_qac_staging(leftover.name):
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+    return removed
+
+
+def _add_files(directory: Path, files: dict[str, bytes], *, remove: tuple[str, ...], last: str | None) -> Path:
     staged: dict[str, Path] = {}
     try:
         for name, data in files.items():

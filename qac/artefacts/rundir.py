@@ -109,6 +109,7 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         "qac_version": __version__,
         "versions": package_versions(),
         "engine": engine_label(result),
+        "engine_path": getattr(result, "engine_path", ""),
         "spec": build["spec"],
         "target": {**build["target"], "two_qubit_gate": target.two_qubit_gate,
                    "coupling_edges": None if target.coupling_edges is None else sorted(map(list, target.coupling_edges)),
@@ -132,7 +133,20 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         manifest["errors"]["raw_output"] = error_summary(result.raw_error, result.raw_stderr)
     if getattr(result, "error_method", None):  # which method made the error bars
         manifest["error_method"] = result.error_method
+    if (device := runtime_record(result)) is not None:  # a device run: its noise, backend and jobs
+        manifest.update(noise=True, runtime=device)
     return manifest
+
+
+def runtime_record(result) -> dict | None:
+    """What run.json records of a ``--runtime`` run (docs/hardware.md): the runtime, the backend,
+    its calibration time and every job id, from the engine's metadata; None for a simulation."""
+    meta = getattr(result, "engine_metadata", None) or {}
+    if not str(meta.get("engine", "")).startswith("runtime"):
+        return None
+    return {"engine": meta["engine"], "backend": meta.get("backend"), "calibration": meta.get("calibration"),
+            "instance": meta.get("instance"), "jobs": int(meta.get("jobs") or 0),
+            "job_ids": [str(i) for i in meta.get("job_ids", [])]}
 
 
 def run_files(compiled, result, *, seed: int, mitigation: bool, run_seconds: float) -> dict[str, bytes]:

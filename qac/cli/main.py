@@ -23,15 +23,39 @@ TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: a
 REPORT_LINE = "qac hit an internal error (a bug): please report it with the command and the traceback above"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, CI and ``docker stop`` send), raised where the program is, so
+    the same cleanup runs as for Ctrl-C: staging removed, one line, exit 143."""
+
+
+def _on_sigterm(signum, frame):
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the cleanup it starts is not cut short
+    raise Terminated()
+
+
+def sigterm_as_interrupt():
+    """Install the SIGTERM handler (main thread only); returns the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def handle_errors(command):
-    """QacError (bad input) → one line on stderr, exit 2; any other exception is a bug →
-    its traceback and a line asking for a report, exit 1."""
+    """QacError (bad input) → one line on stderr, exit 2; Ctrl-C and SIGTERM → one line (and
+    what was kept, if anything), exit 130/143; any other exception is a bug → its traceback and
+    a line asking for a report, exit 1."""
 
     @click.option("--debug", is_flag=True, help="show the full traceback on errors")
     @functools.wraps(command)
     def wrapper(*args, debug: bool = False, **kwargs):
         from qac.errors import QacError
 
+        previous = sigterm_as_interrupt()
         try:
             return command(*args, **kwargs)
         except QacError as exc:
@@ -39,9 +63,10 @@ def handle_errors(command):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted; nothing was written", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            click.echo(f"error: {what}; {getattr(exc, 'qac_note', None) or 'nothing was written'}", err=True)
+            sys.exit(143 if isinstance(exc, Terminated) else 130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own usage errors and exits
         except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
@@ -50,6 +75,11 @@ def handle_errors(command):
             traceback.print_exc()
             click.echo(f"error: {REPORT_LINE}", err=True)
             sys.exit(1)
+        finally:
+            if previous is not None:
+                import signal
+
+                signal.signal(signal.SIGTERM, previous)
 
     wrapper.__qac_handled__ = True
     return wrapper
@@ -240,19 +270,22 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         spec, target, runtime, output = context["spec"], context["target"], context["runtime"], resume_dir
         shots, seed, precision = context.get("shots"), context.get("seed"), context.get("precision")
         mitigation, instance = context.get("mitigation"), instance or context.get("instance")
+        max_circuits_per_job = context.get("max_circuits_per_job")  # the recorded jobs' size
     elif runtime is not None:
         if not output:
             raise OutputError("--runtime records its jobs in a run directory; pass -o RUN_DIR")
-        from qac.cli.hardware import RESULT_DIR
+        from qac.cli.hardware import RESULT_DIR, check_new_run_dir
 
-        if Path(output).exists():
-            raise OutputError(f"{output} already exists; a runtime run starts a new RUN_DIR "
-                              f"(finish a stopped one with qac run --resume {output})")
+        check_new_run_dir(output)
     hardware = runtime is not None
     if hardware and (workers or scheduler or noise):
         raise ExecutionError("--runtime runs on the device: drop --noise/--workers/--scheduler (the device is the noise)")
     if spec is None:
         raise click.UsageError("give SPEC (an attention.yaml or a build DIR), or --resume RUN_DIR")
+    if scheduler is not None:  # a bad or dead address: one line before compiling
+        from qac.execution.batched import check_scheduler_address
+
+        check_scheduler_address(scheduler)
 
     build = Path(spec).is_dir()
     if output and not hardware:  # refuse before any work (a run may go beside the same build: see qac/artefacts/rundir.py)
@@ -302,18 +335,23 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
                                  workers=workers, scheduler=scheduler,
                                  pairs=sum(len(k.pairs) for k in compiled.kernels))
     started = time.perf_counter()
-    with progress_bar() as progress:
-        if hardware:
-            from qac.cli.hardware import prepare
+    try:
+        with progress_bar() as progress:
+            if hardware:
+                from qac.cli.hardware import prepare
 
-            context = {"spec": str(Path(spec).resolve()), "target": compiled.target.name, "runtime": runtime,
-                       "shots": shots, "seed": seed, "precision": precision, "mitigation": mitigation,
-                       "instance": instance}
-            options = replace(options, engine=prepare(
-                compiled, runtime=runtime, output=output, instance=instance, yes=yes,
-                max_circuits_per_job=max_circuits_per_job, context=context, shots=options.shots,
-                resuming=resume_dir is not None))
-        result = compiled.run(options=options, progress=progress)
+                context = {"spec": str(Path(spec).resolve()), "target": compiled.target.name, "runtime": runtime,
+                           "shots": shots, "seed": seed, "precision": precision, "mitigation": mitigation,
+                           "instance": instance, "max_circuits_per_job": max_circuits_per_job}
+                options = replace(options, engine=prepare(
+                    compiled, runtime=runtime, output=output, instance=instance, yes=yes,
+                    max_circuits_per_job=max_circuits_per_job, context=context, shots=options.shots,
+                    resuming=resume_dir is not None))
+            result = compiled.run(options=options, progress=progress)
+    except KeyboardInterrupt as exc:
+        if hardware:  # the jobs that finished are recorded in RUN_DIR: say so, not "nothing was written"
+            exc.qac_note = f"the finished jobs are kept in {output}: continue with qac run --resume {output}"
+        raise
     run_seconds = time.perf_counter() - started
     check_finite(result)  # before anything is printed or written
     out = console()
@@ -321,12 +359,14 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
     per_pair = f"{result.shots} shots/pair" if not result.precision else "shots per pair from --precision"
     out.print(f"attention output ({result.output.shape[0]}x{result.output.shape[1]}, {per_pair}, "
-              f"{'noisy' if noise else 'ideal'} {compiled.target.name}{', mitigated' if result.mitigated else ''}):",
+              f"{'noisy' if noise or hardware else 'ideal'} {compiled.target.name}{', mitigated' if result.mitigated else ''}):",
               markup=False)
     out.print(str(result.output), markup=False)
     from qac.artefacts.rundir import engine_label
 
     out.print(f"engine: {engine_label(result)}   error bars: {result.error_method}", markup=False)
+    if result.engine_path:
+        out.print(f"engine path: {result.engine_path}", markup=False)
     out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
               f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
     if result.mitigated:

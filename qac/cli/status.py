@@ -17,9 +17,11 @@ def status_command(run_dir, refresh, instance, as_json):
     """Show what a `qac run --runtime ... -o RUN_DIR` has done: jobs, ids, status, errors."""
     import json
 
+    from qac.cli.hardware import records_of
     from qac.runtime import status
 
-    report = status(run_dir, refresh=refresh, instance=instance)
+    records, resume = records_of(run_dir)
+    report = {**status(records, refresh=refresh, instance=instance), "run_dir": run_dir, "resume": resume}
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -49,4 +51,4 @@ def _render(report: dict) -> None:
             out.print(f"stage {row['stage']} job {row['index']} ({row['job_id']}) failed: {row['error']}", markup=False)
     left = len(report["jobs"]) - report["done"]
     out.print(f"{report['done']} of {len(report['jobs'])} jobs done" +
-              ("" if not left else f"; finish with `qac run --resume {report['run_dir']}`"), markup=False)
+              ("" if not left else f"; finish with `{report['resume']}`"), markup=False)

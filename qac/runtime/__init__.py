@@ -22,13 +22,16 @@ def connect(target: str, runtime: str = "local", *, instance: str | None = None)
 
 
 def make_engine(target: str, run_dir, *, runtime: str = "local", instance: str | None = None,
-                max_circuits_per_job: int | None = None, context: dict | None = None, connection=None, log=None):
+                max_circuits_per_job: int | None = None, context: dict | None = None, connection=None, log=None,
+                resume_path=None):
     """A ``RuntimeEngine`` for ``qac run --runtime local|cloud -o RUN_DIR``; ``context`` (e.g. the
-    spec path and run options) is kept in the manifest for ``--resume``."""
+    spec path and run options) is kept in the manifest for ``--resume``; ``resume_path`` is what
+    messages tell ``--resume`` to take (the CLI's RUN_DIR; default ``run_dir``)."""
     from qac.runtime.engine import RuntimeEngine
 
     return RuntimeEngine(target, run_dir=run_dir, runtime=runtime, instance=instance, connection=connection,
-                         max_circuits_per_job=max_circuits_per_job, context=context, log=log)
+                         max_circuits_per_job=max_circuits_per_job, context=context, log=log,
+                         resume_path=resume_path)
 
 
 def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | None = None,
