@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qac.artefacts.npz_guard import build_limit, load_npz
 from qac.bundle import read_manifest
 from qac.verify.checkers import DEFAULT_ROWS, DEFAULT_TIMEOUT, verify_program
 from qac.verify.qasm import verify_qasm_files
@@ -44,9 +45,9 @@ def load_directory(directory: str | Path) -> tuple[dict, dict, list, dict]:
     if not len(isa_list) == len(logical_list) == len(templates):
         raise VerifyInputError(f"{directory}: the manifest lists {len(templates)} templates but program.qpy holds "
                                f"{len(isa_list)} and logical.qpy {len(logical_list)}; {fix}")
-    try:
-        with np.load(_need(directory, "bindings.npz"), allow_pickle=False) as archive:
-            tables = {key: np.array(archive[key]) for key in archive.files}
+    try:  # headers first: an archive declaring more than the manifest describes is never loaded
+        tables = load_npz(_need(directory, "bindings.npz"), limit=build_limit(manifest), error=VerifyInputError,
+                          fix=fix)
     except VerifyInputError:
         raise
     except Exception as exc:
