@@ -248,6 +248,10 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         raise ExecutionError("--runtime runs on the device: drop --noise/--workers/--scheduler (the device is the noise)")
     if spec is None:
         raise click.UsageError("give SPEC (an attention.yaml or a build DIR), or --resume RUN_DIR")
+    if workers is not None or scheduler is not None:  # before compiling: alternatives, one worker a core
+        from qac.execution.engines import check_workers
+
+        check_workers(workers, scheduler)
 
     build = Path(spec).is_dir()
     if output and not hardware:  # refuse before any work (a run may go beside the same build: see qac/rundir.py)

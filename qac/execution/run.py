@@ -65,19 +65,19 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
     engine = resolve_engine(engine, workers=workers, scheduler=scheduler, progress=progress)
     try:
         return _run(compiled, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                    pilot_shots=pilot_shots, engine=engine)
+                    pilot_shots=pilot_shots, engine=engine, workers=workers)
     finally:
         if workers is not None or scheduler is not None:
             engine.close()  # the Dask workers this run started
 
 
-def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine) -> Result:
+def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine, workers=None) -> Result:
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
     if not two_stage(compiled.program):  # the two-stage run's second table is not in the bound yet
         memory.check(compiled, noise=noise and not exact, mitigation=mitigation and not exact,
-                     precision=None if exact else precision)
+                     precision=None if exact else precision, workers=workers or 0)
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 
