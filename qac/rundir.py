@@ -35,8 +35,9 @@ def dask_label(dask: dict | None) -> str:
     """`` on Dask (2 local workers)`` when the batched engine's chunks ran on Dask, else ``""``."""
     if not dask:
         return ""
-    where = "local workers" if dask.get("scheduler") is None else f"workers at {dask['scheduler']}"
     count = dask.get("workers")
+    workers = "worker" if count == 1 else "workers"
+    where = f"local {workers}" if dask.get("scheduler") is None else f"{workers} at {dask['scheduler']}"
     return f" on Dask ({count} {where})" if count else f" on Dask ({where})"
 
 
