@@ -19,6 +19,29 @@ TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: a
 REPORT_LINE = "qac hit an internal error (a bug): please report it with the command and the traceback above"
 
 
+def closed_pipe():
+    """The reader of stdout went away (``qac inspect DIR --qasm | head``): stop quietly, exit 0.
+    stdout goes to /dev/null so the interpreter's last flush does not fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def shown_dir(output) -> str:
+    """``build/`` for -o build and -o build/ alike (never ``build//``)."""
+    text = str(output).rstrip("/") or "/"
+    return text if text.endswith("/") else text + "/"
+
+
+def note_retired(target) -> None:
+    """One note on stderr when the real device behind a snapshot is retired."""
+    if getattr(target, "status", None) == "retired":
+        click.echo(f"note: the real {target.name} is retired; this compiles against its last calibration snapshot "
+                   f"(run it on the simulator; `qac targets` lists the current devices)", err=True)
+
+
 def handle_errors(command):
     """QacError (bad input) → one line on stderr, exit 2; any other exception is a bug →
     its traceback and a line asking for a report, exit 1."""
@@ -29,7 +52,9 @@ def handle_errors(command):
         from qac.errors import QacError
 
         try:
-            return command(*args, **kwargs)
+            value = command(*args, **kwargs)
+            sys.stdout.flush()  # a reader that went away is seen here, not in the interpreter's last flush
+            return value
         except QacError as exc:
             if debug:
                 raise
@@ -38,6 +63,8 @@ def handle_errors(command):
         except KeyboardInterrupt:
             click.echo("error: interrupted; nothing was written", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            closed_pipe()
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own usage errors and exits
         except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
@@ -110,7 +137,10 @@ def console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, width=width, file=stream)
+    out = Console(stderr=stderr, highlight=False, width=width, file=stream)
+    if not stderr:
+        out.on_broken_pipe = closed_pipe  # rich's own exits 1; a reader that stopped (`| head`) is not an error
+    return out
 
 
 def resources_table(compiled):
@@ -173,6 +203,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
     import qac
 
     compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all, pv=pv)
+    note_retired(compiled.target)
     out = console()
     if print_after_all:
         for name, text in compiled.snapshots:
@@ -188,8 +219,8 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
             raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
-        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
-                  f"`qac run {output}` runs it)", markup=False)
+        out.print(f"wrote {shown_dir(output)} (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
+                  f"`qac run {shown_dir(output)}` runs it)", markup=False)
 
 
 @main.command("run")
@@ -288,6 +319,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     if not build:
         compiled = qac.compile(spec, target or "aer", seed=seed, pv=pv)
+        note_retired(compiled.target)
     if output and not hardware:
         from qac.rundir import check_same_build
 
@@ -326,7 +358,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     out.print(f"engine: {engine_label(result)}   error bars: {result.error_method}", markup=False)
     out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
-              f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
+              f"entries within 2 sigma: {100 * result.coverage:.0f}%", markup=False)
     if result.mitigated:
         raw_error = float(np.max(np.abs(result.raw_error))) if result.raw_error.size else 0.0
         raw_cover = float(np.mean(np.abs(result.raw_error) <= 2 * result.raw_stderr + 1e-12)) if result.raw_error.size else 1.0
@@ -352,7 +384,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
         write_run(output, compiled, result, seed=compiled.spec.seed if seed is None else seed,
                   mitigation=result.mitigated, run_seconds=run_seconds, force=force)
-        out.print(f"wrote {output}/ (the build, result.npz, run.json, timings.json)", markup=False)
+        out.print(f"wrote {shown_dir(output)} (the build, result.npz, run.json, timings.json)", markup=False)
     if with_report:
         from qac.report import write_report
 

@@ -44,8 +44,13 @@ def inspect_command(source, target, passes, seed, print_after_all, qasm_kernel, 
             click.echo(json.dumps(report, indent=2, sort_keys=True))
             return
         render(report, console(), print_after_all=print_after_all, show_qasm=qasm_kernel is not None)
+        sys.stdout.flush()  # a closed pipe is seen here
     except QacError as exc:
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `qac inspect DIR --qasm | head`
+        from qac.cli import closed_pipe
+
+        closed_pipe()

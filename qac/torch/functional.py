@@ -49,7 +49,13 @@ class AttentionInfo:
     def error(self) -> torch.Tensor:
         return self.output - self.exact
 
-    def coverage(self, k: float = 2.0) -> float:
+    @property
+    def coverage(self) -> float:
+        """Share of quantum-head output entries (answered rows) within 2 reported σ of exact
+        (a number, as ``Result.coverage``); ``coverage_at(k)`` for another multiple."""
+        return self.coverage_at(2.0)
+
+    def coverage_at(self, k: float) -> float:
         """Share of quantum-head output entries (answered rows) within k reported σ of exact."""
         heads = self.quantum_heads
         if not heads:
