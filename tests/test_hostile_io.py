@@ -362,3 +362,8 @@ def test_dask_run_is_recorded_and_quiet_on_a_taken_port(tmp_path):
     assert "engine: batched on Dask (1 local worker)" in proc.stdout
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["dask"] == {"workers": 1, "scheduler": None} and run["engine"] == "batched on Dask (1 local worker)"
+
+
+def test_model_sentence_file_on_a_device_is_refused(tmp_path):
+    one_line(cli(["model", "--file", "/dev/zero"], tmp_path, limit_memory=True), "--file /dev/zero",
+             "character device")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from qac.artefacts.npz_guard import build_limit, load_npz
 from qac.bundle import read_manifest
