@@ -29,15 +29,17 @@ from qac.errors import ExecutionError, OutputError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "attention.yaml"
-AS_LIMIT = str(3 << 30)  # 3 GiB of address space: a guard that failed would die here, not swap
+AS_LIMIT = str(4 << 30)  # 4 GiB of address space (the bombs declare 8 GiB): a failed guard dies here, not swaps
 
 
 def cli(argv, cwd, *, stdin=None, timeout=60, limit_memory=False):
     command = [sys.executable, "-m", "qac.cli", *map(str, argv)]
-    if limit_memory:
+    env = None
+    if limit_memory:  # one BLAS/OpenMP thread: per-thread buffers on a many-core machine stay out of the budget
         command = ["prlimit", f"--as={AS_LIMIT}", *command]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.run(command, cwd=cwd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def one_line(proc, *needles: str) -> str:
