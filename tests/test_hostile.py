@@ -172,7 +172,8 @@ CATALOGUE = [
      "spec.yaml:4: compile.passes: pipeline: unknown pass 'normalise'; did you mean 'normalize'?"),
     # --- targets and options
     ("target-typo", GOOD, {}, [C, "spec.yaml", "--target", "ibm_brisbaen"],
-     "unknown target 'ibm_brisbaen'; did you mean 'ibm_brisbane'? run `qac targets` to list them"),
+     "unknown target 'ibm_brisbaen'; did you mean 'ibm_brisbane' (a snapshot: the real device is retired)? "
+     "run `qac targets` to list them"),
     ("target-unknown", GOOD, {}, [C, "spec.yaml", "--target", "zz_nothing"],
      "unknown target 'zz_nothing'; run `qac targets` to list them"),
     ("target-too-small", WIDE, {}, [C, "spec.yaml", "--target", "ibmq_athens"],
