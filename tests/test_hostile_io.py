@@ -130,12 +130,12 @@ def test_read_bounded_reads_at_most_limit_plus_one(tmp_path):
 
 
 def test_load_spec_on_a_fifo_returns_at_once(tmp_path):
-    from qac.errors import SpecError
-    from qac.spec.load import load_spec
-
-    os.mkfifo(tmp_path / "spec.yaml")
-    with pytest.raises(SpecError, match="FIFO"):
-        load_spec(tmp_path / "spec.yaml")
+    os.mkfifo(tmp_path / "spec.yaml")  # in a subprocess with a timeout: a FIFO read blocks forever
+    code = ("from qac.errors import SpecError\nfrom qac.spec.load import load_spec\n"
+            "try:\n    load_spec('spec.yaml')\nexcept SpecError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == ("spec.yaml: is a FIFO (named pipe), not a regular file; give the path of the "
+                                   "spec's .yaml file"), proc.stderr
 
 
 # ----------------------------------------------------------------------------- 2. traversal names
