@@ -114,7 +114,7 @@ def ideal_rows(compiled, encoding, estimator, n, d, shots_list, seeds) -> list[d
             refs.append(ref)
             out_err.append(result.error.ravel())
             out_sem.append(result.stderr.ravel())
-            cover.append(result.coverage(2.0))
+            cover.append(result.coverage)
         refs = np.concatenate(refs)
         analytic = estimator == "interference"
         bound = rms(np.sqrt((1 - refs**2) / shots)) if analytic else rms(np.concatenate(sems))
@@ -164,7 +164,7 @@ def noisy(section: Section, mode: str) -> None:
                          "inner RMS err": rms(est - ref), "shot-noise bound": bound,
                          "err / bound": rms(est - ref) / bound, "signal kept (fit est ≈ λ·c)": shrink,
                          "output RMS err": rms(result.error), "output predicted (RMS stderr)": rms(result.stderr),
-                         "2σ coverage": result.coverage(2.0)})
+                         "2σ coverage": result.coverage})
     section.data["noisy"] = rows
     section.data["mitigation"] = "available" if unavailable is None else f"not available in this build ({unavailable})"
     section.table(f"Device noise (the snapshots' Aer noise models, {shots} shots, one run each)",

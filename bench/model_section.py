@@ -18,7 +18,7 @@ def forward_row(label: str, seconds: float, records) -> dict:
     return {"forward": label, "wall s": seconds, "run s": sum(i.run_seconds for _, i in records),
             "compile s": sum(i.compile_seconds for _, i in records), "compiles": len(records),
             "pairs": sum(i.pairs for _, i in records),
-            "coverage 2σ": sum(i.coverage() * i.pairs for _, i in records) / max(1, sum(i.pairs for _, i in records))}
+            "coverage 2σ": sum(i.coverage * i.pairs for _, i in records) / max(1, sum(i.pairs for _, i in records))}
 
 
 def run(mode: str = "full") -> Section:

@@ -46,7 +46,7 @@ def main():
     for layer, info in backend.records:
         print(f"layer {layer}: {len(info.quantum_heads)} heads, {info.circuits} circuits, {info.shots_used} shots, "
               f"{info.two_qubit_gates} two-qubit gates; max |attention error| {float(info.error.abs().max()):.3g}, "
-              f"{100 * info.coverage(2.0):.1f}% of entries within 2 sigma")
+              f"{100 * info.coverage:.1f}% of entries within 2 sigma")
 
 
 if __name__ == "__main__":

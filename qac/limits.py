@@ -138,3 +138,15 @@ def check_range(Q, K, V, scale: float, heads: int = 1) -> None:
     if problem is not None:
         what, fix, at = problem
         raise SpecError(f"{at[0]}: {what}; {fix}")
+
+
+def available() -> int | None:
+    """Bytes the machine can still give (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -64,12 +64,32 @@ def _unknown(raw: str, key: str) -> TargetError:
             f"target {raw!r} needs qiskit-ibm-runtime's device snapshots; "
             "install qiskit-ibm-runtime or use target 'aer'"
         )
-    match = difflib.get_close_matches(key, _all_keys(), n=1, cutoff=0.6)
-    if match:
-        return TargetError(
-            f"unknown target {raw!r}; did you mean {_canonical(match[0])!r}? {_LIST_HINT}"
-        )
-    return TargetError(f"unknown target {raw!r}; {_LIST_HINT}")
+    return TargetError(f"unknown target {raw!r}; {_suggestion(key)}{_LIST_HINT}")
+
+
+def _suggestion(key: str) -> str:
+    """Close names, current devices first. A near-certain typo (similarity ≥ 0.85) is named even
+    when its device is retired, saying so; otherwise current names come first, and with none
+    close the current IBM devices are listed instead of a retired snapshot."""
+    close = []
+    for match in difflib.get_close_matches(key, _all_keys(), n=8, cutoff=0.6):
+        if (name := _canonical(match)) not in close:
+            close.append(name)
+    retired = {name for name in close if _get_canonical(name).status == "retired"}
+    current = [name for name in close if name not in retired and _get_canonical(name).status != "unknown"]
+    if close and difflib.SequenceMatcher(None, key, close[0]).ratio() >= 0.85:
+        best = close[0]
+        if best not in retired:
+            return f"did you mean {best!r}? "
+        other = next((name for name in current if name != best), None)
+        return (f"did you mean {best!r} (a snapshot: the real device is retired)"
+                f"{f' or the current {other!r}' if other else ''}? ")
+    if current:
+        return f"did you mean {current[0]!r}? "
+    if key.startswith(("ibm", "fake_")):
+        live = [name for name in names() if name.startswith("ibm") and get(name).status == "live"]
+        return f"current IBM devices include {', '.join(map(repr, live[:4]))}; " if live else ""
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def get(name: str | os.PathLike) -> TargetDescription:

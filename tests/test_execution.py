@@ -132,12 +132,12 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     np.testing.assert_allclose(exact.exact, reference_attention(Q, K, V, mask="causal"), atol=1e-12)
 
 
-def test_coverage_is_a_number_like_max_error_and_answers_for_other_multiples(example_spec):
-    """``max_error`` is a property; ``coverage`` is one too (the 2σ share), and calling it asks
-    for another multiple, so ``coverage()``/``coverage(2.0)`` of older callers still work."""
+def test_coverage_is_a_number_like_max_error_and_coverage_at_answers_for_other_multiples(example_spec):
+    """One meaning each: ``coverage`` is a number (the 2σ share, like ``max_error``), never a
+    function; ``coverage_at(k)`` is the k·σ share."""
     result = qac.compile(example_spec, "aer").run(shots=256, seed=2)
     inside = np.abs(result.error) <= result.stderr * np.array([[1.0]]) + 1e-12
-    assert isinstance(result.coverage, float) and isinstance(result.max_error, float)
-    assert result.coverage == result.coverage() == result.coverage(2.0) == np.mean(np.abs(result.error) <= 2 * result.stderr + 1e-12)
-    assert result.coverage(1.0) == np.mean(inside) <= result.coverage <= result.coverage(3.0)
+    assert type(result.coverage) is float and isinstance(result.max_error, float) and not callable(result.coverage)
+    assert result.coverage == result.coverage_at(2.0) == np.mean(np.abs(result.error) <= 2 * result.stderr + 1e-12)
+    assert result.coverage_at(1.0) == np.mean(inside) <= result.coverage <= result.coverage_at(3.0)
     assert f"{result.coverage:.3f}" == f"{float(result.coverage):.3f}" and 0 <= result.coverage <= 1

@@ -172,7 +172,8 @@ CATALOGUE = [
      "spec.yaml:4: compile.passes: pipeline: unknown pass 'normalise'; did you mean 'normalize'?"),
     # --- targets and options
     ("target-typo", GOOD, {}, [C, "spec.yaml", "--target", "ibm_brisbaen"],
-     "unknown target 'ibm_brisbaen'; did you mean 'ibm_brisbane'? run `qac targets` to list them"),
+     "unknown target 'ibm_brisbaen'; did you mean 'ibm_brisbane' (a snapshot: the real device is retired)? "
+     "run `qac targets` to list them"),
     ("target-unknown", GOOD, {}, [C, "spec.yaml", "--target", "zz_nothing"],
      "unknown target 'zz_nothing'; run `qac targets` to list them"),
     ("target-too-small", WIDE, {}, [C, "spec.yaml", "--target", "ibmq_athens"],
@@ -305,7 +306,7 @@ def test_bindings_holding_a_pickle_are_refused(tmp_path):
     np.savez(out / "bindings.npz", **{"h0_scores.values": np.array([[object()]], dtype=object)}, allow_pickle=True)
     proc = run_cli(["verify", "build"], tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("error: build/bindings.npz: cannot read the bindings (ValueError: ")
+    assert proc.stderr.startswith("error: build/bindings.npz: array 'h0_scores.values' holds Python objects")
     assert proc.stderr.endswith(f"; {REMAKE}\n") and proc.stderr.count("\n") == 1
 
 

@@ -154,14 +154,15 @@ def test_every_package_is_installed_by_pyproject():
 #: nothing below the CLI imports ``qac.cli``; the run path (``execution``, ``simulator``) never
 #: imports ``passes``, the pipeline or the compiler; ``report`` reads files only. ``qac`` (the
 #: root) is allowed where a module reads ``qac.__version__``; ``spec`` imports ``passes`` to parse
-#: a spec's ``passes:`` pipeline text when it is loaded.
+#: a spec's ``passes:`` pipeline text when it is loaded, and ``artefacts`` for the bounded read of
+#: every file qac opens (``artefacts.guards.read_bounded``).
 ALLOWED = {
     "qac.errors": set(),
     "qac.limits": {"qac.errors"},
     "qac.seeds": {"qac.limits"},
     "qac.kernels": {"qac.errors", "qac.ir"},
     "qac.ir": {"qac.errors", "qac.limits", "qac.kernels"},
-    "qac.spec": {"qac.errors", "qac.limits", "qac.kernels", "qac.passes"},
+    "qac.spec": {"qac.artefacts", "qac.errors", "qac.limits", "qac.kernels", "qac.passes"},
     "qac.targets": {"qac.errors", "qac.kernels", "qac.spec"},
     "qac.passes": {"qac.errors", "qac.ir", "qac.kernels", "qac.limits", "qac.seeds", "qac.targets"},
     "qac.simulator": {"qac.errors", "qac.kernels", "qac.seeds"},

@@ -87,7 +87,7 @@ def test_pack_needs_a_device():
 def test_packed_noisy_mitigated_run(d4_spec, packed):
     result = packed.run(noise=True, seed=3)
     assert result.mitigated and len(result.mitigation) == packed.copies(packed.template_of(packed.kernels[0]))
-    assert 0.85 <= result.coverage() <= 1.0
+    assert 0.85 <= result.coverage <= 1.0
 
 
 def test_an_explicit_copy_count_is_kept_or_refused_with_the_count_that_works(d4_spec):

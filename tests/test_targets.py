@@ -119,7 +119,7 @@ def test_unknown_name_did_you_mean():
         targets.get("ibm_brisbaen")
     message = str(info.value)
     assert "unknown target 'ibm_brisbaen'" in message
-    assert "did you mean 'ibm_brisbane'?" in message
+    assert "did you mean 'ibm_brisbane' (a snapshot: the real device is retired)?" in message
     assert "qac targets" in message and "\n" not in message
     with pytest.raises(TargetError, match="qac targets"):
         targets.get("no-such-machine-xyz")

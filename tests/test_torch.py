@@ -74,7 +74,7 @@ def test_quantum_pv_sampled_outputs_lie_within_their_error_bars():
         _, info = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(shots=2048, seed=seed, pv="quantum"),
                                return_result=True)
         assert info.result.error_method.endswith("through both stages (qac.execution.stage2_errorbars)")
-        hits.append(info.coverage(2.0))
+        hits.append(info.coverage)
     assert 0.85 <= sum(hits) / len(hits) <= 1.0, hits
     with pytest.raises(SpecError, match="pv must be"):
         qt.QuantumAttentionConfig(pv="both")
@@ -132,7 +132,7 @@ def test_gradients_are_the_exact_attention_gradients():
 def test_sampled_outputs_lie_within_their_error_bars():
     q, k, v = tensors(b=1, h=4, n=8, m=8, e=8, ev=4, seed=5)
     out, info = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(shots=2048, seed=3), return_result=True)
-    assert 0.85 <= info.coverage(2.0) <= 1.0
+    assert 0.85 <= info.coverage <= 1.0
     assert info.shots == 2048 and info.shots_used == 2048 * info.circuits and info.two_qubit_gates > 0
     again = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(shots=2048, seed=3))
     assert torch.equal(out, again)  # same input + seed, same output

@@ -50,7 +50,23 @@ def read_manifest(directory: str | Path, error: type[Exception] = OutputError) -
     except (ValueError, KeyError, TypeError) as exc:
         raise error(f"{path}: not a qac manifest ({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); "
                     f"{fix}") from None
+    check_file_names(manifest, directory, error)
     return manifest
+
+
+def check_file_names(manifest: dict, directory: Path, error: type[Exception]) -> None:
+    """Every file name manifest.json gives (``files.qasm``, each template's ``file``) is a plain
+    relative name inside DIR; anything else (``../x``, ``/etc/x``) is refused before it is read
+    or written anywhere."""
+    from qac.artefacts.guards import check_name
+
+    files = manifest.get("files", {})
+    qasm = files.get("qasm", []) if isinstance(files, dict) else files
+    names = [*(qasm if isinstance(qasm, list) else [qasm]),
+             *(t.get("file", "kernels/x.qasm") if isinstance(t, dict) else t for t in manifest["templates"])]
+    for name in names:
+        check_name(name, directory, error=error, where=f"{directory / 'manifest.json'}",
+                   fix="re-create the directory with `qac compile -o DIR --force`")
 
 
 # ----------------------------------------------------------------------------- the spec a loaded program has
@@ -195,16 +211,15 @@ def program_files(compiled) -> dict[str, bytes]:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    import zipfile
+def _read_npz(path: Path, manifest: dict) -> dict[str, np.ndarray]:
+    """The arrays of ``path``; its headers are checked first against what ``manifest`` describes
+    and the memory available (an archive declaring a huge array is never loaded)."""
+    from qac.artefacts.npz_guard import build_limit, load_npz
 
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: np.array(archive[key]) for key in archive.files}
+        return load_npz(path, limit=build_limit(manifest), error=OutputError, fix=RECOMPILE)
     except FileNotFoundError:
         raise OutputError(f"{path} is missing; {RECOMPILE}") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise OutputError(f"{path} is damaged ({type(exc).__name__}); {RECOMPILE}") from None
 
 
 def _read_qpy(path: Path) -> list:
@@ -353,8 +368,8 @@ def read(directory: str | Path, *, target=None) -> Build:
     if document.get("format") != BUNDLE_FORMAT:
         raise OutputError(f"{path} has format {document.get('format')!r}, which this qac does not read (it reads "
                           f"{BUNDLE_FORMAT}); update qac or {RECOMPILE}")
-    arrays = _read_npz(directory / "program.npz")
-    tables = _read_npz(directory / "bindings.npz")
+    arrays = _read_npz(directory / "program.npz", manifest)
+    tables = _read_npz(directory / "bindings.npz", manifest)
     isa, logical = _read_qpy(directory / "program.qpy"), _read_qpy(directory / "logical.qpy")
     try:
         program = _rebuild(document, arrays, tables, isa, logical)

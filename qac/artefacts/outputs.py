@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from qac.artefacts.guards import check_name, staging_file
 from qac.errors import OutputError
 
 #: Every file name qac writes at the top of a build or run directory (plus ``kernels/*.qasm``).
@@ -294,8 +295,14 @@ def is_qac_staging(name: str) -> bool:
 
 def write_file(path: Path, data: bytes) -> None:
     """Create ``path`` (it must not exist) with ``data``, flushed to disk, with the umask's mode."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    _write_fd(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), data)
+
+
+def _write_fd(fd: int, data: bytes, chmod=None) -> None:
+    """Write ``data`` to ``fd``, fsync and close it (``chmod``: give an ``mkstemp`` file the umask's mode)."""
     try:
+        if chmod is not None:
+            chmod(fd, 0o666 & ~user_umask())
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
@@ -316,6 +323,8 @@ def write_atomic(directory: str | os.PathLike, files: dict[str, bytes], *, force
     ``directory`` (replacing it, under ``check_replaceable``'s rules, with ``force``)."""
     given = Path(directory)
     check_replaceable(given, force=force)
+    for relative in files:  # names come from qac, or from a loaded build's manifest: never outside DIR
+        check_name(relative, None, error=OutputError, where=f"output directory {given}", fix="choose other names")
     directory = Path(os.path.abspath(given))  # "." and "dir/" get a real name and parent
     parent, name = directory.parent, directory.name
     replacing = directory.exists()
@@ -400,11 +409,11 @@ def _add_files(directory: Path, files: dict[str, bytes], *, remove: tuple[str, .
     staged: dict[str, Path] = {}
     try:
         for name, data in files.items():
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-            os.close(fd)
-            os.unlink(temp)
-            staged[name] = Path(temp)  # before writing: a failed write is cleaned up too
-            write_file(Path(temp), data)
+            check_name(name, directory, error=OutputError, where=f"output directory {directory}",
+                       fix="choose other names")
+            fd, temp = staging_file(directory, name)  # exclusive: a link planted there is never followed
+            staged[name] = temp  # before writing: a failed write is cleaned up too
+            _write_fd(fd, data, os.fchmod)
         for name in (*remove, *([last] if last in files else [])):
             if (directory / name).exists():
                 os.unlink(directory / name)

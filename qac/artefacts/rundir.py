@@ -27,7 +27,18 @@ RUN_FORMAT = 1
 def engine_label(result) -> str:
     """Which engine ran: its name, and for ``auto`` the engines it picked (``auto (batched)``)."""
     used = result.engine_metadata.get("engines") if result.engine == "auto" else None
-    return f"auto ({', '.join(used)})" if used else result.engine
+    label = f"auto ({', '.join(used)})" if used else result.engine
+    return label + dask_label(result.engine_metadata.get("dask"))
+
+
+def dask_label(dask: dict | None) -> str:
+    """`` on Dask (2 local workers)`` when the batched engine's chunks ran on Dask, else ``""``."""
+    if not dask:
+        return ""
+    count = dask.get("workers")
+    workers = "worker" if count == 1 else "workers"
+    where = f"local {workers}" if dask.get("scheduler") is None else f"{workers} at {dask['scheduler']}"
+    return f" on Dask ({count} {where})" if count else f" on Dask ({where})"
 
 
 def exact_scores(spec) -> np.ndarray:
@@ -131,6 +142,8 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
     }
     if result.mitigated:
         manifest["errors"]["raw_output"] = error_summary(result.raw_error, result.raw_stderr)
+    if result.engine_metadata.get("dask"):  # the batched engine's chunks ran on Dask: how many workers
+        manifest["dask"] = result.engine_metadata["dask"]
     if getattr(result, "error_method", None):  # which method made the error bars
         manifest["error_method"] = result.error_method
     if (device := runtime_record(result)) is not None:  # a device run: its noise, backend and jobs

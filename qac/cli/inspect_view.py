@@ -114,6 +114,13 @@ def _directory_report(directory: Path, manifest: dict, *, precision: float, qasm
             "account": _account(shape, kernels, spec["shots"]), "qasm": qasm, "cost": manifest.get("cost"), "ir": []}
 
 
+def ratio_text(ratio: float) -> str:
+    """``11,815x`` (not ``11,815.385x``, which reads as eleven million), ``3.2x``, ``0.045x``."""
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.2g}x" if ratio < 1 else f"{ratio:.1f}x"
+
+
 def render(report: dict, out, *, print_after_all: bool = False, show_qasm: bool = False) -> None:
     """Print a report with rich tables on ``out`` (a rich Console)."""
     from rich.table import Table
@@ -152,7 +159,7 @@ def render(report: dict, out, *, print_after_all: bool = False, show_qasm: bool 
     out.print(f"honest account: classical attention costs {a['classical_flops']:,} FLOPs; the quantum kernels run "
               f"{a['circuits']:,} circuits x {a['shots_per_circuit']:,} shots = {a['shots_total']:,} shots and "
               f"{a['gate_applications']:,} gate applications ({a['two_qubit_gate_applications']:,} two-qubit), "
-              f"{a['ratio_gate_applications_to_flops']:,}x the FLOPs", markup=False)
+              f"{ratio_text(a['ratio_gate_applications_to_flops'])} the FLOPs", markup=False)
     if show_qasm and report["qasm"]:
         out.print(f"[bold]// OpenQASM 3 of kernel {report['qasm']['kernel']}[/bold]")
         out.print(report["qasm"]["text"], markup=False)

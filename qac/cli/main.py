@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from qac.cli.stops import Terminated, closed_pipe, sigterm_as_interrupt
 from qac.execution.engines import DEFAULT_ENGINE, ENGINES
 from qac.kernels import choices
 from qac.runtime.service import RUNTIMES
@@ -23,26 +24,17 @@ TARGET_HELP = "target name (see `qac targets`) or a device YAML file; default: a
 REPORT_LINE = "qac hit an internal error (a bug): please report it with the command and the traceback above"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what ``timeout``, CI and ``docker stop`` send), raised where the program is, so
-    the same cleanup runs as for Ctrl-C: staging removed, one line, exit 143."""
+def shown_dir(output) -> str:
+    """``build/`` for -o build and -o build/ alike (never ``build//``)."""
+    text = str(output).rstrip("/") or "/"
+    return text if text.endswith("/") else text + "/"
 
 
-def _on_sigterm(signum, frame):
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the cleanup it starts is not cut short
-    raise Terminated()
-
-
-def sigterm_as_interrupt():
-    """Install the SIGTERM handler (main thread only); returns the previous handler."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _on_sigterm)
+def note_retired(target) -> None:
+    """One note on stderr when the real device behind a snapshot is retired."""
+    if getattr(target, "status", None) == "retired":
+        click.echo(f"note: the real {target.name} is retired; this compiles against its last calibration snapshot "
+                   f"(run it on the simulator; `qac targets` lists the current devices)", err=True)
 
 
 def handle_errors(command):
@@ -57,7 +49,9 @@ def handle_errors(command):
 
         previous = sigterm_as_interrupt()
         try:
-            return command(*args, **kwargs)
+            value = command(*args, **kwargs)
+            sys.stdout.flush()  # a reader that went away is seen here, not in the interpreter's last flush
+            return value
         except QacError as exc:
             if debug:
                 raise
@@ -67,6 +61,8 @@ def handle_errors(command):
             what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
             click.echo(f"error: {what}; {getattr(exc, 'qac_note', None) or 'nothing was written'}", err=True)
             sys.exit(143 if isinstance(exc, Terminated) else 130)
+        except BrokenPipeError:
+            closed_pipe()
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own usage errors and exits
         except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
@@ -145,7 +141,10 @@ def console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, width=width, file=stream)
+    out = Console(stderr=stderr, highlight=False, width=width, file=stream)
+    if not stderr:
+        out.on_broken_pipe = closed_pipe  # rich's own exits 1; a reader that stopped (`| head`) is not an error
+    return out
 
 
 def resources_table(compiled):
@@ -208,6 +207,7 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
     import qac
 
     compiled = qac.compile(spec, target, seed=seed, passes=passes, keep_snapshots=print_after_all, pv=pv)
+    note_retired(compiled.target)
     out = console()
     if print_after_all:
         for name, text in compiled.snapshots:
@@ -223,8 +223,8 @@ def compile_command(spec, target, output, force, seed, passes, print_after_all, 
             raise SystemExit(1)  # nothing is written for a program that failed verification
     if output:
         compiled.save(output, force=force)
-        out.print(f"wrote {output}/ (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
-                  f"`qac run {output}` runs it)", markup=False)
+        out.print(f"wrote {shown_dir(output)} (kernels/*.qasm, program.qpy, bindings.npz, manifest.json, program.json/.npz; "
+                  f"`qac run {shown_dir(output)}` runs it)", markup=False)
 
 
 @main.command("run")
@@ -282,6 +282,10 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
         raise ExecutionError("--runtime runs on the device: drop --noise/--workers/--scheduler (the device is the noise)")
     if spec is None:
         raise click.UsageError("give SPEC (an attention.yaml or a build DIR), or --resume RUN_DIR")
+    if workers is not None or scheduler is not None:  # before compiling: alternatives, one worker a core
+        from qac.execution.engines import check_workers
+
+        check_workers(workers, scheduler)
     if scheduler is not None:  # a bad or dead address: one line before compiling
         from qac.execution.batched import check_scheduler_address
 
@@ -319,6 +323,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
     if not build:
         compiled = qac.compile(spec, target or "aer", seed=seed, pv=pv)
+        note_retired(compiled.target)
     if output and not hardware:
         from qac.artefacts.rundir import check_same_build
 
@@ -368,7 +373,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     if result.engine_path:
         out.print(f"engine path: {result.engine_path}", markup=False)
     out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
-              f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
+              f"entries within 2 sigma: {100 * result.coverage:.0f}%", markup=False)
     if result.mitigated:
         raw_error = float(np.max(np.abs(result.raw_error))) if result.raw_error.size else 0.0
         raw_cover = float(np.mean(np.abs(result.raw_error) <= 2 * result.raw_stderr + 1e-12)) if result.raw_error.size else 1.0
@@ -394,7 +399,7 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
 
         write_run(output, compiled, result, seed=options.seed,
                   mitigation=result.mitigated, run_seconds=run_seconds, force=force)
-        out.print(f"wrote {output}/ (the build, result.npz, run.json, timings.json)", markup=False)
+        out.print(f"wrote {shown_dir(output)} (the build, result.npz, run.json, timings.json)", markup=False)
     if with_report:
         from qac.report import write_report
 

@@ -41,8 +41,6 @@ def model_command(sentences, sentence_file, model_dir, layers, heads, target, no
     similarities next to the exact ones; and the hardware cost (circuits, shots, two-qubit gates,
     an estimated device time with the numbers it assumed).
     """
-    from pathlib import Path
-
     from qac.errors import SpecError
     from qac.torch import require_torch
     from qac.torch.config import QuantumAttentionConfig
@@ -53,10 +51,18 @@ def model_command(sentences, sentence_file, model_dir, layers, heads, target, no
                                     layers=layers, heads=heads, pv=pv)
     texts = list(sentences)
     if sentence_file:
+        from qac.artefacts.guards import NotRegular, read_bounded
+
+        limit = 16 << 20  # sentences for a model run: far more than a run can take
         try:
-            texts += [line.strip() for line in Path(sentence_file).read_text().splitlines() if line.strip()]
+            raw = read_bounded(sentence_file, limit)
+        except NotRegular as exc:
+            raise SpecError(f"--file {sentence_file} is a {exc.kind}, not a regular file; give a text file") from None
         except OSError as exc:
             raise SpecError(f"cannot read --file {sentence_file}: {exc.strerror}") from None
+        if len(raw) > limit:
+            raise SpecError(f"--file {sentence_file} is more than {limit} bytes; give fewer sentences")
+        texts += [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
     texts = texts or list(EXAMPLE_SENTENCES)
     require_torch()
     from qac.torch.model import run

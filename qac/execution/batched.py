@@ -115,6 +115,7 @@ class BatchedEngine:
         self.workers, self.scheduler, self.progress = workers, scheduler, progress
         self.metadata: dict = {}
         self._dask = None  # (client, cluster) while a run uses them; ``close`` ends them
+        self._dask_ran = None  # {"workers": n, "scheduler": address or None} once chunks ran on Dask
 
     def supports(self, circuit, noise_model=None) -> tuple[bool, str]:
         from qac.simulator import supports
@@ -170,7 +171,8 @@ class BatchedEngine:
             if self.progress is not None:
                 self.progress(done, total)
         self.metadata = {"engine": "batched", "chunk_rows": CHUNK_ROWS, "rows": total,
-                         "simulator_calls": calls, "workers": self.workers or (None if self.scheduler is None else "cluster")}
+                         "simulator_calls": calls, "workers": self.workers or (None if self.scheduler is None else "cluster"),
+                         "dask": self._dask_ran}
         return results
 
     def _map(self, tasks):
@@ -183,7 +185,9 @@ class BatchedEngine:
         if self._dask is None:
             self._dask = _dask_client(self.workers, self.scheduler)
         client = self._dask[0]
-        window = IN_FLIGHT * max(1, self.workers or len(client.scheduler_info().get("workers", {})) or 1)
+        count = self.workers or len(client.scheduler_info().get("workers", {}))
+        self._dask_ran = {"workers": count, "scheduler": self.scheduler}
+        window = IN_FLIGHT * max(1, count or 1)
         shared: dict = {}
 
         def once(item):
@@ -352,8 +356,9 @@ def _dask_client(workers: int | None, scheduler: str | None):
                                      f"{DASK_TIMEOUT:g} s); start one with `dask worker {scheduler}` or use --workers N"
                                      ) from None
         return client, None
+    # no dashboard; the scheduler's HTTP routes on any free port (its default 8787 warns when taken)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1", silence_logs=50)
+                           host="127.0.0.1", silence_logs=50, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     return Client(cluster), cluster
 
 
@@ -401,7 +406,8 @@ class AutoEngine:
                     results[k] = counts
         reasons = sorted({why for chosen, why in choices if chosen == "aer"})
         used = sorted({chosen for chosen, _ in choices})
-        self.metadata = {"engine": "auto", "engines": used, "aer_because": reasons}
+        self.metadata = {"engine": "auto", "engines": used, "aer_because": reasons,
+                         "dask": self.batched.metadata.get("dask") if "batched" in used else None}
         if "batched" in used:
             self.metadata["simulator_calls"] = self.batched.metadata.get("simulator_calls")
         return results

@@ -98,6 +98,13 @@ def per_copy_counts(entry, rows: int, k: int, bits: int, label: str) -> np.ndarr
     return out
 
 
+def _entries(counts) -> list:
+    """One entry per PUB: a single ``SamplerPubResult`` (a one-PUB program's job) is taken as a list of one."""
+    from qiskit.primitives import PubResult
+
+    return [counts] if isinstance(counts, PubResult) else list(counts)
+
+
 def decode_counts(compiled, counts, *, noise: bool = False, seed: int | None = None):
     """See the module docstring; ``noise`` only records whether the sampler was noisy; ``seed``
     (default: the program's, as ``run``'s) is the run seed the counts stand for: error bars drawn
@@ -106,7 +113,7 @@ def decode_counts(compiled, counts, *, noise: bool = False, seed: int | None = N
 
     program = compiled.program
     kernels = list(compiled.kernels)
-    counts = list(counts)
+    counts = _entries(counts)
     if len(counts) != len(kernels):
         raise ExecutionError(f"got counts for {len(counts)} PUBs, but the program has {len(kernels)} "
                              f"(one per kernel of prog.pubs(): {', '.join(k.name for k in kernels)})")

@@ -57,6 +57,7 @@ def make(name: str, *, workers: int | None = None, scheduler: str | None = None,
         from qac.errors import ExecutionError
 
         raise ExecutionError(f"unknown engine {name!r}; engines: {', '.join(sorted(ENGINES))}")
+    check_workers(workers, scheduler, cores=False)  # the API may oversubscribe (tests do); the CLI caps
     if workers is None and scheduler is None and progress is None:
         return ENGINES[name]
     if name == "aer":
@@ -69,3 +70,22 @@ def make(name: str, *, workers: int | None = None, scheduler: str | None = None,
 
     batched = BatchedEngine(workers=workers, scheduler=scheduler, progress=progress)
     return batched if name == "batched" else AutoEngine(batched, ENGINES["aer"])
+
+
+def check_workers(workers, scheduler, *, cores: bool = True) -> None:
+    """``--workers`` and ``--scheduler`` are alternatives; with ``cores``, local workers are at most
+    one a core (each is a process of ≈ 120 MB: the memory check counts them, ``WORKER_BYTES``)."""
+    import os
+
+    from qac.errors import ExecutionError
+
+    if workers is not None and scheduler is not None:
+        raise ExecutionError("--workers starts a local Dask cluster and --scheduler uses an existing one; "
+                             "pass one of them, not both")
+    if cores and workers is not None and not isinstance(workers, bool) and isinstance(workers, int) and workers > 0:
+        cores = os.cpu_count() or 1
+        if workers > cores:
+            raise ExecutionError(f"--workers {workers} is more than the {cores} cores of this machine (one "
+                                 f"single-threaded worker a core); pass --workers {cores} or fewer, or "
+                                 f"--scheduler ADDRESS for a larger cluster")
+

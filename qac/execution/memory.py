@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qac.limits import available
+
 F8 = 8  # bytes of a float64 / int64
 
 #: binder: a BIND_ROWS chunk's gathered vectors, joint rows, tree levels and angles, ≈ 8 tables
@@ -42,6 +44,11 @@ PAIR_BYTES = F8 * (2 + 1 + 2 + 2 + 1 + 4)
 #: a noisy run's Aer NoiseModel of the whole device, built once and cached (measured under
 #: tracemalloc: ibm_fez, 156 qubits, 106 MB; ibm_brisbane, 127 qubits, 33 MB)
 NOISE_MODEL_BYTES_PER_QUBIT = 2**20
+#: one local Dask worker (``--workers N``): a process holding Python, numpy, Qiskit and the simulator
+#: (measured peak resident memory 116–121 MB a worker after a run, 2 workers, load 12; its scheduler
+#: ≈ 220 MB is counted once with the first worker)
+WORKER_BYTES = 120 * 10**6
+SCHEDULER_BYTES = 220 * 10**6
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class RunShape:
     draws: int  # bootstrap replicas
     device_qubits: int = 0  # the target's qubits when noisy (its noise model), else 0
     precision: bool = False  # a pilot, planning and refinement stages (``run(precision=…)``)
+    workers: int = 0  # local Dask workers this run starts (``--workers N``)
 
     @classmethod
     def of(cls, compiled, *, mitigation: bool | None = None, noise: bool = False, precision=None) -> RunShape:
@@ -143,33 +151,30 @@ def bound(shape: RunShape) -> dict[str, int]:
             binder = BINDER_TABLES * F8 * min(BIND_ROWS, k.pairs) * max(k.parameters, 2 * k.lanes)
             chunks = max(chunks, engine, binder)
     parts = {"bindings": tables, "pairs": pairs, "entries": entries, "head": int(head), "chunks": chunks,
-             "noise model": NOISE_MODEL_BYTES_PER_QUBIT * shape.device_qubits}
+             "noise model": NOISE_MODEL_BYTES_PER_QUBIT * shape.device_qubits,
+             "workers": (SCHEDULER_BYTES + WORKER_BYTES * shape.workers) if shape.workers else 0}
     parts["total"] = sum(parts.values())
     return parts
 
 
-def available() -> int | None:
-    """Bytes the machine can still give (Linux ``MemAvailable``), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def check(compiled, *, noise: bool = False, mitigation: bool | None = None, precision=None) -> int:
+def check(compiled, *, noise: bool = False, mitigation: bool | None = None, precision=None, workers: int = 0) -> int:
     """What the run still needs beyond the compiled program (its bound less the bindings tables,
     which are already held), or an ExecutionError (one line) when that exceeds what the machine
-    has available — refused up front, as ``qac.limits`` refuses shots, instead of swapping."""
+    has available — refused up front, as ``qac.limits`` refuses shots, instead of swapping.
+    ``workers``: the local Dask workers the run starts, ``WORKER_BYTES`` each."""
+    from dataclasses import replace
+
     from qac.errors import ExecutionError
 
-    parts = bound(RunShape.of(compiled, noise=noise, mitigation=mitigation, precision=precision))
+    shape = RunShape.of(compiled, noise=noise, mitigation=mitigation, precision=precision)
+    parts = bound(replace(shape, workers=int(workers or 0)))
     need = parts["total"] - parts["bindings"]
     free = available()
     if free is not None and need > free:
-        raise ExecutionError(f"this run needs up to {need / 1e9:.1f} GB (docs/engine.md \"Memory bound\") but the "
-                             f"machine has {free / 1e9:.1f} GB available; run fewer heads or tokens at once")
+        fits = (free - (need - parts["workers"]) - SCHEDULER_BYTES) // WORKER_BYTES
+        fix = (f"pass --workers {max(1, fits)} or fewer (each worker holds ≈ {WORKER_BYTES / 1e6:.0f} MB)"
+               if workers and fits >= 1 else "run fewer heads or tokens at once")
+        with_workers = f" with {workers} Dask workers" if workers else ""
+        raise ExecutionError(f"this run needs up to {need / 1e9:.1f} GB{with_workers} (docs/engine.md \"Memory "
+                             f"bound\") but the machine has {free / 1e9:.1f} GB available; {fix}")
     return need

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.errors import ExecutionError
-from qac.execution.engines import DEFAULT_ENGINE
+from qac.execution.engines import DEFAULT_ENGINE, check_workers
 from qac.limits import (
     DEFAULT_SHOTS,
     PILOT_SHOTS,
@@ -66,9 +66,7 @@ class RunOptions:
             raise ExecutionError(f"precision must be in (0, 1], not {precision!r}; "
                                  f"give the wanted standard error of the output, e.g. 0.01")
         mitigation = bool(noise) if mitigation is None else bool(mitigation)
-        if workers is not None and scheduler is not None:
-            raise ExecutionError("workers and scheduler are alternatives: --workers starts a local Dask cluster, "
-                                 "--scheduler uses a running one; give one of them")
+        check_workers(workers, scheduler, cores=False)  # the CLI caps by cores before it compiles
         common = dict(seed=seed, engine=engine, workers=workers, scheduler=scheduler)
         if exact:
             if noise or mitigation or precision is not None:

@@ -13,26 +13,6 @@ def share_within(error: np.ndarray, stderr: np.ndarray, k: float) -> float:
     return float(np.mean(np.abs(error) <= k * np.asarray(stderr) + 1e-12)) if error.size else 1.0
 
 
-class Coverage(float):
-    """The share of output entries within 2 reported standard errors of the exact value — a
-    number, like ``max_error`` — that also answers for another multiple: ``result.coverage``
-    is the 2σ share, ``result.coverage(3.0)`` the 3σ one (``result.coverage()`` = 2σ)."""
-
-    def __new__(cls, error: np.ndarray, stderr: np.ndarray):
-        share = super().__new__(cls, share_within(error, stderr, 2.0))
-        share._error, share._stderr = error, stderr
-        return share
-
-    def __call__(self, k: float = 2.0) -> float:
-        return share_within(self._error, self._stderr, k)
-
-    def __repr__(self) -> str:
-        return float.__repr__(self)
-
-    def __reduce__(self):
-        return Coverage, (self._error, self._stderr)
-
-
 @dataclass(frozen=True)
 class Result:
     """The attention output with its error bars, next to numpy's exact output.
@@ -86,7 +66,26 @@ class Result:
         return float(np.max(self.stderr)) if self.stderr.size else 0.0
 
     @property
-    def coverage(self) -> Coverage:
-        """Share of output entries within 2 reported standard errors of the exact value; call it
-        for another multiple k: ``coverage(3.0)``."""
-        return Coverage(self.error, self.stderr)
+    def coverage(self) -> float:
+        """Share of output entries within 2 reported standard errors of the exact value (a number,
+        like ``max_error``); ``coverage_at(k)`` for another multiple."""
+        return share_within(self.error, self.stderr, 2.0)
+
+    def coverage_at(self, k: float) -> float:
+        """Share of output entries within ``k`` reported standard errors of the exact value."""
+        return share_within(self.error, self.stderr, k)
+
+    def __repr__(self) -> str:
+        """A few lines: shape, target, shots, errors — not the arrays (they are fields: ``output``, ...)."""
+        n, dv = self.output.shape if self.output.ndim == 2 else (len(self.output), 1)
+        shots = "exact probabilities" if self.shots is None else f"{self.shots} shots/pair"
+        how = f"{'noisy' if self.noise else 'ideal'} {self.target}{', mitigated' if self.mitigated else ''}"
+        lines = [f"Result: attention output {n}x{dv} ({shots}, {how}, engine {self.engine})",
+                 f"  max |output - exact| = {self.max_error:.4g}   max sigma = {self.max_stderr:.4g}   "
+                 f"within 2 sigma: {100 * self.coverage:.0f}%",
+                 f"  {self.shots_used} shots in {self.circuits_run} circuits"
+                 + (f"; error bars: {self.error_method}" if self.error_method else ""),
+                 "  arrays: .output .stderr .exact .scores .scores_stderr (print(result.output) to see one)"]
+        return "\n".join(lines)
+
+    __str__ = __repr__

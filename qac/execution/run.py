@@ -46,7 +46,7 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
 def _run(compiled, options: RunOptions, engine) -> Result:
     o = options
     if not two_stage(compiled.program):  # the two-stage run's second table is not in the bound yet
-        memory.check(compiled, noise=o.noise, mitigation=o.mitigation, precision=o.precision)
+        memory.check(compiled, noise=o.noise, mitigation=o.mitigation, precision=o.precision, workers=o.workers or 0)
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 

@@ -38,13 +38,16 @@ GENERATOR = '<meta name="generator" content="qac report">'
 
 def refuse_foreign(path: Path) -> None:
     """A page replaces only an earlier qac report, never a user's file or a directory."""
+    from qac.artefacts.guards import NotRegular, read_bounded
     from qac.errors import OutputError
 
     if path.is_dir():
         raise OutputError(f"{path} is a directory; give -o the name of the HTML file to write, e.g. {path}/report.html")
     if path.exists():
         try:
-            head = path.read_bytes()[:4096].decode("utf-8", "replace")
+            head = read_bounded(path, 4096, allow_stdin=False)[:4096].decode("utf-8", "replace")
+        except NotRegular as exc:
+            raise OutputError(f"{path} is a {exc.kind}, not a file; choose another -o") from None
         except OSError as exc:
             raise OutputError(f"cannot read {path}: {exc.strerror}; choose another -o") from None
         if GENERATOR not in head:
@@ -53,16 +56,14 @@ def refuse_foreign(path: Path) -> None:
 
 def write_report(directory: str | Path, output: str | Path | None = None, *, target: str | None = None) -> Path:
     """Render DIR's report and write it atomically to ``output`` (default DIR/report.html)."""
+    from qac.artefacts.guards import write_staged
     from qac.errors import OutputError
 
     path = Path(output) if output is not None else Path(directory) / "report.html"
     refuse_foreign(path)
     text = render_report(directory, target=target)
-    staging = path.with_name(f".{path.name}.tmp")
-    try:
-        staging.write_text(text, encoding="utf-8")
-        staging.replace(path)
+    try:  # an exclusive staging file (unique name, O_EXCL): a link planted beside the page is never followed
+        write_staged(path, text.encode("utf-8"))
     except OSError as exc:
-        staging.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror}; choose another -o") from None
     return path

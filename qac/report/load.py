@@ -60,9 +60,19 @@ class Bundle:
         return "raw_output" in self.arrays
 
 
+MAX_JSON_BYTES = 1 << 30  # a manifest of the largest build qac compiles is far smaller
+
+
 def read_json(path: Path) -> dict:
+    from qac.artefacts.guards import NotRegular, read_bounded
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_bounded(path, MAX_JSON_BYTES, allow_stdin=False)
+        if len(raw) > MAX_JSON_BYTES:
+            raise ReportError(f"{path} is more than {MAX_JSON_BYTES} bytes, not a file qac wrote; {RERUN}")
+        data = json.loads(raw.decode("utf-8"))
+    except NotRegular as exc:
+        raise ReportError(f"{path} is a {exc.kind}, not a file qac wrote; {RERUN}") from None
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path} is damaged (not JSON: {exc.msg} at line {exc.lineno}); {RERUN}") from None
     except UnicodeDecodeError:
@@ -74,8 +84,13 @@ def read_json(path: Path) -> dict:
     return data
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
+def read_npz(path: Path, manifest: dict | None = None) -> dict[str, np.ndarray]:
+    """The arrays of ``path``, its headers checked first (``qac.artefacts.npz_guard``): against
+    what ``manifest`` describes when given, and the memory available."""
+    from qac.artefacts.npz_guard import build_limit, check_npz
+
     try:
+        check_npz(path, limit=None if manifest is None else build_limit(manifest), error=ReportError, fix=RERUN)
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
@@ -130,7 +145,7 @@ def load(directory: str | Path) -> Bundle:
         check_structure(path, "target", bundle.manifest["target"], TARGET_KEYS)
         check_structure(path, "templates", bundle.manifest["templates"], TEMPLATE_KEYS, many=True)
         check_structure(path, "kernels", bundle.manifest["kernels"], KERNEL_KEYS, many=True)
-        bundle.bindings = read_npz(directory / "bindings.npz")
+        bundle.bindings = read_npz(directory / "bindings.npz", bundle.manifest)
         if not (directory / "program.qpy").is_file():
             raise ReportError(f"{directory / 'program.qpy'} is missing; {RERUN}")
     if "run.json" in names:
@@ -142,7 +157,7 @@ def load(directory: str | Path) -> Bundle:
         check_structure(path, "errors", bundle.run["errors"], ("output",))
         for key, value in bundle.run["errors"].items():
             check_structure(path, f"errors.{key}", value, ERROR_KEYS)
-        bundle.arrays = read_npz(directory / "result.npz")
+        bundle.arrays = read_npz(directory / "result.npz", bundle.manifest)
         wanted = RUN_ARRAYS + (RAW_ARRAYS if bundle.run["mitigation"] else ())
         missing = [k for k in wanted if k not in bundle.arrays]
         if missing:

@@ -52,6 +52,19 @@ def write_file(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+MAX_JSON_BYTES = 256 << 20  # far above any manifest or record qac writes
+
+
+def read_json_bytes(path: Path) -> bytes:
+    """A manifest's or record's bytes, read bounded (never a device or FIFO planted in its place)."""
+    from qac.artefacts.guards import read_bounded
+
+    raw = read_bounded(path, MAX_JSON_BYTES, allow_stdin=False)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ValueError(f"more than {MAX_JSON_BYTES} bytes")
+    return raw
+
+
 def json_bytes(data) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
@@ -140,13 +153,16 @@ class RunDir:
             raise ExecutionError(f"{path} is not a qac run directory (no manifest.json); "
                                  f"start a run with -o {path}")
         try:
-            manifest = json.loads(manifest_path.read_text())
+            manifest = json.loads(read_json_bytes(manifest_path))
             if manifest.get("format") != FORMAT:
                 raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
             for key in ("qac_version", "target", "runtime", "seed", "digest", "jobs", "pubs"):
                 if key not in manifest:
                     raise ValueError(f"no {key!r}")
-        except (ValueError, UnicodeDecodeError) as exc:
+            for k, job in enumerate(manifest["jobs"]):  # job files are named from these: job-0003.json
+                if not isinstance(job, dict) or type(job.get("index")) is not int or job["index"] != k:
+                    raise ValueError(f"job {k} does not have index {k}")
+        except (ValueError, OSError, UnicodeDecodeError, AttributeError, TypeError) as exc:
             raise ExecutionError(f"{manifest_path} is corrupted ({exc}); restore it from a backup, "
                                  f"or start a new run with another -o (nothing was changed)") from None
         return cls(path, manifest)
@@ -171,9 +187,16 @@ class RunDir:
 
         with open(self.path / "pubs.qpy", "rb") as stream:
             circuits = qpy.load(stream)
-        with np.load(self.path / "values.npz") as arrays:
-            shots = arrays["shots"]
-            return [(c, arrays[f"pub_{k}"], int(shots[k])) for k, c in enumerate(circuits)]
+        arrays = self._load_npz(self.path / "values.npz")
+        shots = arrays["shots"]
+        return [(c, arrays[f"pub_{k}"], int(shots[k])) for k, c in enumerate(circuits)]
+
+    def _load_npz(self, path: Path) -> dict:
+        """An npz of this run directory, its headers checked against the memory available first."""
+        from qac.artefacts.npz_guard import load_npz
+
+        return load_npz(path, limit=None, error=ExecutionError,
+                        fix="restore it, or start a new run with another -o (nothing was changed)")
 
     # ------------------------------------------------------------------ job records
     def record_path(self, index: int) -> Path:
@@ -188,7 +211,7 @@ class RunDir:
         if not path.exists():
             return None
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(read_json_bytes(path))
             if record.get("index") != index or record.get("status") not in STATUSES:
                 raise ValueError("index or status missing or wrong")
             job = self.manifest["jobs"][index]
@@ -217,7 +240,19 @@ class RunDir:
         return done
 
     def read_counts(self, index: int) -> list[np.ndarray]:
-        with np.load(io.BytesIO(self.counts_path(index).read_bytes())) as arrays:
+        """A done job's counts (one array per slice), each slice's rows checked against the manifest."""
+        from qac.artefacts.npz_guard import check_npz
+
+        path = self.counts_path(index)
+        fix = f"delete {path.name} and its record {self.record_path(index).name} to run that job again"
+        slices = self.manifest["jobs"][index]["slices"]
+        shapes = check_npz(path, limit=None, error=ExecutionError, fix=fix)
+        for i, (_, start, stop) in enumerate(slices):
+            shape, dtype = shapes.get(f"slice_{i}", ((), None))
+            if len(shape) != 2 or shape[0] != stop - start or dtype is None or dtype.kind not in "iu":
+                raise ExecutionError(f"{path}: slice_{i} is not a ({stop - start}, outcomes) table of counts as the "
+                                     f"manifest says; {fix}")
+        with np.load(io.BytesIO(path.read_bytes())) as arrays:
             return [arrays[f"slice_{i}"] for i in range(len(arrays.files))]
 
     def records(self) -> list[dict | None]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from qac.artefacts.guards import NotRegular, read_bounded, regular_size
+
 Loc = tuple[Any, ...]
 
 
@@ -222,9 +224,14 @@ def read_located_yaml(path: Path, label: str, rules: YamlRules) -> tuple[dict, d
     try:
         if path.is_dir():
             raise error(f"{label}: is a directory, not a file; {rules.directory}")
-        if (size := path.stat().st_size) > rules.max_bytes:
+        if (size := regular_size(path) or 0) > rules.max_bytes:
             raise error(f"{label}: the file is {size} bytes; {rules.too_big.format(max_bytes=rules.max_bytes)}")
-        raw = path.read_bytes()
+        raw = read_bounded(path, rules.max_bytes)  # st_size is 0 for devices and pipes: never read them whole
+        if len(raw) > rules.max_bytes:
+            raise error(f"{label}: the file is more than {rules.max_bytes} bytes; "
+                        f"{rules.too_big.format(max_bytes=rules.max_bytes)}")
+    except NotRegular as exc:
+        raise error(f"{label}: is a {exc.kind}, not a regular file; {rules.directory}") from None
     except FileNotFoundError:
         raise error(f"{label}: {rules.not_found.format(cwd=os.getcwd())}") from None
     except OSError as exc:

@@ -50,7 +50,13 @@ class AttentionInfo:
     def error(self) -> torch.Tensor:
         return self.output - self.exact
 
-    def coverage(self, k: float = 2.0) -> float:
+    @property
+    def coverage(self) -> float:
+        """Share of quantum-head output entries (answered rows) within 2 reported σ of exact
+        (a number, as ``Result.coverage``); ``coverage_at(k)`` for another multiple."""
+        return self.coverage_at(2.0)
+
+    def coverage_at(self, k: float) -> float:
         """Share of quantum-head output entries (answered rows) within k reported σ of exact."""
         heads = self.quantum_heads
         if not heads:
@@ -120,6 +126,7 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
     ``return_result=True`` (σ per entry, shots, circuits, two-qubit gates, the qac ``Result``).
     """
     config = QuantumAttentionConfig() if config is None else config
+    _check_finite_inputs(query, key, value, attn_mask, scale)  # before the 3-D case: indices are the caller's
     if query.dim() == 3 and key.dim() == 3 and value.dim() == 3:
         out = attention(query[None], key[None], value[None], attn_mask, is_causal, scale, config=config,
                         return_result=return_result)
@@ -127,6 +134,8 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
     if query.dim() != 4 or key.dim() != 4 or value.dim() != 4:
         raise SpecError(f"query, key and value must be (B, H, L, E) tensors, not shapes "
                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    if (nothing := _nothing_to_estimate(query, key, value, attn_mask, is_causal, scale)) is not None:
+        return (nothing, _plain_info(nothing, query, key)) if return_result else nothing
     batch, heads, length, width = query.shape
     kv_heads = key.shape[1]
     if key.shape[0] != batch or value.shape[:3] != key.shape[:3] or key.shape[3] != width or heads % kv_heads:
@@ -157,6 +166,58 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
     info.output = output.detach()
     info.weights = info.weights.to(query.dtype)
     return (output, info) if return_result else output
+
+
+def _first_bad(tensor: torch.Tensor) -> tuple[tuple[int, ...], float] | None:
+    """The index and value of the first NaN or infinite entry (−inf allowed for masks), or None."""
+    bad = ~torch.isfinite(tensor)
+    if not bool(bad.any()):
+        return None
+    index = tuple(int(i) for i in torch.nonzero(bad)[0])
+    return index, float(tensor[index])
+
+
+def _check_finite_inputs(query, key, value, attn_mask, scale) -> None:
+    """qac returns finite figures or an error: NaN or infinite entries of query/key/value (named by
+    their index in the caller's tensor), a NaN or +inf float mask entry, and a non-finite ``scale``
+    are refused with one line (``SpecError``). Meta tensors hold no values and pass."""
+    if scale is not None and not math.isfinite(float(scale)):
+        raise SpecError(f"scale is {float(scale)}; give a finite scale, or None for 1/√E")
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        if isinstance(tensor, torch.Tensor) and not tensor.is_meta and (bad := _first_bad(tensor.detach())):
+            index, number = bad
+            raise SpecError(f"{name}{list(index)} is {number}; qac needs finite numbers in query, key and value "
+                            f"(no nan or inf)")
+    if isinstance(attn_mask, torch.Tensor) and attn_mask.dtype != torch.bool and not attn_mask.is_meta:
+        mask = attn_mask.detach()
+        bad = torch.isnan(mask) | torch.isposinf(mask)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in torch.nonzero(bad)[0])
+            raise SpecError(f"attn_mask{list(index)} is {float(mask[index])}; a float mask adds finite numbers to the "
+                            f"scores, or -inf to hide a key")
+
+
+def _nothing_to_estimate(query, key, value, attn_mask, is_causal, scale) -> torch.Tensor | None:
+    """What torch's SDPA returns when there is nothing to estimate — a zero-size batch, heads, L, S
+    or E (empty or exact outputs) or tensors on the ``meta`` device (shapes only) — else None."""
+    if not (query.is_meta or key.is_meta or value.is_meta or 0 in (*query.shape, *key.shape, *value.shape)):
+        return None
+    gqa = key.shape[1] not in (0, query.shape[1])
+    try:
+        return torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask,
+                                                                is_causal=is_causal, scale=scale, enable_gqa=gqa)
+    except (RuntimeError, ValueError) as exc:
+        raise SpecError(f"query {tuple(query.shape)}, key {tuple(key.shape)} and value {tuple(value.shape)} do not "
+                        f"fit ({' '.join(str(exc).split())[:120]})") from None
+
+
+def _plain_info(output: torch.Tensor, query, key) -> AttentionInfo:
+    """The ``AttentionInfo`` of a call that ran no circuit (``_nothing_to_estimate``)."""
+    batch, heads, length, keys = output.shape[0], output.shape[1], output.shape[2], key.shape[2]
+    weights = torch.zeros((batch, heads, length, keys), dtype=output.dtype, device=output.device)
+    return AttentionInfo(output=output.detach(), exact=output.detach(), stderr=torch.zeros_like(output),
+                         weights=weights, quantum_heads=[], answered=torch.zeros((batch, heads, length), dtype=torch.bool),
+                         shots=None)
 
 
 def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_value: float,

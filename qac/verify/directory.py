@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from qac.artefacts.bundle import read_manifest
+from qac.artefacts.npz_guard import build_limit, load_npz
 from qac.verify.checkers import DEFAULT_ROWS, DEFAULT_TIMEOUT, verify_program
 from qac.verify.qasm import verify_qasm_files
 from qac.verify.report import Report, VerifyInputError
@@ -44,9 +43,9 @@ def load_directory(directory: str | Path) -> tuple[dict, dict, list, dict]:
     if not len(isa_list) == len(logical_list) == len(templates):
         raise VerifyInputError(f"{directory}: the manifest lists {len(templates)} templates but program.qpy holds "
                                f"{len(isa_list)} and logical.qpy {len(logical_list)}; {fix}")
-    try:
-        with np.load(_need(directory, "bindings.npz"), allow_pickle=False) as archive:
-            tables = {key: np.array(archive[key]) for key in archive.files}
+    try:  # headers first: an archive declaring more than the manifest describes is never loaded
+        tables = load_npz(_need(directory, "bindings.npz"), limit=build_limit(manifest), error=VerifyInputError,
+                          fix=fix)
     except VerifyInputError:
         raise
     except Exception as exc:
