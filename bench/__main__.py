@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory]``
+"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory,training]``
 
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
@@ -20,17 +20,18 @@ from pathlib import Path
 
 from bench.common import Section, machine, versions
 
-SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory")
+SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory",
+            "training")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def modules():
     from bench import (accuracy, compile_time, cost, coverage, endtoend, engine_section, memory, model_section,
-                       pv_section, throughput)
+                       pv_section, throughput, training)
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
             "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,
-            "coverage": coverage, "memory": memory}
+            "coverage": coverage, "memory": memory, "training": training}
 
 
 def doc_paragraphs(doc: str) -> str:
