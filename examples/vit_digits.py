@@ -7,7 +7,7 @@ attention score estimated on circuits in the forward pass (``qac.torch.training.
 straight-through gradients, no gradient circuits), and evaluated the same way on a held-out test
 set (a seeded 75/25 split). Each seed sets the split, the initialisation and the batches.
 
-    python examples/vit_digits.py [--seeds 0 1 2] [--steps 100] [--batch 16] [--shots 256] [--noise] [--json]
+    python examples/vit_digits.py [--seeds 0 1 2] [--steps 200] [--batch 16] [--shots 256] [--noise] [--json]
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def interval(values) -> tuple[float, float]:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--shots", type=int, default=256)
     parser.add_argument("--noise", action="store_true", help="also train and evaluate on ibm_fez's noise model")
     parser.add_argument("--test-size", type=int, default=None, help="evaluate on the first N test images")

@@ -60,18 +60,20 @@ def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, prec
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
-        pilot_shots=None, engine=engines.DEFAULT_ENGINE, workers=None, scheduler=None, progress=None) -> Result:
+        pilot_shots=None, engine=engines.DEFAULT_ENGINE, workers=None, scheduler=None, progress=None,
+        weights_keep=None) -> Result:
     """See ``CompiledAttention.run``."""
     engine = resolve_engine(engine, workers=workers, scheduler=scheduler, progress=progress)
     try:
         return _run(compiled, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                    pilot_shots=pilot_shots, engine=engine)
+                    pilot_shots=pilot_shots, engine=engine, weights_keep=weights_keep)
     finally:
         if workers is not None or scheduler is not None:
             engine.close()  # the Dask workers this run started
 
 
-def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine) -> Result:
+def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine,
+         weights_keep=None) -> Result:
     shots, mitigation, precision, pilot_shots = check_options(
         compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
         pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
@@ -85,7 +87,7 @@ def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_sh
         return run_two_stage(compiled, exact=exact, shots=shots, noise_model=None if exact else noise_model_of(
             compiled, noise), seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
             precision=precision, pilot_shots=pilot_shots, engine=engine, sample=sample,
-            exact_estimates=exact_estimates)
+            exact_estimates=exact_estimates, weights_keep=weights_keep)
     if exact:
         return run_exact(compiled, engine)
     seed = compiled.spec.seed if seed is None else seed

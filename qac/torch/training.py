@@ -85,7 +85,7 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
         shape = (query.shape[0], query.shape[1], query.shape[2], key.shape[2])
         keep = keep_mask(shape, dropout_p, query.dtype, query.device)
     _, info = functional.attention(query, key, value, attn_mask, is_causal, scale, config=config, return_result=True,
-                                   **({} if keep is None else _keep_kwargs(keep)))
+                                   keep=keep)
     heads, kv_heads = query.shape[1], key.shape[1]
     if kv_heads != heads:
         key = key.repeat_interleave(heads // kv_heads, dim=1)
@@ -125,7 +125,3 @@ def _exact_with(query, key, value, visible, bias, scale_value, keep) -> torch.Te
     with torch.no_grad():
         weights = _graph_weights(query, key, visible, bias, scale_value, None, "exact")
         return torch.matmul(weights if keep is None else weights * keep, value)
-
-
-def _keep_kwargs(keep: torch.Tensor) -> dict:
-    return {"keep": keep}
