@@ -7,7 +7,9 @@ silently attends to padding. ``sdpa_mask`` gives boolean masks (True = attend) a
 an unpadded causal batch, so the backend honours ``module.is_causal`` (as transformers' sdpa does).
 
 Layers in ``config.layers`` run ``qac.torch.attention`` (its heads in ``config.heads``); the
-others run exact attention. Both return the weights, as transformers' eager backend does.
+others run exact attention. Both return the weights, as transformers' eager backend does. In
+``model.train()`` the module's attention dropout is applied as eager applies it, on the estimated
+probabilities (``qac.torch.training``).
 """
 
 from __future__ import annotations
