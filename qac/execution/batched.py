@@ -330,10 +330,13 @@ class AutoEngine:
     """The batched engine wherever it supports the PUB's circuit and noise model, else Aer."""
 
     name = "auto"
-
     def __init__(self, batched: BatchedEngine, fallback):
         self.batched, self.fallback = batched, fallback
         self.metadata: dict = {}
+        #: ideal unmitigated runs draw proven templates' data rows from the closed form
+        #: (``RunPlan.run``) — unless Dask workers or a scheduler were asked for: that asks for the
+        #: simulation to be spread, so every circuit is simulated there
+        self.closed_form = not (batched.workers or batched.scheduler)
 
     def close(self) -> None:
         self.batched.close()

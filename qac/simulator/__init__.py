@@ -44,12 +44,29 @@ MAX_BITS = 20
 #: forward pass grew this by one program a call (30 calls, 30 programs) and never let one go.
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
+_SUPPORTED: OrderedDict = OrderedDict()
+_CONTROLLER: list = []  # threadpoolctl's controller, built once (scanning the libraries costs ms)
 _LOWERING = threading.Lock()
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
     """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
-    Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why."""
+    Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why.
+    Cached per (circuit, noise model) object like the lowering (walking a circuit costs ms)."""
+    key = (id(circuit), id(noise_model))
+    with _LOWERING:
+        if key in _SUPPORTED:
+            _SUPPORTED.move_to_end(key)
+            return _SUPPORTED[key][2]
+    answer = _supports(circuit, noise_model)
+    with _LOWERING:
+        _SUPPORTED[key] = (circuit, noise_model, answer)  # keep both alive: ids stay unique
+        while len(_SUPPORTED) > PROGRAM_CACHE:
+            _SUPPORTED.popitem(last=False)
+    return answer
+
+
+def _supports(circuit, noise_model) -> tuple[bool, str]:
     from qac.simulator.lowering import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
@@ -116,12 +133,15 @@ def single_blas_thread():
     """BLAS on one thread while the engine runs: its products are tiny (K = 4…64), and
     OpenBLAS's spinning threads made a loaded 2-core machine 4–15× slower (measured)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual stack
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    with _LOWERING:
+        if not _CONTROLLER:  # one scan of the loaded libraries a process (≈ 6 ms each time otherwise)
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _probabilities(program, values, chunk) -> np.ndarray:
