@@ -13,6 +13,8 @@ loader the multiplexed RBS angles (m + δ, m − δ) = (θ_a, θ_b).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from qac.kernels.choices import SIGNED
@@ -45,7 +47,8 @@ def register_width(estimator: str, d: int, encoding: str = "binary") -> int:
     return ENCODINGS[encoding].width(d + (0 if SIGNED[estimator] else 1))
 
 
-def joint_program(num_qubits: int, tree: str = "routed"):
+@lru_cache(maxsize=None)  # immutable (frozen program, tuples) and rebuilt per kernel otherwise: 18% of a
+def joint_program(num_qubits: int, tree: str = "routed"):  # training step's time (issue 24's profile)
     """Binary interference's joint tree on log2 d + 1 qubits — ``routed`` (CNOTs on a heavy-hex
     shape) or ``star`` (the open Möttönen tree) — and its light cone from the branch (the top
     qubit): (program, kept operations, kept parameter indices)."""
