@@ -17,7 +17,8 @@ seed, then from copies of that model and optimizer ``--steps`` steps (batch ``--
 batches and dropout masks in every arm) that are classical, ideal-quantum (aer, 1024 shots) or
 noisy-quantum (ibm_fez noise model, readout-mitigated, 1024 shots) in the loop. Entity-level F1
 (exact span and type, over ``--test`` held-out tweets, those with an entity first): the classical
-model evaluated classically, ideal and noisy; each quantum-trained model in its own mode. The question: does training with the device's noise in the loop recover what the
+model evaluated classically, ideal and noisy; each quantum-trained model in its own mode. The
+question: does training with the device's noise in the loop recover what the
 noise costs a classically trained model?
 
     python examples/finetune_ner.py [--seeds 0 1 2] [--warmup 100] [--steps 8] [--test 20] [--json]

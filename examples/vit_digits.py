@@ -153,7 +153,8 @@ def main(argv=None) -> dict:
                  ("quantum (ibm_fez noisy) → same", dict(quantum=True, noise=True))]
     table = {}
     for label, kwargs in runs:
-        rows = [train(seed, steps=args.steps, shots=args.shots, test_size=args.test_size, batch=args.batch, **kwargs) for seed in args.seeds]
+        rows = [train(seed, steps=args.steps, shots=args.shots, test_size=args.test_size, batch=args.batch, **kwargs)
+                for seed in args.seeds]
         mean, half = interval([r["accuracy"] for r in rows])
         table[label] = {"mean": mean, "ci95": half, "runs": rows}
         if not args.json:
