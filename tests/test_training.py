@@ -190,7 +190,6 @@ def test_gpt2_train_mode_dropout_equals_eager_and_stays_causal():
     assert not torch.allclose(a[:, 5:], b[:, 5:])
 
 
-@pytest.mark.slow
 def test_gpt2_trains_in_train_mode_with_attention_dropout_through_the_backend():
     model = tiny_gpt2(pdrop=0.2)
     qt.register(qt.QuantumAttentionConfig(shots=256, layers="all", seed=1))
