@@ -33,6 +33,14 @@ NOISY_CHUNK_BYTES = 8 * 2**20
 #: 0.6 s at 7 qubits (d = 64) for rows 34× faster, but 12 s at 8 (d = 128, whose light cone
 #: covers all 4^8 coefficients) for rows only 1.2× faster.
 PAULI_QUBITS = 7
+#: Noisy components of more qubits, up to this many, run in the full Pauli basis without a light
+#: cone (``pauli_wide``: no 4^n index walks a step to plan, in-place rotations for rz), in chunks of
+#: ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits (ibm_fez
+#: binary d = 128): see docs/engine.md.
+WIDE_PAULI_QUBITS = 10
+#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): 5 rows at 8 qubits (measured on the
+#: d = 128 template: 1 and 8-row chunks 92–98 ms a row, 21 rows 102, 64 rows 134).
+WIDE_CHUNK_BYTES = 8 * 2**20
 #: A density-matrix chunk (3 × rows × 4^n × 16 bytes) this small stays in cache across its ~100
 #: passes (measured: 4 rows of a 4^6 state ran 5× faster than 256 rows).
 DENSITY_CHUNK_BYTES = 768 * 2**10
@@ -109,6 +117,7 @@ def rows_per_chunk(circuit, noise_model=None) -> int:
     from qac.simulator.pauli import pauli_plan
 
     rows = [NOISY_CHUNK_BYTES // (3 * 8 * pauli_plan(c, program.num_parameters).widest) if len(c.qubits) <= PAULI_QUBITS
+            else WIDE_CHUNK_BYTES // (3 * 8 * 4 ** len(c.qubits)) if len(c.qubits) <= WIDE_PAULI_QUBITS
             else DENSITY_CHUNK_BYTES // (3 * 16 * 4 ** len(c.qubits)) for c in program.components if c.clbits]
     return max(1, min(rows, default=1))
 
@@ -145,7 +154,7 @@ def single_blas_thread():
 
 
 def _probabilities(program, values, chunk) -> np.ndarray:
-    from qac.simulator import pauli
+    from qac.simulator import pauli, pauli_wide
     from qac.simulator.evolve import evolve, outcome_probabilities
 
     bits = program.bits
@@ -161,6 +170,8 @@ def _probabilities(program, values, chunk) -> np.ndarray:
                 continue  # unmeasured qubits: traced out
             if program.noisy and len(component.qubits) <= PAULI_QUBITS:
                 probs = pauli.probabilities(component, part, program.num_parameters)
+            elif program.noisy and len(component.qubits) <= WIDE_PAULI_QUBITS:
+                probs = pauli_wide.probabilities(component, part, program.num_parameters)
             else:
                 probs = outcome_probabilities(component, *evolve(component, part, program.noisy), program.noisy)
             # place the component's bits (most significant first) at their register axes
