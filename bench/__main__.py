@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory,forward]``
+"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory,forward,training]``
 
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
@@ -20,7 +20,7 @@ import bench.common  # noqa: F401  (sets the environment before anything imports
 from bench.common import Section, machine, versions
 
 SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory",
-            "forward")
+            "forward", "training")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,11 +37,12 @@ def modules():
         model_section,
         pv_section,
         throughput,
+        training,
     )
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
             "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,
-            "coverage": coverage, "memory": memory, "forward": forward}
+            "coverage": coverage, "memory": memory, "forward": forward, "training": training}
 
 
 def doc_paragraphs(doc: str) -> str:

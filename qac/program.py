@@ -150,7 +150,7 @@ class CompiledAttention:
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
             exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
             pilot_shots: int | None = None, engine: str | object = "auto", workers: int | None = None,
-            scheduler: str | None = None, progress=None, options=None):
+            scheduler: str | None = None, progress=None, options=None, weights_keep=None):
         """Run on an engine and reconstruct the attention output with error bars.
 
         Args:
@@ -178,9 +178,11 @@ class CompiledAttention:
             progress: a callable ``(rows done, rows in all)`` the batched engine calls per chunk.
             options: a ``qac.execution.options.RunOptions`` (``RunOptions.resolve(...)``) instead of
                 the keywords above: the record the CLI, ``qac.torch`` and the runtime build.
+            weights_keep: ``pv: quantum`` only: (heads, N, M) factors multiplying P̂ before it is
+                bound into the P·V circuits (attention dropout's scaled keep mask, ``qac.torch.training``).
         """
         from qac.execution.run import run
 
         return run(self, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
                    pilot_shots=pilot_shots, engine=engine, workers=workers, scheduler=scheduler, progress=progress,
-                   options=options)
+                   options=options, weights_keep=weights_keep)

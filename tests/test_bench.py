@@ -114,3 +114,19 @@ def test_pv_section_skips_without_its_script(monkeypatch, tmp_path):
     section = pv_section.run("tiny")
     assert section.targets == [(section.targets[0][0], None, "not measured: bench/pv.py absent")]
     assert section.notes and not section.tables
+
+
+def test_training_section_counts_the_peers_circuits_from_its_description():
+    """bench/training.py's rebuilt Smaldone et al. circuit: the Hadamard test's six controlled blocks
+    on 3 + 3 + 6 working qubits (a controlled-Ry and a Toffoli per qubit and layer), and the
+    per-step circuit counts of SPSA (2 × forward) and parameter shift (2 × 24 angles × forward)."""
+    from bench.training import PEER_PARAMETERS, peer_circuit, peer_circuits_per_step
+
+    ops = peer_circuit().count_ops()
+    assert ops["cry"] == 2 * (3 + 3 + 6) and ops["ccx"] == 2 * (3 + 3 + 6)
+    assert ops["ry"] == ops["cx"] == 3 + 3 + 6 and peer_circuit().num_qubits == 7
+    counts = peer_circuits_per_step(8, 16, 72)
+    assert counts["forward"] == 8 * 72 * 16 * 16
+    assert counts["spsa"] == 2 * counts["forward"] and PEER_PARAMETERS == 24
+    assert counts["parameter shift"] == 2 * 24 * counts["forward"]
+    assert peer_circuits_per_step(8, 16, 72, causal=True)["forward"] == 8 * 72 * 16 * 17 // 2

@@ -28,7 +28,7 @@ from qac.limits import PILOT_SHOTS
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
         pilot_shots=None, engine=DEFAULT_ENGINE, workers=None, scheduler=None, progress=None,
-        options: RunOptions | None = None) -> Result:
+        options: RunOptions | None = None, weights_keep=None) -> Result:
     """See ``CompiledAttention.run``: the keyword options, or one resolved ``RunOptions``."""
     if options is None:
         options = RunOptions.resolve(compiled.spec, shots=shots, noise=noise, seed=seed, exact=exact,
@@ -37,13 +37,13 @@ def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation
                                      pairs=sum(len(k.pairs) for k in compiled.kernels))
     engine = resolve_engine(options.engine, workers=options.workers, scheduler=options.scheduler, progress=progress)
     try:
-        return _run(compiled, options, engine)
+        return _run(compiled, options, engine, weights_keep)
     finally:
         if options.workers is not None or options.scheduler is not None:
             engine.close()  # the Dask workers this run started
 
 
-def _run(compiled, options: RunOptions, engine) -> Result:
+def _run(compiled, options: RunOptions, engine, weights_keep=None) -> Result:
     o = options
     if not two_stage(compiled.program):  # the two-stage run's second table is not in the bound yet
         memory.check(compiled, noise=o.noise, mitigation=o.mitigation, precision=o.precision, workers=o.workers or 0)
@@ -53,7 +53,8 @@ def _run(compiled, options: RunOptions, engine) -> Result:
         # this module's single-stage runners are handed over, so twostage does not import run
         return run_two_stage(compiled, exact=o.exact, shots=o.shots, noise_model=noise_model_of(compiled, o.noise),
                              seed=o.seed, mitigation=o.mitigation, precision=o.precision, pilot_shots=o.pilot_shots,
-                             engine=engine, sample=sample, exact_estimates=exact_estimates)
+                             engine=engine, sample=sample, exact_estimates=exact_estimates,
+                             weights_keep=weights_keep)
     if o.exact:
         return run_exact(compiled, engine)
     return run_sampled(compiled, shots=o.shots, noise=o.noise, seed=o.seed, mitigation=o.mitigation,

@@ -28,9 +28,12 @@ import numpy as np
 from qac.execution.errorbars import CHUNK_ENTRIES, DRAWS, softmax_rows
 
 
-def _weights(scores: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit rows p̂ of P = softmax(scores) over the visible keys, and the norms |p|."""
+def _weights(scores: np.ndarray, visible: np.ndarray, keep=None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows p̂ of P = softmax(scores) over the visible keys (times ``keep``, attention
+    dropout's mask, if given), and the norms |p|."""
     probs = softmax_rows(np.where(visible, scores, -np.inf))
+    if keep is not None:
+        probs = probs * keep
     norms = np.linalg.norm(probs, axis=-1, keepdims=True)
     units = np.divide(probs, norms, out=np.zeros_like(probs), where=norms > 0)
     return units, norms[..., 0]
@@ -54,7 +57,8 @@ def two_stage_head(stage1: dict, stage2: dict, *, rng: np.random.Generator, draw
     noise1 = np.where(visible, sem1, 0.0)
     noise2 = np.where(estimated, sem2, 0.0)
 
-    units, norms = _weights(gain * inner + bias, visible)
+    keep = stage1.get("keep")
+    units, norms = _weights(gain * inner + bias, visible, keep)
     plug_in = np.where(estimated, norms[:, None] * v_norms * np.clip(c2 + (units - bound) @ v_units.T, -1.0, 1.0), 0.0)
     stderr = np.zeros_like(plug_in)
     if not n or not m:
@@ -76,7 +80,8 @@ def two_stage_head(stage1: dict, stage2: dict, *, rng: np.random.Generator, draw
             replica = replica + np.einsum("bt,tnm->bnm", theta1, g1[:, sl])
         replica = np.clip(replica, -1.0, 1.0)
         bias_sl = bias if np.ndim(bias) == 0 else bias[None, sl]
-        r_units, r_norms = _weights(gain[None, sl] * replica + bias_sl, visible[None, sl])
+        r_units, r_norms = _weights(gain[None, sl] * replica + bias_sl, visible[None, sl],
+                                    None if keep is None else keep[None, sl])
         c = c2[None, sl] + (r_units - bound[None, sl]) @ v_units.T + noise2[None, sl] * z2
         if theta2 is not None:
             c = c + np.einsum("bt,tne->bne", theta2, g2[:, sl])

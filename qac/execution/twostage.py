@@ -45,14 +45,20 @@ def weights_of(scores: np.ndarray) -> np.ndarray:
     return softmax_rows(scores)
 
 
-def bind_weights(program, weights: np.ndarray):
-    """The stage-2 program: each P·V kernel's lhs rows set to P̂'s unit rows and bound by the binder."""
+def bind_weights(program, weights: np.ndarray, keep: np.ndarray | None = None):
+    """The stage-2 program: each P·V kernel's lhs rows set to P̂'s unit rows and bound by the binder.
+    ``keep`` (heads, N, M) multiplies P̂ first (attention dropout); a row it drops whole is bound as
+    its first key's unit row and weighs 0 (its norm)."""
+    if keep is not None:
+        weights = weights * keep
     module, view = program.module, stage_view(program, 2)
     kernels, bindings = [], dict(module.bindings)
     for kernel in view.module.plan.kernels:
         units, norms = binding.unit_rows(weights[kernel.head], kernel.d_pad)
         rows = np.unique(kernel.pairs[:, 0])
-        if np.any(norms[rows] == 0):
+        if keep is not None:
+            units[norms == 0, 0] = 1.0  # dropped whole: any unit row binds; its norm 0 zeroes the output
+        if keep is None and np.any(norms[rows] == 0):
             raise InternalError(f"{kernel.name}: a row of P with visible keys came out zero")
         kernel = replace(kernel, lhs_units=units, lhs_norms=norms, lhs_angles=None, rhs_angles=None)
         old = module.bindings[kernel.name]
@@ -66,7 +72,7 @@ def bind_weights(program, weights: np.ndarray):
     return replace(program, module=replace(module, plan=plan, bindings=bindings))
 
 
-def outputs(program, view1, view2, first: dict, second: dict, *, rng) -> tuple[np.ndarray, np.ndarray]:
+def outputs(program, view1, view2, first: dict, second: dict, *, rng, keep=None) -> tuple[np.ndarray, np.ndarray]:
     """(output, σ) with heads on the feature axis, from per-kernel estimates of both stages."""
     graph = program.module.plan.graph
     by_head = {k.head: k for k in view1.module.plan.kernels}
@@ -80,7 +86,8 @@ def outputs(program, view1, view2, first: dict, second: dict, *, rng) -> tuple[n
         estimated[k2.pairs[:, 0], k2.pairs[:, 1]] = True
         o, s = two_stage_head(
             {"inner": inner, "sem": sem, "lhs_norms": k1.lhs_norms, "rhs_norms": k1.rhs_norms, "visible": k1.visible,
-             "scale": scale, "bias": getattr(k1, "bias", None), "gradient": g1, "covariance": c1},
+             "scale": scale, "bias": getattr(k1, "bias", None), "gradient": g1, "covariance": c1,
+             "keep": None if keep is None else keep[k2.head]},
             {"c2": c2, "sem": sem2, "estimated": estimated, "bound": k2.lhs_units[:, :k2.d],
              "v_units": k2.rhs_units[:, :k2.d], "v_norms": k2.rhs_norms, "gradient": g2, "covariance": cov2},
             rng=rng)
@@ -90,7 +97,7 @@ def outputs(program, view1, view2, first: dict, second: dict, *, rng) -> tuple[n
 
 
 def run_two_stage(compiled, *, exact: bool, shots, noise_model, seed: int, mitigation: bool, precision,
-                  pilot_shots, engine, sample, exact_estimates) -> Result:
+                  pilot_shots, engine, sample, exact_estimates, weights_keep=None) -> Result:
     """See ``CompiledAttention.run``; the stages are described in the module docstring. ``sample``
     and ``exact_estimates`` are ``qac.execution.run``'s single-stage runners (passed in: no cycle)."""
     program = compiled.program
@@ -98,9 +105,10 @@ def run_two_stage(compiled, *, exact: bool, shots, noise_model, seed: int, mitig
     if exact:
         first = exact_estimates(view1, engine)
         r1 = reconstruct(view1, first)
-        view2 = bind_weights(program, weights_of(r1.scores))
+        view2 = bind_weights(program, weights_of(r1.scores), weights_keep)
         second = exact_estimates(view2, engine)
-        output, stderr = outputs(program, view1, view2, first, second, rng=np.random.default_rng(0))
+        output, stderr = outputs(program, view1, view2, first, second, rng=np.random.default_rng(0),
+                                 keep=weights_keep)
         return Result(output=output, stderr=np.zeros_like(output), exact=compiled.exact, scores=r1.scores,
                       scores_stderr=r1.scores_stderr, inner_products={**r1.inner_products, **pairs_of(view2, second)},
                       shots=None, noise=False, target=compiled.target.name,
@@ -108,7 +116,7 @@ def run_two_stage(compiled, *, exact: bool, shots, noise_model, seed: int, mitig
                       engine=engine_label(engine))
     return run_sampled_two_stage(compiled, view1, shots=shots, noise_model=noise_model, seed=seed,
                                  mitigation=mitigation, precision=precision, pilot_shots=pilot_shots, engine=engine,
-                                 sample=sample)
+                                 sample=sample, weights_keep=weights_keep)
 
 
 def pairs_of(view, estimated: dict) -> dict:
@@ -129,7 +137,7 @@ def stage_table(program, view1, view2, plans=None) -> dict:
 
 
 def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int, mitigation: bool, precision,
-                          pilot_shots, engine, sample) -> Result:
+                          pilot_shots, engine, sample, weights_keep=None) -> Result:
     program, circuits = compiled.program, compiled.execution_circuits
     noise = noise_model is not None
     kind = "mitigated" if mitigation else "raw"
@@ -139,7 +147,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
                                                  engine=engine)
     pick = {name: {k: None if e is None else getattr(e, name) for k, e in est1.items()} for name in ("raw", kind)}
     r1 = {name: reconstruct(view1, pick[name]) for name in pick}
-    view2 = bind_weights(program, weights_of(r1[kind].scores))
+    view2 = bind_weights(program, weights_of(r1[kind].scores), weights_keep)
     plan2, est2, report2, alloc2 = sample_stage2(view2, circuits, shots=first,
                                                  noise_model=noise_model, seed=seed,
                                                  mitigation=mitigation, precision=split, engine=engine, sample=sample)
@@ -147,7 +155,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
     results = {}
     for name in ("raw", kind):
         results[name] = outputs(program, view1, view2, pick[name], second[name],
-                                rng=errorbars.bootstrap_rng(seed, f"stage2_{name}"))
+                                rng=errorbars.bootstrap_rng(seed, f"stage2_{name}"), keep=weights_keep)
     (output, stderr), (raw_output, raw_stderr) = results[kind], results["raw"]
     c1, used1 = plan1.device_cost()
     c2, used2 = plan2.device_cost()

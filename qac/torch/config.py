@@ -56,6 +56,7 @@ class QuantumAttentionConfig:
     estimator: str = "interference"
     optimization_level: int = 1
     pv: str = "classical"  # "quantum": O = P·V on circuits too (two-stage runs, docs/kernels.md)
+    backward: str = "exact"  # straight-through Jacobian at the exact scores, or "estimated" (qac.torch.training)
 
     def __post_init__(self):
         object.__setattr__(self, "layers", _indices(self.layers, "layers"))
@@ -68,6 +69,8 @@ class QuantumAttentionConfig:
             raise SpecError(f"seed must be from 0 to 4294967295, not {self.seed}")
         if self.pv not in ("classical", "quantum"):
             raise SpecError(f"pv must be 'classical' or 'quantum', not {self.pv!r}")
+        if self.backward not in ("exact", "estimated"):
+            raise SpecError(f"backward must be 'exact' or 'estimated', not {self.backward!r}")
         if self.exact and (self.noise or self.precision is not None):
             raise SpecError("exact=True uses noiseless infinite-shot probabilities; drop noise/precision or exact")
 

@@ -109,9 +109,16 @@ def _run_options(config: QuantumAttentionConfig, compiled):
                               pairs=sum(len(k.pairs) for k in compiled.kernels))
 
 
+def _keep_kwargs(keep, chosen: list[int], blocks: int, length: int) -> dict:
+    """``run(weights_keep=...)``: the chosen heads' dropout factors as (blocks, L, S), b-major."""
+    if keep is None:
+        return {}
+    return {"weights_keep": keep.detach().to("cpu", torch.float64)[:, chosen].reshape(blocks, length, -1).numpy()}
+
+
 def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
               is_causal: bool = False, scale: float | None = None, *, config: QuantumAttentionConfig | None = None,
-              return_result: bool = False):
+              return_result: bool = False, keep: torch.Tensor | None = None):
     """Scaled dot-product attention with every query·key score estimated on quantum circuits.
 
     The semantics of ``torch.nn.functional.scaled_dot_product_attention``: query (B, H, L, E),
@@ -124,6 +131,8 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
     Only ``config.heads`` run on circuits (all by default); the others are exact. Returns the
     output (dtype and device of ``query``), or ``(output, AttentionInfo)`` with
     ``return_result=True`` (σ per entry, shots, circuits, two-qubit gates, the qac ``Result``).
+    ``keep`` (B, H, L, S), ``pv="quantum"`` only: factors on P̂ before it is bound into the P·V
+    circuits (attention dropout; ``qac.torch.training``), reflected in the output and σ.
     """
     config = QuantumAttentionConfig() if config is None else config
     _check_finite_inputs(query, key, value, attn_mask, scale)  # before the 3-D case: indices are the caller's
@@ -161,7 +170,7 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
     info = AttentionInfo(output=quantum, exact=exact.detach(), stderr=stderr, weights=weights, quantum_heads=chosen,
                          answered=answered, shots=None if config.exact else config.shots)
     if chosen:
-        _run_quantum(info, query, key, value, visible, bias, scale_value, config)
+        _run_quantum(info, query, key, value, visible, bias, scale_value, config, keep)
     output = exact + (quantum.to(exact.dtype) - exact).detach()  # straight-through
     info.output = output.detach()
     info.weights = info.weights.to(query.dtype)
@@ -221,7 +230,7 @@ def _plain_info(output: torch.Tensor, query, key) -> AttentionInfo:
 
 
 def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_value: float,
-                 config: QuantumAttentionConfig) -> None:
+                 config: QuantumAttentionConfig, keep=None) -> None:
     """Compile and run the chosen heads' blocks as one graph; write output, σ and weights into info."""
     from qac.compiler import compile_graph
     from qac.ir import AttentionGraph
@@ -239,7 +248,7 @@ def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_va
                              shots=config.shots, precision=config.precision)
     middle = time.perf_counter()
     with np.errstate(invalid="ignore"):  # rows with no visible key reconstruct as NaN; set to 0 below
-        result = compiled.run(options=_run_options(config, compiled))
+        result = compiled.run(options=_run_options(config, compiled), **_keep_kwargs(keep, chosen, blocks, length))
     info.compile_seconds, info.run_seconds = middle - start, time.perf_counter() - middle
 
     def back(array: np.ndarray) -> torch.Tensor:  # (L, G·Ev) → (B, h, L, Ev)

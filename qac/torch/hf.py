@@ -7,7 +7,9 @@ silently attends to padding. ``sdpa_mask`` gives boolean masks (True = attend) a
 an unpadded causal batch, so the backend honours ``module.is_causal`` (as transformers' sdpa does).
 
 Layers in ``config.layers`` run ``qac.torch.attention`` (its heads in ``config.heads``); the
-others run exact attention. Both return the weights, as transformers' eager backend does.
+others run exact attention. Both return the weights, as transformers' eager backend does. In
+``model.train()`` the module's attention dropout is applied as eager applies it, on the estimated
+probabilities (``qac.torch.training``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 import torch
 
 from qac.errors import ExecutionError
+from qac.torch import training
 from qac.torch.config import QuantumAttentionConfig
-from qac.torch.functional import AttentionInfo, attention
+from qac.torch.functional import AttentionInfo
 
 NAME = "qac"
 
@@ -76,8 +79,7 @@ def qac_attention_forward(module, query, key, value, attention_mask, dropout: fl
                           scaling: float | None = None, is_causal: bool | None = None, **kwargs):
     """transformers' attention signature: (B, H, L, E) tensors in, ((B, L, H, Ev) output, weights) out."""
     state = backend()
-    if dropout and module.training:
-        raise ExecutionError("qac attention has no attention dropout; call model.eval() before the forward")
+    dropout = float(dropout) if module.training else 0.0  # eager applies attention dropout in training only
     if kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None or kwargs.get("sliding_window"):
         raise ExecutionError("qac attention supports plain scaled dot-product attention (no softcap, position "
                              "bias or sliding window); use another attn_implementation for this model")
@@ -97,7 +99,8 @@ def qac_attention_forward(module, query, key, value, attention_mask, dropout: fl
         config = config.for_layer(layer or 0)
     else:
         config = QuantumAttentionConfig(heads=())
-    output, info = attention(query, key, value, attention_mask, is_causal, scaling, config=config, return_result=True)
+    output, info = training.attention(query, key, value, attention_mask, is_causal, scaling, dropout_p=dropout,
+                                      config=config, return_result=True)
     if info.quantum_heads and state.keep_records:
         state.records.append((layer, info))
     if info.quantum_heads and state.on_layer is not None:
