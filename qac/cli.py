@@ -130,7 +130,7 @@ class LazyGroup(click.Group):
     """Subcommands that live in their own modules (``qac.commands.*``), imported on use."""
 
     lazy = {"inspect": "qac.commands.inspect:inspect_command", "verify": "qac.commands.verify:verify_command",
-            "model": "qac.commands.model:model_command",
+            "model": "qac.commands.model:model_command", "eval": "qac.commands.eval:eval_command",
             "report": "qac.commands.report:report_command",
             "status": "qac.commands.status:status_command"}
 

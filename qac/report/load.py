@@ -50,10 +50,13 @@ class Bundle:
     bindings: dict = field(default_factory=dict)  # bindings.npz
     timings: dict = field(default_factory=dict)
     model: dict | None = None  # model_run.json
+    eval: dict | None = None  # eval.json (qac eval -o)
 
     @property
     def kind(self) -> str:
-        return "run" if self.run is not None else "build" if self.manifest is not None else "model run"
+        if self.run is not None or self.manifest is not None:
+            return "run" if self.run is not None else "build"
+        return "model run" if self.model is not None else "eval"
 
     @property
     def mitigated(self) -> bool:
@@ -113,12 +116,12 @@ def load(directory: str | Path) -> Bundle:
         what = "does not exist" if not directory.exists() else "is a file, not a directory"
         raise ReportError(f"{directory} {what}; pass a directory written by `qac compile -o` or `qac run -o`")
     names = {p.name for p in directory.iterdir()}
-    if not names & {"manifest.json", "run.json", "model_run.json"}:
+    if not names & {"manifest.json", "run.json", "model_run.json", "eval.json"}:
         if "result.npz" in names:
             raise ReportError(f"{directory} holds only a result.npz from an older qac (no run.json or manifest.json); "
                               f"run `qac run SPEC -o DIR` again to write a run directory")
-        raise ReportError(f"{directory} is not a qac build or run directory (no manifest.json, run.json or "
-                          f"model_run.json); pass a directory written by `qac compile -o` or `qac run -o`")
+        raise ReportError(f"{directory} is not a qac build or run directory (no manifest.json, run.json, "
+                          f"model_run.json or eval.json); pass a directory written by `qac compile -o` or `qac run -o`")
     bundle = Bundle(directory)
     if "run.json" in names and "manifest.json" not in names:
         raise ReportError(f"{directory} has run.json but no manifest.json (incomplete or damaged); {RERUN}")
@@ -159,6 +162,11 @@ def load(directory: str | Path) -> Bundle:
                                                    for r in layers):
             raise ReportError(f"{directory / 'model_run.json'}: 'layers' must be a list of objects with "
                               f"{', '.join(LAYER_KEYS)} as numbers (docs/report.md); write it again with `qac model`")
+    if "eval.json" in names:
+        from qac.report.evaluation import check
+
+        bundle.eval = read_json(directory / "eval.json")
+        check(bundle.eval, directory / "eval.json")
     return bundle
 
 

@@ -147,6 +147,10 @@ def _classify(rows: list[dict], path: str) -> Dataset:
         raise DataError(f"data file {path} has a header but no examples")
     t, lab = (_column(rows, "classify", role, path) for role in ("text", "label"))
     texts = [_cell(row, t, n, path) for n, row in enumerate(rows, 2)]
+    for number, row in enumerate(rows, 2):
+        if isinstance(row.get(lab), (list, dict, float)) or isinstance(row.get(lab), bool):
+            raise DataError(f"{path} row {number}: label {row.get(lab)!r} in column '{lab}' is not a class name; "
+                            f"give a string or a whole number")
     labels = [_cell(row, lab, n, path).strip() for n, row in enumerate(rows, 2)]
     if len(set(labels)) < 2:
         raise DataError(f"{path}: the label column '{lab}' has {len(set(labels))} distinct value; a classifier "

@@ -1,0 +1,83 @@
+"""The report's ``qac eval`` section: eval.json checked, the metric against shots per target with
+its 95% CIs, and the per-setting table with the hardware cost (schema: docs/report.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EVAL_FORMATS = (1,)
+EVAL_KEYS = ("task", "metric", "classical", "settings", "model")
+SETTING_KEYS = ("target", "noise", "shots", "exact", "layers", "heads", "metric", "delta", "ci_low", "ci_high",
+                "cosine_mean", "cosine_worst", "coverage", "cost", "wall_seconds")
+COST_KEYS = ("circuits", "shots", "two_qubit_gates", "device_seconds")
+
+
+def check(data: dict, path: Path) -> None:
+    """eval.json holds what the section reads, else a one-line ``ReportError``."""
+    from qac.report.load import ReportError, is_number, require
+
+    again = "write it again with `qac eval ... -o DIR`"
+    require(data, EVAL_KEYS, path, EVAL_FORMATS)
+    settings = data["settings"]
+    ok = isinstance(settings, list) and all(
+        isinstance(s, dict) and all(k in s for k in SETTING_KEYS) and isinstance(s["cost"], dict)
+        and all(k in s["cost"] for k in COST_KEYS) and all(is_number(s[k]) for k in ("metric", "delta", "ci_low",
+                                                                                        "ci_high", "coverage"))
+        for s in settings)
+    if not ok:
+        raise ReportError(f"{path}: 'settings' must be a list of objects with {', '.join(SETTING_KEYS)} (cost: "
+                          f"{', '.join(COST_KEYS)}) (docs/report.md); {again}")
+    if not isinstance(data["classical"], dict) or not is_number(data["classical"].get(data["metric"])):
+        raise ReportError(f"{path}: 'classical' has no number for the metric {data['metric']!r}; {again}")
+
+
+def label(s: dict) -> str:
+    return s["target"] + (" noisy" if s["noise"] else "") + (" mitigated" if s.get("mitigation") else "") + (
+        "" if s["layers"] == "all" and s["heads"] == "all" else f" L{s['layers']} H{s['heads']}")
+
+
+def metric_plot(data: dict) -> str:
+    """The metric against shots per (target, noise, layers, heads) with 95% CI bars; classical dashed."""
+    from qac.report.figures import figure, png_uri
+
+    fig = figure(6.4, 3.2)
+    ax = fig.subplots()
+    series: dict[str, list] = {}
+    for s in data["settings"]:
+        if not s["exact"]:
+            series.setdefault(label(s), []).append(s)
+    classical = data["classical"][data["metric"]]
+    for name, rows in sorted(series.items()):
+        rows = sorted(rows, key=lambda s: s["shots"])
+        x = [s["shots"] for s in rows]
+        y = [s["metric"] for s in rows]
+        low = [s["metric"] - (classical + s["ci_low"]) for s in rows]
+        high = [(classical + s["ci_high"]) - s["metric"] for s in rows]
+        ax.errorbar(x, y, yerr=[[max(v, 0.0) for v in low], [max(v, 0.0) for v in high]], marker="o", capsize=4,
+                    label=name)
+    ax.axhline(classical, color="black", ls="--", lw=1, label=f"classical: {classical:.4f}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("shots per (query, key) pair")
+    ax.set_ylabel(data["metric"])
+    ax.legend(frameon=False, fontsize=8)
+    return png_uri(fig)
+
+
+def context(data: dict) -> dict:
+    from qac.report.page import fmt
+
+    rows = []
+    for s in data["settings"]:
+        c = s["cost"]
+        rows.append({"setting": label(s), "shots": "exact" if s["exact"] else fmt(s["shots"]),
+                     "metric": fmt(s["metric"]), "delta": fmt(s["delta"], "+.4g"),
+                     "ci": f"[{fmt(s['ci_low'], '+.4g')}, {fmt(s['ci_high'], '+.4g')}]",
+                     "cosine_mean": fmt(s["cosine_mean"], ".6f"), "cosine_worst": fmt(s["cosine_worst"], ".6f"),
+                     "coverage": fmt(s["coverage"]), "circuits": fmt(c["circuits"]), "shots_used": fmt(c["shots"]),
+                     "two_qubit_gates": fmt(c["two_qubit_gates"]), "device_seconds": fmt(c["device_seconds"]),
+                     "wall_seconds": fmt(s["wall_seconds"], ".1f")})
+    has_curve = any(not s["exact"] for s in data["settings"])
+    return {"task": data["task"], "metric": data["metric"], "model": data["model"],
+            "classical": fmt(data["classical"][data["metric"]]), "data": data.get("data", ""),
+            "examples": data.get("examples", {}), "image": metric_plot(data) if has_curve else None, "rows": rows,
+            "assumed": data.get("device_time_assumptions", "")}
