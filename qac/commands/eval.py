@@ -40,7 +40,7 @@ def _numbers(text: str, what: str) -> list[int]:
               help="heads on circuits: 'all' or indices; repeat the option for a sweep")
 @click.option("--seeds", default="0", show_default=True, help="sampling seeds, e.g. 0,1,2 (the CI covers them)")
 @click.option("--exact", is_flag=True, help="infinite-shot circuit probabilities: Δ = 0 to round-off (a check)")
-@click.option("--limit", type=click.IntRange(min=1), help="use only N examples (after a seeded shuffle)")
+@click.option("--limit", type=click.IntRange(min=1), help="test on N examples only (after a seeded shuffle; the probe still trains on its whole split)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--replicas", type=click.IntRange(min=2), default=16, show_default=True,
               help="bootstrap replicas carried through the model for the output error bars")

@@ -49,15 +49,16 @@ def settings(*, shots, targets, noise: bool, layers, heads, exact: bool, mitigat
 
 
 def _split(data: tasks.Dataset, *, limit: int | None, test_fraction: float, seed: int):
+    """(train or None, test): a seeded shuffle; ``limit`` caps the test split only (the quantum cost),
+    the probe trains on the whole train split (classical forwards only)."""
     order = seeds.generator(seed, "eval", 0).permutation(len(data))
-    if limit is not None:
-        order = order[:limit]
     if data.task == "pairs":
-        return None, data.take(order)
-    cut = max(1, int(round(len(order) * (1 - test_fraction))))
-    if cut >= len(order):
-        raise tasks.DataError(f"{data.source}: {len(order)} examples leave none to test; give more (or a larger --limit)")
-    return data.take(order[:cut]), data.take(order[cut:])
+        return None, data.take(order[:limit])
+    cut = int(round(len(order) * (1 - test_fraction)))
+    if cut < 1 or cut >= len(order):
+        raise tasks.DataError(f"{data.source}: {len(order)} examples cannot be split into a train and a test part "
+                              f"at --test-fraction {test_fraction}; give more examples")
+    return data.take(order[:cut]), data.take(order[cut:][:limit])
 
 
 def _encode(tokenizer, task: str, texts, max_length: int):
