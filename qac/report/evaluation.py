@@ -1,35 +1,9 @@
-"""The report's ``qac eval`` section: eval.json checked, the metric against shots per target with
+"""The report's ``qac eval`` section (eval.json is checked in ``load.py``): the metric against shots per target with
 its 95% CIs, and the per-setting table with the hardware cost (schema: docs/report.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-EVAL_FORMATS = (1,)
-EVAL_KEYS = ("task", "metric", "classical", "settings", "model")
-SETTING_KEYS = ("target", "noise", "shots", "exact", "layers", "heads", "metric", "delta", "ci_low", "ci_high",
-                "cosine_mean", "cosine_worst", "coverage", "cost", "wall_seconds")
-COST_KEYS = ("circuits", "shots", "two_qubit_gates", "device_seconds")
-
-
-def check(data: dict, path: Path) -> None:
-    """eval.json holds what the section reads, else a one-line ``ReportError``."""
-    from qac.report.load import ReportError, is_number, require
-
-    again = "write it again with `qac eval ... -o DIR`"
-    require(data, EVAL_KEYS, path, EVAL_FORMATS)
-    settings = data["settings"]
-    ok = isinstance(settings, list) and all(
-        isinstance(s, dict) and all(k in s for k in SETTING_KEYS) and isinstance(s["cost"], dict)
-        and all(k in s["cost"] for k in COST_KEYS) and all(is_number(s[k]) for k in ("metric", "delta", "ci_low",
-                                                                                        "ci_high", "coverage"))
-        for s in settings)
-    if not ok:
-        raise ReportError(f"{path}: 'settings' must be a list of objects with {', '.join(SETTING_KEYS)} (cost: "
-                          f"{', '.join(COST_KEYS)}) (docs/report.md); {again}")
-    if not isinstance(data["classical"], dict) or not is_number(data["classical"].get(data["metric"])):
-        raise ReportError(f"{path}: 'classical' has no number for the metric {data['metric']!r}; {again}")
-
 
 def label(s: dict) -> str:
     return s["target"] + (" noisy" if s["noise"] else "") + (" mitigated" if s.get("mitigation") else "") + (
@@ -63,9 +37,8 @@ def metric_plot(data: dict) -> str:
     return png_uri(fig)
 
 
-def context(data: dict) -> dict:
-    from qac.report.page import fmt
-
+def context(data: dict, fmt) -> dict:
+    """The section's strings; ``fmt``: the page's number format (qac.report.page.fmt)."""
     rows = []
     for s in data["settings"]:
         c = s["cost"]

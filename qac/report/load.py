@@ -163,11 +163,33 @@ def load(directory: str | Path) -> Bundle:
             raise ReportError(f"{directory / 'model_run.json'}: 'layers' must be a list of objects with "
                               f"{', '.join(LAYER_KEYS)} as numbers (docs/report.md); write it again with `qac model`")
     if "eval.json" in names:
-        from qac.report.evaluation import check
-
         bundle.eval = read_json(directory / "eval.json")
-        check(bundle.eval, directory / "eval.json")
+        check_eval(bundle.eval, directory / "eval.json")
     return bundle
+
+
+EVAL_FORMATS = (1,)
+EVAL_KEYS = ("task", "metric", "classical", "settings", "model")
+SETTING_KEYS = ("target", "noise", "shots", "exact", "layers", "heads", "metric", "delta", "ci_low", "ci_high",
+                "cosine_mean", "cosine_worst", "coverage", "cost", "wall_seconds")
+COST_KEYS = ("circuits", "shots", "two_qubit_gates", "device_seconds")
+
+
+def check_eval(data: dict, path: Path) -> None:
+    """eval.json holds what the section reads, else a one-line ``ReportError``."""
+    again = "write it again with `qac eval ... -o DIR`"
+    require(data, EVAL_KEYS, path, EVAL_FORMATS)
+    settings = data["settings"]
+    ok = isinstance(settings, list) and all(
+        isinstance(s, dict) and all(k in s for k in SETTING_KEYS) and isinstance(s["cost"], dict)
+        and all(k in s["cost"] for k in COST_KEYS) and all(is_number(s[k]) for k in ("metric", "delta", "ci_low",
+                                                                                        "ci_high", "coverage"))
+        for s in settings)
+    if not ok:
+        raise ReportError(f"{path}: 'settings' must be a list of objects with {', '.join(SETTING_KEYS)} (cost: "
+                          f"{', '.join(COST_KEYS)}) (docs/report.md); {again}")
+    if not isinstance(data["classical"], dict) or not is_number(data["classical"].get(data["metric"])):
+        raise ReportError(f"{path}: 'classical' has no number for the metric {data['metric']!r}; {again}")
 
 
 def is_number(value) -> bool:

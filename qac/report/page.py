@@ -199,7 +199,7 @@ def context(bundle: Bundle, *, target: str | None = None) -> dict:
     if bundle.eval is not None:
         from qac.report.evaluation import context as eval_context
 
-        ctx["evaluation"] = eval_context(bundle.eval)
+        ctx["evaluation"] = eval_context(bundle.eval, fmt)
     if m is not None:
         ctx.update(summary=summary_rows(bundle), kernels=kernel_rows(bundle), device=device_section(bundle, target),
                    circuits=drawings(bundle), pipeline=m["pipeline"], versions=sorted(m["versions"].items()),
