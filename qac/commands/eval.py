@@ -83,7 +83,7 @@ def eval_command(task, data, model_dir, shots, targets, noise, mitigation, layer
 
     report = _with_progress(lambda progress: evaluate(
         task, data, model=model_dir, shots=shot_list, targets=target_list, noise=noise, layers=layers, heads=heads,
-        seeds_=seed_list, exact=exact, limit=limit, batch_size=batch_size, replicas=replicas,
+        seeds=seed_list, exact=exact, limit=limit, batch_size=batch_size, replicas=replicas,
         test_fraction=test_fraction, max_length=max_length, mitigation=mitigation, engine=engine,
         on_progress=progress))
     _print(report)

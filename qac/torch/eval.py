@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from qac import seeds
+from qac import seeds as streams
 from qac.torch import evaluation as ev
 from qac.torch import tasks
 from qac.torch.config import QuantumAttentionConfig
@@ -51,7 +51,7 @@ def settings(*, shots, targets, noise: bool, layers, heads, exact: bool, mitigat
 def _split(data: tasks.Dataset, *, limit: int | None, test_fraction: float, seed: int):
     """(train or None, test): a seeded shuffle; ``limit`` caps the test split only (the quantum cost),
     the probe trains on the whole train split (classical forwards only)."""
-    order = seeds.generator(seed, "eval", 0).permutation(len(data))
+    order = streams.generator(seed, "eval", 0).permutation(len(data))
     if data.task == "pairs":
         return None, data.take(order[:limit])
     cut = int(round(len(order) * (1 - test_fraction)))
@@ -150,10 +150,14 @@ def _probe(features: np.ndarray, labels: list):
 
 
 def evaluate(task: str, data: str, *, model: str | None = None, shots=(1024,), targets=("aer",), noise: bool = False,
-             layers=("all",), heads=("all",), seeds_=(0,), exact: bool = False, limit: int | None = None,
+             layers=("all",), heads=("all",), seeds=(0,), exact: bool = False, limit: int | None = None,
              batch_size: int = 8, replicas: int = REPLICAS, test_fraction: float = 0.5, max_length: int = 64,
              mitigation=None, engine: str = "auto", split_seed: int = 0, on_progress=None) -> dict:
     """Run the sweep and return the figures ``qac eval`` prints and writes to eval.json."""
+    def many(value):  # one value or a sequence of them (a sweep)
+        return (value,) if isinstance(value, (str, int)) else tuple(value)
+
+    shots, targets, layers, heads, seeds = map(many, (shots, targets, layers, heads, seeds))
     dataset = tasks.read(task, data)
     train, test = _split(dataset, limit=limit, test_fraction=test_fraction, seed=split_seed)
     sweep = settings(shots=shots, targets=targets, noise=noise, layers=layers, heads=heads, exact=exact,
@@ -163,7 +167,7 @@ def evaluate(task: str, data: str, *, model: str | None = None, shots=(1024,), t
     for row in sweep:
         check_indices(QuantumAttentionConfig(**row), n_layers, n_heads)
     per_pass = len(_batches(task, test, batch_size)[0])
-    total = per_pass * len(sweep) * len(seeds_) + per_pass
+    total = per_pass * len(sweep) * len(seeds) + per_pass
     done = [0]
 
     def step():
@@ -186,17 +190,17 @@ def evaluate(task: str, data: str, *, model: str | None = None, shots=(1024,), t
     for row in sweep:
         began = time.perf_counter()
         runs = []
-        for seed in seeds_:
+        for seed in seeds:
             runs.append(scorer.outputs(features(network, tokenizer, task, test, batch_size, max_length,
                                                 config=QuantumAttentionConfig(**{**row, "seed": int(seed)}),
                                                 replicas=replicas, on_batch=step)))
-        rows.append(ev.setting_row(row, scorer, classical, runs, rng=seeds.generator(split_seed, "eval", 1),
+        rows.append(ev.setting_row(row, scorer, classical, runs, rng=streams.generator(split_seed, "eval", 1),
                                    draws=BOOTSTRAP_DRAWS, seconds=time.perf_counter() - began))
     return {"format": FORMAT, "kind": "eval", "task": task, "data": str(data), "model": str(model_path(model)),
             "model_type": network.config.model_type, "layers": n_layers, "heads": n_heads,
             "metric": METRICS[task][0], "metrics": list(METRICS[task]),
             "examples": {"train": 0 if train is None else len(train), "test": len(test)},
-            "seeds": [int(s) for s in seeds_], "replicas": replicas, "split_seed": split_seed,
+            "seeds": [int(s) for s in seeds], "replicas": replicas, "split_seed": split_seed,
             "classical": classical["metrics"], "settings": rows,
             "device_time_assumptions": ev.ASSUMED,
             "seconds": {"classical": classical_seconds, "total": time.perf_counter() - start}}
