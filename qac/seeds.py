@@ -31,7 +31,7 @@ STREAMS: dict[str, int] = {
     "verify": 11,        # verification's random parameter points, by template
     "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
     "eval": 13,          # qac eval: data splits and the paired bootstrap
-    "replica": 14,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
+    "replica": 15,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
 }
 
 MAX_SEED = 2**32 - 1
