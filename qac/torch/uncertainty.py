@@ -18,7 +18,7 @@ the σ of any output is the root-mean-square deviation of its replicas from the 
 (Efron & Tibshirani 1993, ch. 6 and 10: the bootstrap's variance + bias²).
 
 Cost: the circuits run once (block 0); the replicas add R classical forwards of the batch
-(measured in docs/models.md: well under 1% of the quantum forward at R = 24).
+(measured next to the quantum forward in docs/models.md).
 """
 
 from __future__ import annotations
