@@ -9,8 +9,6 @@ process, 2–3 min more), ``--quick`` a few minutes (< 2 min for the four new se
 
 from __future__ import annotations
 
-import bench.common  # noqa: F401  (sets the environment before anything imports Aer)
-
 import argparse
 import os
 import sys
@@ -18,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+import bench.common  # noqa: F401  (sets the environment before anything imports Aer)
 from bench.common import Section, machine, versions
 
 SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory")
@@ -25,8 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def modules():
-    from bench import (accuracy, compile_time, cost, coverage, endtoend, engine_section, memory, model_section,
-                       pv_section, throughput)
+    from bench import (
+        accuracy,
+        compile_time,
+        cost,
+        coverage,
+        endtoend,
+        engine_section,
+        memory,
+        model_section,
+        pv_section,
+        throughput,
+    )
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
             "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,

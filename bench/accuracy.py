@@ -22,7 +22,7 @@ def combos(mode: str) -> list[tuple[str, str]]:
     """The default kernel first, then every other estimator on the default encoding and every
     other encoding with the default estimator (full profile only; the choices are read now,
     so estimators added later are measured without changing this file)."""
-    from qac import choices
+    from qac.kernels import choices
 
     default = ("binary", "interference")
     if mode != "full":

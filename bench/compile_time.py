@@ -17,8 +17,18 @@ import tracemalloc
 
 import numpy as np
 
-from bench.common import Section, attention_inputs, linear_slope, loglog_slope, pick, python_subprocess, save_figure
-from bench.kernels import per_pair_interference_circuit  # the same peer as the circuit-cost table
+from bench.common import (
+    Section,
+    attention_inputs,
+    linear_slope,
+    loglog_slope,
+    pick,
+    python_subprocess,
+    save_figure,
+)
+from bench.kernels import (
+    per_pair_interference_circuit,  # the same peer as the circuit-cost table
+)
 
 OPTIMIZATION_LEVEL = 1
 
@@ -57,8 +67,9 @@ def per_pair_peer(spec: dict, target: str, sample: int, seed: int = 0) -> dict:
 def qac_compile(spec: dict, target: str, repeats: int) -> dict:
     """Best of ``repeats`` compiles; the time without the template transpile is taken per call
     (that call's total minus its own ``layout`` pass) and its best kept too."""
-    import qac
     from qac.passes.layout import TemplateCache
+
+    import qac
 
     calls = []  # (total, template) per call
     for _ in range(max(1, repeats)):

@@ -4,8 +4,8 @@ Q, K ~ s·N(0, 1) with s = 1…4, d = 8 and 32, N = M = 12, 1024 shots, on the i
 and on ibm_fez with its noise model and mitigation, pooled over fixed seeds. Goal: 90–99% of
 entries within 2 reported σ of numpy's exact output, in every cell.
 
-Next to qac's reported bars (the parametric bootstrap of ``qac.errorbars``) stands the
-coverage the delta method would give on the same runs: the bars ``qac.attention.reconstruct_head``
+Next to qac's reported bars (the parametric bootstrap of ``qac.execution.errorbars``) stands the
+coverage the delta method would give on the same runs: the bars ``qac.kernels.attention.reconstruct_head``
 computes from the same estimates (shot noise and the mitigation's shared parameters, linearised
 at the estimate). Runs use ``engine="auto"`` (the batched simulator where it supports the circuit
 and noise model). ``tests/test_coverage.py`` is the small, tested version; the standalone script is

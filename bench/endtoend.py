@@ -21,7 +21,7 @@ EXAMPLE = ROOT / "examples" / "attention.yaml"
 
 IMPORT_CHECK = """
 import sys
-from qac.cli import main
+from qac.cli.main import main
 try:
     main(["--help"])
 except SystemExit:

@@ -1,7 +1,7 @@
 """The batched engine (``qac.simulator``) against qac's Aer path and peers, measured in one run.
 
 Prints, per workload, the wall time of the batched engine (outcome probabilities for every row
-+ multinomial counts) next to qac's current Aer path (``qac.execute.run_pubs``: counts from
++ multinomial counts) next to qac's current Aer path (``qac.execution.run_pubs``: counts from
 ``AerSimulator`` with runtime parameter binding, as ``run`` uses today) on the same compiled ISA
 PUBs, and their ratio. Compiling is excluded on both sides (same ``CompiledAttention``). On the
 big cases Aer runs a subset of the rows and its time is scaled linearly to all rows (stated in
@@ -59,7 +59,7 @@ def engine_time(prog, shots, noise_model=None, seed=1):
 
 def aer_time(prog, shots, noise_model=None, max_rows=None):
     """Seconds for qac's Aer path on all rows (scaled from the first ``max_rows`` rows of each PUB)."""
-    from qac.execute import run_pubs
+    from qac.execution.aer_engine import run_pubs
 
     pubs = prog.pubs()
     total = sum(len(v) for _, v in pubs)

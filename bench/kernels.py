@@ -86,10 +86,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--sample", type=int, default=None, help="pairs the per-pair peers transpile")
     args = parser.parse_args(argv)
 
-    from qac import targets
     from qac.passes.cost_model import AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS, evaluate
-    from qac.pipeline import CompileContext
-    from qac.records import LayoutOptions
+
+    from qac import targets
+    from qac.ir.pipeline import CompileContext
+    from qac.ir.records import LayoutOptions
 
     dims = tuple(int(x) for x in args.d.split(",")) if args.d else ((4, 8, 16) if args.quick else DIMENSIONS)
     trials = 1 if args.quick else AUTO_TRIALS

@@ -30,11 +30,10 @@ def run(mode: str = "full") -> Section:
         section.note(f"torch/transformers are not installed ({exc}): skipped (`pip install -e '.[torch]'`).")
         section.targets.append(("full MiniLM forward, 72 quantum heads, 8192 shots, under 2 min", None, "not installed"))
         return section
+    from bench.model import forward, sentence_of
     from qac.compiler import DEFAULT_CACHE
     from qac.torch import QuantumAttentionConfig
     from qac.torch.model import load
-
-    from bench.model import forward, sentence_of
 
     tokens_wanted, shots = pick(mode, full=12, quick=6), pick(mode, full=8192, quick=1024)
     tokenizer, model = load(None)

@@ -15,12 +15,12 @@ each stage's template, and routed two-qubit gate applications (Σ circuits × sh
 
 from __future__ import annotations
 
-import bench.common  # noqa: F401  (sets the environment before anything imports Aer)
-
 import argparse
 import time
 
 import numpy as np
+
+import bench.common  # noqa: F401  (sets the environment before anything imports Aer)
 
 
 def spec(n: int, d: int, dv: int, seed: int = 0) -> dict:

@@ -6,7 +6,7 @@ fidelity |⟨x̂|ŷ⟩|² — unsigned, norms lost — while qac returns the sig
 scaled scores scale·|q||k|·⟨q̂|k̂⟩ (then the attention output). The comparison is like
 for like in circuits and shots: one circuit per (row, column) entry, the same shots per
 circuit, the same Aer (ideal) in the same process with the same options — qac's
-``AerSimulator`` options (``qac.execute.AER_OPTIONS``) are handed to the peers' ``SamplerV2``
+``AerSimulator`` options (``qac.execution.aer_engine.AER_OPTIONS``) are handed to the peers' ``SamplerV2``
 too, and ``OMP_WAIT_POLICY=PASSIVE`` holds for both — the wall time of everything from the
 raw vectors to the matrix, best of repeats. One-off imports are excluded for both: one small
 run of each side warms Qiskit, Aer and QML before any timing. qac's time is ``qac.compile``
@@ -45,7 +45,7 @@ def qml_available() -> str | None:
 
 def sampler(shots: int, seed: int):
     """The peers' sampler: Aer's SamplerV2 with the AerSimulator options qac runs with."""
-    from qac.execute import sampler as qac_sampler
+    from qac.execution.aer_engine import sampler as qac_sampler
 
     return qac_sampler(shots, seed)
 
@@ -72,7 +72,12 @@ def qml_tree_kernel(X, Y, shots: int, seed: int) -> np.ndarray:
     from qiskit_machine_learning.kernels import FidelityQuantumKernel
     from qiskit_machine_learning.state_fidelities import ComputeUncompute
 
-    from qac.passes.encode import append_ry_tree, gray_angles, num_qubits_for, tree_angles
+    from qac.kernels.encodings.binary import (
+        append_ry_tree,
+        gray_angles,
+        num_qubits_for,
+        tree_angles,
+    )
 
     d = X.shape[1]
     n = num_qubits_for(d)
@@ -113,8 +118,9 @@ def qac_matrix(spec: dict, shots: int, seed: int):
     """(signed inner-product matrix, Result, {"compile": s, "run": s}) of one qac compile + run."""
     import time
 
-    import qac
     from qac.passes.layout import TemplateCache
+
+    import qac
 
     start = time.perf_counter()
     compiled = qac.compile(spec, "aer", seed=seed, cache=TemplateCache())  # cold: the transpile counts

@@ -1,7 +1,7 @@
 """The lowering and optimisation passes, one module each; ``PASSES`` is their registry.
 
 ``ANALYSES`` run after every pass that transforms L4 without being written in the pipeline
-text (``qac.pipeline.run_pipeline``); ``parse`` reads pipeline text against ``PASSES``.
+text (``qac.ir.pipeline.run_pipeline``); ``parse`` reads pipeline text against ``PASSES``.
 """
 
 from qac.passes.choose import Choose
@@ -13,14 +13,15 @@ from qac.passes.layout import Layout
 from qac.passes.normalize import Normalize
 from qac.passes.pack import Pack
 from qac.passes.resources import Resources
-from qac.pipeline import Pass, parse_pipeline
+
+from qac.ir.pipeline import Pass, parse_pipeline
 
 PASSES = {p.name: p for p in (Choose, Normalize, Encode, Estimate, Layout, Pack, Cost)}
 ANALYSES = (Resources(),)
 
 
 def parse(text: str) -> list[Pass]:
-    """Pipeline text → pass instances (``qac.pipeline.parse_pipeline`` with this registry)."""
+    """Pipeline text → pass instances (``qac.ir.pipeline.parse_pipeline`` with this registry)."""
     return parse_pipeline(text, PASSES)
 
 

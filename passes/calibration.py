@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from qac import seeds
 from qac.ir import Calibration, Kernel
 
 CALIBRATION_PATTERNS = 6  # random û per template and copy
@@ -39,7 +40,7 @@ def pair_kernel(kernel: Kernel, lhs: np.ndarray, rhs: np.ndarray, suffix: str) -
 def calibration_pairs(kernel: Kernel, *, odd: bool, seed: int,
                       patterns: int = CALIBRATION_PATTERNS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lhs, rhs, pattern): unit vectors of the calibration pairs and the pattern of each row."""
-    rng = np.random.default_rng([seed, 0x51A1])
+    rng = seeds.generator(seed, "calibration")
     d, width = kernel.d, kernel.lhs_units.shape[1]
     overlaps = [c for c in OVERLAPS if c >= 0] if odd else list(OVERLAPS)
     if d == 1:  # only ±1 overlaps exist in one dimension

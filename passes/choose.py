@@ -22,15 +22,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from qac.errors import CompileError
-from qac.ir import AttentionGraph, MatMul
 from qac.passes.cost import Cost
 from qac.passes.cost_model import DEFAULT_PRECISION, evaluate, open_choices
-from qac.passes.encode import ENCODINGS, Encode
-from qac.passes.estimate import ESTIMATORS, Estimate
+from qac.passes.encode import Encode
+from qac.passes.estimate import Estimate
 from qac.passes.normalize import Normalize
-from qac.pipeline import CompileContext, Pass
-from qac.records import LayoutOptions
+
+from qac.errors import CompileError
+from qac.ir import AttentionGraph, MatMul
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import LayoutOptions
+from qac.kernels.encodings import ENCODINGS
+from qac.kernels.estimators import ESTIMATORS
 
 LOWERING = ("normalize", "encode", "estimate")  # what choose stands for
 

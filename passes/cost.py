@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from qac.passes.cost_model import (
+    DEFAULT_PRECISION,
+    auto_layout,
+    candidate_cost,
+    evaluate,
+    statistics,
+)
+
 from qac.errors import CompileError
 from qac.ir import IsaProgram
-from qac.passes.cost_model import DEFAULT_PRECISION, auto_layout, candidate_cost, evaluate, statistics
-from qac.pipeline import CompileContext, Pass
-from qac.records import CostReport
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import CostReport
 
 AUTO_CHOICES = ("", "encoding", "estimator", "encoding+estimator")
 

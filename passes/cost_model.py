@@ -60,11 +60,18 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from qac.errors import CompileError, QacError
 from qac.passes.layout import routed
 from qac.passes.resources import template_resources
-from qac.pipeline import CompileContext
-from qac.records import AutoChoice, CandidateCost, LayoutOptions, Skipped, TemplateResources
+
+from qac.errors import CompileError, QacError
+from qac.ir.pipeline import CompileContext
+from qac.ir.records import (
+    AutoChoice,
+    CandidateCost,
+    LayoutOptions,
+    Skipped,
+    TemplateResources,
+)
 
 DEFAULT_PRECISION = 0.01
 AUTO_OPTIMIZATION_LEVEL = 3  # the template is transpiled once, so auto can afford to be thorough
@@ -119,7 +126,7 @@ def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: fl
 
 def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: int, measured_bits: int) -> dict:
     """Variance per shot, expected error at ``shots`` and shots for ``precision`` (module doc)."""
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.estimators import ESTIMATORS
 
     est = ESTIMATORS[estimator]
     values = est.outcome_values(measured_bits)
@@ -162,7 +169,7 @@ def candidate_cost(encoding: str, estimator: str, resources: TemplateResources, 
 def routed_candidate(encoding: str, estimator: str, d: int, context: CompileContext, *, optimization_level: int,
                      trials: int) -> TemplateResources:
     """Build a candidate's template as ``estimate`` would and route it as ``layout`` would."""
-    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
+    from qac.kernels.estimators import ESTIMATORS, resolve_tree, template_name
 
     est = ESTIMATORS[estimator]
     name = template_name(encoding, estimator, est.width(d, encoding))
@@ -173,8 +180,8 @@ def routed_candidate(encoding: str, estimator: str, d: int, context: CompileCont
 
 def candidates(encoding: str = "auto", estimator: str = "auto") -> list[tuple[str, str]]:
     """Every compatible (encoding, estimator) pair the spec's choices leave open."""
-    from qac.passes.encode import ENCODINGS
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.encodings import ENCODINGS
+    from qac.kernels.estimators import ESTIMATORS
 
     return [(e, s) for s in ESTIMATORS for e in ENCODINGS
             if e in ESTIMATORS[s].encodings and encoding in ("auto", e) and estimator in ("auto", s)]
@@ -197,7 +204,7 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
     Candidates that cannot win are skipped with the reason: dominated ones, ones the target
     cannot hold, ones the transpiler cannot place.
     """
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.estimators import ESTIMATORS
 
     target = context.target
     precision = DEFAULT_PRECISION if precision is None else precision

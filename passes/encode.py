@@ -4,31 +4,22 @@ An encoding is a *loader*: a parametrised circuit ``L(θ)`` on a register of its
 ``L(θ(x))|0…0⟩ = |x⟩`` exactly for every real unit vector ``x`` of the register's width,
 and the numpy map ``x ↦ θ(x)`` (``vector_parameters``). Estimators (``passes/estimate``)
 compose loaders into inner-product circuits. The registry ``ENCODINGS`` holds one loader per
-family module of ``qac.encodings``: ``binary`` (the open Ry tree on log2 d qubits;
+family module of ``qac.kernels.encodings``: ``binary`` (the open Ry tree on log2 d qubits;
 its routed tree programs and light cone in ``encodings.trees``), ``unary_parallel``,
 ``unary_diagonal``, ``unary_semi_diagonal`` (RBS loaders on d qubits) and ``qiskit``
-(``StatePreparation``, the baseline). Their names stay importable from here.
+(``StatePreparation``, the baseline).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from qac.errors import CompileError
 from qac.ir import KernelPlan
-from qac.encodings.binary import (BinaryEncoding, append_ry_tree, gray, gray_angles, multiplexed_ry,  # noqa: F401
-                                         multiplexor_matrix, num_qubits_for, open_tree_angles, padded_width,
-                                         reverse_upper_halves, tree_angles)
-from qac.encodings.state_preparation import QiskitEncoding  # noqa: F401
-from qac.encodings.trees import (ROUTED_TREES, TreeProgram, analyse_tree_program,  # noqa: F401
-                                        append_tree_program, light_cone, routed_tree_program, star_tree_program,
-                                        synthesise_tree_program, tree_program_angles)
-from qac.encodings.unary import UnaryEncoding, append_rbs, unary_angles, unary_schedule  # noqa: F401
-from qac.binding import vectors_for  # noqa: F401  (the binder's, re-exported)
-from qac.encodings import ENCODINGS
-from qac.pipeline import CompileContext, Pass
+from qac.ir.pipeline import CompileContext, Pass
+from qac.kernels.binding import vectors_for
+from qac.kernels.encodings import ENCODINGS
+
 
 @dataclass(frozen=True)
 class Encode(Pass):

@@ -24,11 +24,12 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 
+from qac.passes.resources import calibration, counts
+
 from qac.errors import CompileError, TargetError
 from qac.ir import CircuitModule, IsaProgram
-from qac.passes.resources import calibration, counts
-from qac.pipeline import CompileContext, Pass
-from qac.records import LayoutOptions
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import LayoutOptions
 
 
 def _transpile_once(circuit, target, *, optimization_level: int, seed: int):

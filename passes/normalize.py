@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.ir import AttentionGraph, Kernel, KernelPlan, MatMul
-from qac.binding import unit_rows
-from qac.pipeline import CompileContext, Pass
+from qac.ir.pipeline import CompileContext, Pass
+from qac.kernels.attention import causal_visible
+from qac.kernels.binding import unit_rows
 
 
 def padded_width(d: int) -> int:
@@ -25,13 +26,13 @@ def padded_width(d: int) -> int:
 def visible_entries(kind: str, n: int, m: int) -> np.ndarray:
     """Which score entries the mask leaves visible; causal is top-left aligned (j <= i)."""
     if kind == "causal":
-        return np.tril(np.ones((n, m), dtype=bool))
+        return causal_visible(n, m)
     return np.ones((n, m), dtype=bool)
 
 
 def split_norms(rows: np.ndarray, d_pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Unit directions (zero rows stay zero) padded to ``d_pad`` columns, and the norms; the same
-    split the run path uses for P's rows (``qac.binding.unit_rows``)."""
+    split the run path uses for P's rows (``qac.kernels.binding.unit_rows``)."""
     return unit_rows(rows, d_pad)
 
 

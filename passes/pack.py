@@ -10,7 +10,7 @@ readouts they use, and picked greedily, best first, at least ``gap`` couplers ap
 "QuCloud", 2021). Rows pack as (P, p) → (⌈P/k⌉, k·p): pair l runs on copy l mod k.
 
 The unpacked template stays in the program (its bindings are the per-pair rows); the packed
-one is added as ``<template>_x<k>`` and ``IsaProgram.packing`` (a ``qac.records.Packing`` per
+one is added as ``<template>_x<k>`` and ``IsaProgram.packing`` (a ``qac.ir.records.Packing`` per
 unpacked template; the manifest's ``placement``) says which physical qubits each copy uses.
 The ``resources`` analysis then measures the packed template like any other.
 """
@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from dataclasses import replace as replaced
 
 import numpy as np
+from qac.passes.resources import physical_qubits
 
 from qac.errors import CompileError
 from qac.ir import CircuitModule, IsaProgram
-from qac.passes.resources import physical_qubits
-from qac.pipeline import CompileContext, Pass
-from qac.records import Packing
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import Packing
+from qac.kernels.qubits import components
 
 MAX_MATCHES = 20000  # subgraph matches examined per template
 
@@ -145,27 +146,9 @@ def packed_logical(logical, copies: int, name: str):
 
 def interaction_components(isa) -> list[set[int]]:
     """Sets of physical qubits linked by multi-qubit gates (the copies, if they stayed apart)."""
-    parent: dict[int, int] = {}
-
-    def find(q):
-        parent.setdefault(q, q)
-        while parent[q] != q:
-            parent[q] = parent[parent[q]]
-            q = parent[q]
-        return q
-
-    for inst in isa.data:
-        if inst.operation.name == "barrier":
-            continue
-        where = [isa.find_bit(q).index for q in inst.qubits]
-        for q in where:
-            find(q)
-        for q in where[1:]:
-            parent[find(q)] = find(where[0])
-    groups: dict[int, set[int]] = {}
-    for q in parent:
-        groups.setdefault(find(q), set()).add(q)
-    return list(groups.values())
+    links = [tuple(isa.find_bit(q).index for q in inst.qubits) for inst in isa.data
+             if inst.operation.name != "barrier"]
+    return [set(group) for group in components((), links)]
 
 
 @dataclass(frozen=True)
@@ -239,11 +222,11 @@ class Pack(Pass):
                 raise CompileError(f"pack: cannot transpile {k} copies of {name} on '{target.name}': {exc}; "
                                    f"use pack{{copies=N}} with fewer copies") from None
             width = logical.num_qubits
-            components = interaction_components(packed)
+            linked = interaction_components(packed)
             copy_qubits = []
             for c in range(k):
                 start = set(initial[c * width:(c + 1) * width])
-                mine = [g for g in components if g & start]
+                mine = [g for g in linked if g & start]
                 union = set().union(*mine) if mine else start
                 copy_qubits.append(sorted(union))
             flat = [q for qs in copy_qubits for q in qs]

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass, replace
 
 from qac.ir import IsaProgram
-from qac.pipeline import CompileContext, Pass
-from qac.records import TemplateResources
+from qac.ir.pipeline import CompileContext, Pass
+from qac.ir.records import TemplateResources
 
 
 def physical_qubits(isa) -> list[int]:

@@ -17,8 +17,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from qac.errors import (CompileError, ExecutionError, InternalError, OutputError, QacError, SpecError,
-                        TargetError)
+from qac.errors import (
+    CompileError,
+    ExecutionError,
+    InternalError,
+    OutputError,
+    QacError,
+    SpecError,
+    TargetError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - names for the signature only; importing them loads Qiskit
     from qac.passes.layout import TemplateCache
@@ -54,7 +61,9 @@ def compile(spec_or_path: Any, target: str | os.PathLike = "aer", *, seed: int |
     Raises:
         SpecError, TargetError, CompileError: bad input, with the fix in the message.
     """
-    from qac.compiler import compile as _compile  # Qiskit loads here, not at ``import qac``
+    from qac.compiler import (
+        compile as _compile,  # Qiskit loads here, not at ``import qac``
+    )
 
     return _compile(spec_or_path, target, seed=seed, passes=passes, keep_snapshots=keep_snapshots, pack=pack,
                     cache=cache, pv=pv)
@@ -73,7 +82,7 @@ def load_spec(source: Any, *, base_dir: str | os.PathLike | None = None) -> Spec
 
 
 def load(directory, *, target=None):
-    """The compiled program of a ``qac compile -o DIR`` directory (``qac.bundle.load``): it runs,
+    """The compiled program of a ``qac compile -o DIR`` directory (``qac.artefacts.bundle.load``): it runs,
     decodes and saves exactly as the program that was compiled."""
     from qac.program import CompiledAttention
 

@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-
 from qac.errors import CompileError
 from qac.ir import AttentionGraph, IsaProgram
+from qac.ir.pipeline import CompileContext, run_pipeline
+from qac.limits import DEFAULT_SHOTS
 from qac.passes.layout import TemplateCache
-from qac.pipeline import CompileContext, run_pipeline
 from qac.program import CompiledAttention
 
 
@@ -22,7 +22,7 @@ class RunDefaults:
 
     name: str
     seed: int = 0
-    shots: int = 1024
+    shots: int = DEFAULT_SHOTS
     precision: float | None = None
 
 
@@ -62,7 +62,7 @@ def _target(target):
 
 def compile_graph(graph: AttentionGraph, target: Any, *, seed: int = 0, encoding: str = "binary",
                   estimator: str = "interference", optimization_level: int = 1, passes: str | None = None,
-                  pack: int | str | None = None, shots: int = 1024, precision: float | None = None,
+                  pack: int | str | None = None, shots: int = DEFAULT_SHOTS, precision: float | None = None,
                   name: str | None = None, keep_snapshots: bool = False,
                   cache: TemplateCache | None = None) -> CompiledAttention:
     """Compile an L1 ``AttentionGraph`` (e.g. built from tensors) for a target.

@@ -36,6 +36,8 @@ AER_SHOT_CHUNK = 10**6  # shots per row per Aer call: ≈ 100–250 MB whatever 
 MAX_SHOTS = 10**8  # per circuit (per pair): the spec's bound since the first release
 MAX_RUN_SHOTS = 10**10  # every shot of one run: data, sign partners, calibration, readout
 MAX_SEED = 2**32 - 1  # seeds are 32-bit: the spec, --seed and run(seed=) share this rule
+DEFAULT_SHOTS = 4096  # per pair, when neither the spec nor the call says (spec, API, torch, `qac model`)
+PILOT_SHOTS = 512  # per pair, the pilot of a precision run without explicit shots
 
 MAX_INPUT = 1e150  # |entries| of Q and K: |q|² ≤ 1024·1e300 stays finite
 MAX_LOGIT = 1e100  # |scale|·|q|·|k| for every query and key of a head

@@ -2,9 +2,9 @@
 
 It holds the L4 program (and through it every lower level) with the spec and target it came
 from, and answers the public queries by delegating, one idea per module: packing
-(``qac.packing``), per-copy circuits (``qac.execution.circuits``), QASM/saving/the manifest
-(``qac.emit``), runs (``qac.execution.run``). Resources and packing are read from the
-program's typed analysis records (``qac/records.py``) through ``IsaProgram``.
+(``qac.ir.packing``), per-copy circuits (``qac.execution.copies``), QASM/saving/the manifest
+(``qac.artefacts.emit``), runs (``qac.execution.run``). Resources and packing are read from the
+program's typed analysis records (``qac/ir/records.py``) through ``IsaProgram``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-import qac.packing as packing
+import qac.ir.packing as packing
 from qac.errors import ExecutionError
 from qac.ir import IsaProgram
 
@@ -65,12 +65,12 @@ class CompiledAttention:
 
     @cached_property
     def execution_circuits(self):
-        from qac.execution.circuits import ExecutionCircuits
+        from qac.execution.copies import ExecutionCircuits
 
         return ExecutionCircuits(self.program)
 
     def execution_circuit(self, template: str, copy: int = 0):
-        """The ISA circuit one copy's rows run on (``qac/execution/circuits.py``)."""
+        """The ISA circuit one copy's rows run on (``qac/execution/copies.py``)."""
         return self.execution_circuits.circuit(template, copy)
 
     def readout_circuits(self, template: str, copy: int = 0) -> list:
@@ -95,7 +95,7 @@ class CompiledAttention:
 
     def qasm(self, template: str | None = None) -> str:
         """OpenQASM 3 of an ISA template (parameters as ``input float[64]``); the first by default."""
-        from qac.emit import qasm_text
+        from qac.artefacts.emit import qasm_text
 
         names = sorted(self.program.isa)
         name = names[0] if template is None else template
@@ -115,13 +115,13 @@ class CompiledAttention:
 
         return reference_output(self.program)
 
-    # -- a build directory as an artefact (qac/bundle.py)
+    # -- a build directory as an artefact (qac/artefacts/bundle.py)
     @classmethod
     def load(cls, directory: str | os.PathLike, *, target=None) -> CompiledAttention:
-        """The program a ``qac compile -o DIR`` directory holds (``qac/bundle.py``): it runs,
+        """The program a ``qac compile -o DIR`` directory holds (``qac/artefacts/bundle.py``): it runs,
         decodes and saves exactly as the program that was compiled (byte-identical result arrays
         for the same options and seed; ``save`` writes the files it was loaded from)."""
-        from qac.bundle import read
+        from qac.artefacts.bundle import read
 
         build = read(directory, target=target)
         compiled = cls(build.spec, build.target, build.program, build.pipeline, build.timings, [])
@@ -137,20 +137,20 @@ class CompiledAttention:
 
     # -- outputs
     def manifest(self) -> dict:
-        from qac.emit import build_manifest
+        from qac.artefacts.emit import build_manifest
 
         return build_manifest(self)
 
     def save(self, directory: str | os.PathLike, *, force: bool = False) -> Path:
         """Write kernels/*.qasm, program.qpy, logical.qpy, bindings.npz, manifest.json, timings.json."""
-        from qac.emit import save
+        from qac.artefacts.emit import save
 
         return save(self, Path(directory), force=force)
 
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
             exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
             pilot_shots: int | None = None, engine: str | object = "auto", workers: int | None = None,
-            scheduler: str | None = None, progress=None):
+            scheduler: str | None = None, progress=None, options=None):
         """Run on an engine and reconstruct the attention output with error bars.
 
         Args:
@@ -176,8 +176,11 @@ class CompiledAttention:
                 whatever the number of workers.
             scheduler: the address of an existing Dask scheduler instead of a LocalCluster.
             progress: a callable ``(rows done, rows in all)`` the batched engine calls per chunk.
+            options: a ``qac.execution.options.RunOptions`` (``RunOptions.resolve(...)``) instead of
+                the keywords above: the record the CLI, ``qac.torch`` and the runtime build.
         """
         from qac.execution.run import run
 
         return run(self, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                   pilot_shots=pilot_shots, engine=engine, workers=workers, scheduler=scheduler, progress=progress)
+                   pilot_shots=pilot_shots, engine=engine, workers=workers, scheduler=scheduler, progress=progress,
+                   options=options)

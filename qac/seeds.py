@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from qac.limits import MAX_SEED  # noqa: F401  (one rule for seeds)
+
 #: Named streams. A number, not the name's hash, so the streams never change with Python's
 #: hash seed; new streams take new numbers (never reuse one).
 STREAMS: dict[str, int] = {
-    "stage": 1,          # a sampled run's stages: 0 the first (pilot), 1, 2, … its refinements
+    "stage": 1,          # a sampled run's stages after the first (``stage_seed``): 1, 2, … its refinements
     "stage2": 2,         # the P·V stage of a two-stage run, by the same stage index
     "chunk": 3,          # an engine's draws for (PUB, chunk) from its own int seed
     "aer_chunk": 4,      # Aer's shot chunks past the first
@@ -31,10 +33,9 @@ STREAMS: dict[str, int] = {
     "verify": 11,        # verification's random parameter points, by template
     "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
     "eval": 13,          # qac eval: data splits and the paired bootstrap
+    "qcec": 14,          # verification's mqt.qcec runs, by point
     "replica": 15,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
 }
-
-MAX_SEED = 2**32 - 1
 
 
 def sequence(seed: int, stream: str, *index: int) -> np.random.SeedSequence:
@@ -52,3 +53,13 @@ def generator(seed: int, stream: str, *index: int) -> np.random.Generator:
 def child_seed(seed: int, stream: str, *index: int) -> int:
     """A 32-bit seed for that stream, for APIs that take an int (Aer, the transpiler, torch)."""
     return int(sequence(seed, stream, *index).generate_state(1, dtype=np.uint32)[0])
+
+
+def stage_seed(seed: int, stream: str, index: int) -> int:
+    """The engine seed of stage ``index`` of a sampled run (``stream``: "stage", or "stage2" for a
+    two-stage run's P·V stage). The first stage draws with the run seed itself, so ``run(seed=s)``
+    samples exactly what Aer's ``SamplerV2(seed=s)`` samples for the same PUBs (``decode_counts``
+    and its test rely on it); every later stage, and the other stream, draws from ``child_seed``."""
+    if stream == "stage" and index == 0:
+        return int(seed)
+    return child_seed(seed, stream, index)

@@ -25,7 +25,7 @@ import os
 from qac.errors import TargetError
 
 from . import aer as _aer
-from . import devices as _devices
+from . import device_loader as _devices
 from . import ibm as _ibm
 from .description import KINDS, STATUSES, TargetDescription
 

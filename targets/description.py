@@ -27,7 +27,7 @@ STATUSES = ("simulator", "retired", "live", "unknown", "published-specs", "calib
 _KIND_MODULES = {
     "simulator": "qac.targets.aer",
     "ibm_snapshot": "qac.targets.ibm",
-    "device_file": "qac.targets.devices",  # YAML vendor devices (IonQ, Quantinuum, IQM, Rigetti, user files)
+    "device_file": "qac.targets.device_noise",  # YAML vendor devices (IonQ, Quantinuum, IQM, Rigetti, user files)
 }
 
 
@@ -112,22 +112,17 @@ class TargetDescription:
         """Size of the largest set of qubits connected through ``coupling_edges``."""
         if self.coupling_edges is None:
             return self.num_qubits
-        parent: dict[int, int] = {}
+        from qac.kernels.qubits import components
 
-        def find(q: int) -> int:
-            parent.setdefault(q, q)
-            while parent[q] != q:
-                parent[q] = parent[parent[q]]
-                q = parent[q]
-            return q
+        return max(map(len, components((), self.coupling_edges)), default=1 if self.num_qubits else 0)
 
-        for a, b in self.coupling_edges:
-            parent[find(a)] = find(b)
-        sizes: dict[int, int] = {}
-        for q in list(parent):
-            root = find(q)
-            sizes[root] = sizes.get(root, 0) + 1
-        return max(sizes.values(), default=1 if self.num_qubits else 0)
+    def require_noise(self) -> None:
+        """A noisy run needs the target's noise model: the ideal simulator has none."""
+        if self.kind == "simulator":
+            from qac.errors import ExecutionError
+
+            raise ExecutionError(f"target '{self.name}' has no noise model; "
+                                 f"use a device target such as ibm_brisbane for --noise")
 
     def require(self, num_qubits: int) -> None:
         """Raise ``TargetError`` unless a kernel on ``num_qubits`` connected qubits fits here."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from qac.errors import TargetError
-from qac.yamlfile import YamlRules, one_line, read_located_yaml
+from qac.spec.yamlfile import YamlRules, one_line, read_located_yaml
 
 from .description import TargetDescription
 from .device_schema import Device, Loc, field_name, parse_device
@@ -29,12 +29,9 @@ MAX_YAML_DEPTH = 16
 YAML_RULES = YamlRules(
     error=TargetError, field_name=field_name, max_bytes=MAX_FILE_BYTES, max_nodes=MAX_YAML_NODES,
     max_depth=MAX_YAML_DEPTH,
-    directory="give the path of a device .yaml file",
+    noun="device file", directory="give the path of a device .yaml file",
     too_big="device files are at most {max_bytes} bytes",
-    not_found="device file not found; check the path (relative to {cwd})",
-    unreadable="cannot read the device file ({reason}); check the path and permissions",
     too_many="more than {max_nodes} values; use coupling: {{grid: ...}} or all-to-all instead of long edge lists",
-    too_deep="flatten the file",
     empty="write a device mapping (see docs/devices.md)",
     not_mapping="write top-level keys such as name:, qubits: and gates:",
     key_example="qubits or gates",

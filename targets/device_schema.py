@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qac.errors import TargetError
-from qac.yamlfile import one_line
+from qac.spec.yamlfile import one_line
 
 DEVICE_STATUSES = ("published-specs", "calibration", "hypothetical")
 FORMAT = "qac-device/1"

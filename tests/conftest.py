@@ -30,9 +30,10 @@ def spec_mapping(Q, K, V, **options) -> dict:
 def forbid_compilation(monkeypatch) -> None:
     """Make every pass's ``run``, the estimators' binder and the pipeline parser/runner raise:
     what a run may not call once a program is compiled."""
-    import qac.pipeline
     from qac.passes import PASSES
-    from qac.passes.estimate import ESTIMATORS
+
+    import qac.ir.pipeline
+    from qac.kernels.estimators import ESTIMATORS
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a run re-entered compilation")
@@ -42,7 +43,7 @@ def forbid_compilation(monkeypatch) -> None:
     for estimator in ESTIMATORS.values():
         monkeypatch.setattr(type(estimator), "bind", forbidden)
     for name in ("parse_pipeline", "run_pipeline", "format_pipeline"):
-        monkeypatch.setattr(qac.pipeline, name, forbidden)
+        monkeypatch.setattr(qac.ir.pipeline, name, forbidden)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import qac
-from qac import emit
-from qac.cli import main
+from qac.artefacts import emit
+from qac.cli.main import main
 from qac.errors import ExecutionError, OutputError
 from tests.conftest import spec_mapping
 

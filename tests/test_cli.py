@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qac.cli import main
+from qac.cli.main import main
 from tests.conftest import EXAMPLES
 
 
@@ -30,7 +30,7 @@ def assert_one_line_error(proc, *fragments):
 
 
 def test_help_does_not_import_qiskit():
-    code = "import sys; from qac.cli import main; sys.argv=['qac','--help']\ntry: main()\nexcept SystemExit: pass\nassert 'qiskit' not in sys.modules, 'qiskit imported'"
+    code = "import sys; from qac.cli.main import main; sys.argv=['qac','--help']\ntry: main()\nexcept SystemExit: pass\nassert 'qiskit' not in sys.modules, 'qiskit imported'"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "compile" in proc.stdout and "run" in proc.stdout and "targets" in proc.stdout

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qac.passes.cost_model import RESIDUAL_BIAS, evaluate, routed_candidate, statistics
 
 import qac
 from qac import targets
-from qac.decode import estimate_from_counts
 from qac.errors import CompileError, TargetError
-from qac.execute import exact_distribution
-from qac.passes.cost_model import RESIDUAL_BIAS, evaluate, routed_candidate, statistics
-from qac.pipeline import CompileContext
-from qac.records import CandidateCost, LayoutOptions
-from qac.passes.estimate import ESTIMATORS
+from qac.ir.pipeline import CompileContext
+from qac.ir.records import CandidateCost, LayoutOptions
+from qac.kernels.decode import estimate_from_counts
+from qac.kernels.estimators import ESTIMATORS
+from qac.kernels.exact import exact_distribution
 from tests.conftest import spec_mapping
 
 VARIANCE_CASES = [("interference", "binary"), ("hadamard", "binary"), ("swap", "binary"),

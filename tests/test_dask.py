@@ -10,7 +10,6 @@ import qac
 import qac.execution.batched as batched
 from tests.conftest import spec_mapping
 
-
 ARRAYS = ("output", "stderr", "scores", "scores_stderr", "raw_output", "raw_stderr")
 
 

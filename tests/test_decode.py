@@ -1,11 +1,17 @@
-"""qac.decode: counts / probabilities → mean of f and its standard error; finish to c."""
+"""qac.kernels.decode: counts / probabilities → mean of f and its standard error; finish to c."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qac.decode import estimate_from_counts, estimate_from_probabilities, finish, finish_slope, outcome_counts
+from qac.kernels.decode import (
+    estimate_from_counts,
+    estimate_from_probabilities,
+    finish,
+    finish_slope,
+    outcome_counts,
+)
 
 
 def test_outcome_counts_match_bincount_of_packed_bits():

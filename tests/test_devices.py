@@ -10,14 +10,14 @@ import textwrap
 
 import numpy as np
 import pytest
+import qac.targets as targets
 import yaml
 from click.testing import CliRunner
+from qac.targets import device_loader, device_noise
 
 import qac
-import qac.targets as targets
-from qac.cli import main
+from qac.cli.main import main
 from qac.errors import TargetError
-from qac.targets import devices
 from tests.conftest import EXAMPLES, ROOT
 
 SHIPPED = {  # name: (qubits, 2q gate, 1q gates)
@@ -140,15 +140,15 @@ def test_depolarizing_parameter_matches_average_gate_fidelity():
     from qiskit.quantum_info import average_gate_fidelity
     from qiskit_aer.noise import depolarizing_error
 
-    assert devices.depolarizing_parameter(0.01, 1) == pytest.approx(0.02)
-    assert devices.depolarizing_parameter(0.006, 2) == pytest.approx(0.008)
+    assert device_noise.depolarizing_parameter(0.01, 1) == pytest.approx(0.02)
+    assert device_noise.depolarizing_parameter(0.006, 2) == pytest.approx(0.008)
     for n, r in ((1, 0.001), (2, 0.006)):
-        channel = depolarizing_error(devices.depolarizing_parameter(r, n), n)
+        channel = depolarizing_error(device_noise.depolarizing_parameter(r, n), n)
         assert 1 - average_gate_fidelity(channel) == pytest.approx(r, rel=1e-9)
     # with T1/T2: relaxation ∘ depolarizing still has the published average infidelity
-    dev = devices.device(targets.get("iqm_garnet").key)
+    dev = device_loader.device(targets.get("iqm_garnet").key)
     for gate in dev.gates:
-        channel = devices.gate_error_channel(dev, gate)
+        channel = device_noise.gate_error_channel(dev, gate)
         assert 1 - average_gate_fidelity(channel) == pytest.approx(gate.error, rel=1e-6)
 
 

@@ -118,7 +118,7 @@ def test_existing_output_directory_is_refused_and_force_replaces_only_qac_folder
 
 
 def test_failed_write_leaves_nothing(brisbane, tmp_path, monkeypatch):
-    from qac import emit
+    from qac.artefacts import emit
 
     def broken(_compiled):
         files = emit.artefacts(brisbane)

@@ -1,4 +1,4 @@
-"""The bootstrap error bars (qac/errorbars.py) against the delta method where it holds, and
+"""The bootstrap error bars (qac/execution/errorbars.py) against the delta method where it holds, and
 against the truth where it does not (a binomial model of the interference estimator)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qac.attention import output_jacobian, reconstruct_head, softmax_rows
-from qac.errorbars import bootstrap_head
+from qac.execution.errorbars import bootstrap_head
+from qac.kernels.attention import output_jacobian, reconstruct_head, softmax_rows
 
 
 def problem(s: float, d: int, n: int = 12, seed: int = 0):

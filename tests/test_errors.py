@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from qac.passes.normalize import Normalize
 
 import qac
-from qac.cli import REPORT_LINE, main
+from qac.cli.main import REPORT_LINE, main
 from qac.errors import CompileError, InternalError, QacError, SpecError
-from qac.passes.normalize import Normalize
 from tests.conftest import EXAMPLES
 
 

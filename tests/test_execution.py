@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import qac
-from qac.decode import estimate_from_counts, outcome_counts
+from qac.kernels.decode import estimate_from_counts, outcome_counts
 from tests.conftest import forbid_compilation, spec_mapping
 
 
@@ -88,8 +88,8 @@ def _sampler_v2_counts(pubs, seed, noise_model=None):
 def test_run_pubs_draws_the_same_shots_as_aer_sampler_v2(example_spec):
     """qac asks Aer for counts (no per-shot memory) with runtime parameter binding; for the same
     seed every row's counts equal SamplerV2's — PUBs grouped by shots, parameterless rows, noise."""
-    from qac.execution.engine import restricted_noise_model, run_pubs
-    from qac.execution.circuits import readout_circuits
+    from qac.execution.aer_engine import restricted_noise_model, run_pubs
+    from qac.execution.copies import readout_circuits
 
     compiled = qac.compile(example_spec, "ibm_brisbane")
     (circuit, values), = compiled.pubs()[:1]
@@ -114,7 +114,7 @@ def test_a_run_calls_no_pass_and_parses_no_pipeline(monkeypatch):
     spec only the run defaults are left (a program compiled from arrays has nothing more)."""
     from types import SimpleNamespace
 
-    from qac.attention import reference_attention
+    from qac.kernels.attention import reference_attention
 
     rng = np.random.default_rng(8)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qac
-from qac import choices
 from qac.errors import CompileError, QacError
+from qac.kernels import choices
 
 SECONDS_PER_EXAMPLE = 60
 KEYS = ("name", "seed", "heads", "mask", "scale", "shots", "precision", "Q", "K", "V", "compile")

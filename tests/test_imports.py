@@ -81,10 +81,10 @@ def import_graph() -> nx.DiGraph:
 def test_the_graph_sees_the_modules_and_their_imports():
     """The walk itself: it finds the packages, local and relative imports (so a cycle would show)."""
     graph = import_graph()
-    assert {"qac", "qac.cli", "qac.spec", "qac.passes", "qac.passes.encode", "qac.targets.devices"} <= set(graph)
-    assert graph.has_edge("qac.targets", "qac.targets.devices")  # `from . import devices as _devices`
+    assert {"qac", "qac.cli", "qac.spec", "qac.passes", "qac.passes.encode", "qac.targets.device_loader"} <= set(graph)
+    assert graph.has_edge("qac.targets", "qac.targets.device_loader")  # `from . import device_loader as _devices`
     assert graph.has_edge("qac", "qac.compiler")  # inside `def compile`
-    assert graph.has_edge("qac.passes.encode", "qac.encodings.binary")
+    assert graph.has_edge("qac.passes.encode", "qac.kernels.encodings")
 
 
 def test_no_import_cycles():
@@ -128,7 +128,7 @@ def test_help_of_qac_compile_shows_the_real_signature_without_loading_qiskit():
 
 
 def test_qac_help_loads_neither_qiskit_nor_torch():
-    code = ("from qac.cli import main\n"
+    code = ("from qac.cli.main import main\n"
             "for argv in (['--help'], ['compile', '--help'], ['run', '--help'], ['verify', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit as stop:\n        assert stop.code == 0, stop.code")
     assert loaded_heavy_modules(code) == []
@@ -136,7 +136,7 @@ def test_qac_help_loads_neither_qiskit_nor_torch():
 
 def test_every_package_is_installed_by_pyproject():
     """A package directory that pyproject's ``packages`` list misses is absent from a
-    non-editable install (``qac.commands`` was, until issue 10)."""
+    non-editable install (``qac.cli`` was, until issue 10)."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -147,3 +147,95 @@ def test_every_package_is_installed_by_pyproject():
             relative = init.parent.relative_to(path).parts
             found.add(".".join((name, *relative)))
     assert found <= set(config["packages"]), sorted(found - set(config["packages"]))
+
+
+#: Which packages each package may import (module level and inside functions alike): the design's
+#: one-way flow as a table. ``kernels`` and ``ir`` are level-neutral (no run, pass or file code);
+#: nothing below the CLI imports ``qac.cli``; the run path (``execution``, ``simulator``) never
+#: imports ``passes``, the pipeline or the compiler; ``report`` reads files only. ``qac`` (the
+#: root) is allowed where a module reads ``qac.__version__``; ``spec`` imports ``passes`` to parse
+#: a spec's ``passes:`` pipeline text when it is loaded.
+ALLOWED = {
+    "qac.errors": set(),
+    "qac.limits": {"qac.errors"},
+    "qac.seeds": {"qac.limits"},
+    "qac.kernels": {"qac.errors", "qac.ir"},
+    "qac.ir": {"qac.errors", "qac.limits", "qac.kernels"},
+    "qac.spec": {"qac.errors", "qac.limits", "qac.kernels", "qac.passes"},
+    "qac.targets": {"qac.errors", "qac.kernels", "qac.spec"},
+    "qac.passes": {"qac.errors", "qac.ir", "qac.kernels", "qac.limits", "qac.seeds", "qac.targets"},
+    "qac.simulator": {"qac.errors", "qac.kernels", "qac.seeds"},
+    "qac.execution": {"qac.errors", "qac.ir", "qac.kernels", "qac.limits", "qac.seeds", "qac.simulator",
+                      "qac.targets"},
+    "qac.artefacts": {"qac", "qac.errors", "qac.ir", "qac.kernels", "qac.limits", "qac.targets"},
+    "qac.program": {"qac.artefacts", "qac.errors", "qac.execution", "qac.ir", "qac.kernels"},
+    "qac.compiler": {"qac.errors", "qac.ir", "qac.limits", "qac.passes", "qac.program", "qac.spec", "qac.targets"},
+    "qac.report": {"qac.artefacts", "qac.errors", "qac.kernels", "qac.limits", "qac.targets"},
+    "qac.verify": {"qac.artefacts", "qac.errors", "qac.ir", "qac.kernels", "qac.seeds", "qac.targets"},
+    "qac.runtime": {"qac", "qac.artefacts", "qac.errors", "qac.execution", "qac.kernels", "qac.limits", "qac.seeds",
+                    "qac.targets"},
+    "qac.torch": {"qac.artefacts", "qac.compiler", "qac.errors", "qac.execution", "qac.ir", "qac.kernels",
+                  "qac.limits", "qac.seeds", "qac.spec", "qac.targets"},
+    "qac.cli": {"qac", "qac.artefacts", "qac.compiler", "qac.errors", "qac.execution", "qac.ir", "qac.kernels",
+                "qac.limits", "qac.passes", "qac.program", "qac.report", "qac.runtime", "qac.seeds", "qac.spec",
+                "qac.targets", "qac.torch", "qac.verify"},
+    "qac": {"qac.compiler", "qac.errors", "qac.execution", "qac.program", "qac.spec", "qac.targets"},
+}
+
+
+def package_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_import_is_allowed_by_the_table():
+    graph = import_graph()
+    unknown = sorted({package_of(m) for m in graph} - set(ALLOWED))
+    assert not unknown, f"packages the ALLOWED table does not know (add them with what they may import): {unknown}"
+    bad = sorted(f"{a} imports {b}" for a, b in graph.edges()
+                 if package_of(a) != package_of(b) and package_of(b) not in ALLOWED[package_of(a)])
+    assert not bad, "imports the design forbids (tests/test_imports.py ALLOWED):\n  " + "\n  ".join(bad)
+
+
+def test_the_table_catches_a_forbidden_import(tmp_path, monkeypatch):
+    """The check itself: a run module that imports a pass is reported."""
+    fake = tmp_path / "qac"
+    (fake / "execution").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "execution" / "__init__.py").write_text("")
+    (fake / "execution" / "bad.py").write_text("def f():\n    from qac.passes import normalize\n")
+    (tmp_path / "passes").mkdir()
+    (tmp_path / "passes" / "__init__.py").write_text("")
+    (tmp_path / "passes" / "normalize.py").write_text("")
+    monkeypatch.setitem(SOURCES, "qac", fake)
+    monkeypatch.setitem(SOURCES, "qac.passes", tmp_path / "passes")
+    monkeypatch.setitem(SOURCES, "qac.targets", tmp_path / "passes")
+    graph = import_graph()
+    assert graph.has_edge("qac.execution.bad", "qac.passes.normalize")
+    assert "qac.passes" not in ALLOWED["qac.execution"]
+
+
+def test_the_tree_reads_as_the_design():
+    """``ls qac/`` shows packages and at most six loose modules (errors, limits, seeds and the
+    public API); no module is over 450 lines; no "former home" shim is left."""
+    loose = sorted(p.name for p in (ROOT / "qac").glob("*.py") if p.name != "__init__.py")
+    assert loose == ["compiler.py", "errors.py", "limits.py", "program.py", "seeds.py"], loose
+    long = {str(path.relative_to(ROOT)): n for path in module_files().values()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 450}
+    assert not long, f"modules over 450 lines (split them by idea): {long}"
+    shims = [str(p.relative_to(ROOT)) for p in module_files().values() if "Former home" in p.read_text(encoding="utf-8")]
+    assert not shims, shims
+
+
+def test_every_command_goes_through_the_one_error_handler():
+    """``QacError`` → one line, exit 2; a bug → traceback and the report line, exit 1: every
+    command (the lazy ones too) is wrapped by ``qac.cli.main.handle_errors``."""
+    from qac.cli.main import LazyGroup, handle_errors, main
+
+    ctx = main.make_context("qac", ["--help"], resilient_parsing=True)
+    names = main.list_commands(ctx)
+    assert {"compile", "run", "inspect", "status", "verify", "report", "model", "targets"} <= set(names)
+    for name in names:
+        command = main.get_command(ctx, name)
+        assert getattr(command.callback, "__qac_handled__", False), f"qac {name} bypasses handle_errors"
+        assert any(p.name == "debug" for p in command.params), f"qac {name} has no --debug"
+    assert isinstance(main, LazyGroup) and callable(handle_errors)

@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from qac.cli import main
-from qac.inspect import classical_flops
+from qac.cli.inspect_view import classical_flops
+from qac.cli.main import main
 
 
 def run(*args):
@@ -66,8 +66,8 @@ def test_bad_input_is_one_line_exit_2(example_spec, tmp_path):
     ('{"templates": [{"name": "t"}], "kernels": [{"kernel": "k", "template": "t", "d": 2}], "spec": {}}', "KeyError",
      False)])
 def test_a_damaged_manifest_is_one_line_exit_2_as_in_verify(tmp_path, text, fragment, verify_says_so):
-    """`qac inspect DIR` reads the manifest with the reader `qac verify DIR` uses (qac.bundle.read_manifest)."""
-    from qac.commands.verify import verify_command
+    """`qac inspect DIR` reads the manifest with the reader `qac verify DIR` uses (qac.artefacts.bundle.read_manifest)."""
+    from qac.cli.verify import verify_command
 
     (tmp_path / "manifest.json").write_text(text)
     for command in (None, verify_command):
@@ -79,7 +79,7 @@ def test_a_damaged_manifest_is_one_line_exit_2_as_in_verify(tmp_path, text, frag
 
 
 def test_command_module_imports_only_click():
-    code = ("import sys, qac.commands.inspect; "
+    code = ("import sys, qac.cli.inspect; "
             "assert not any(m.startswith(('qiskit', 'numpy', 'rich')) for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -90,7 +90,7 @@ def test_a_directory_reports_the_same_figures_as_the_compile(tmp_path):
     import numpy as np
 
     import qac
-    from qac.inspect import report_from_compiled, report_from_directory
+    from qac.cli.inspect_view import report_from_compiled, report_from_directory
     from tests.conftest import spec_mapping
 
     rng = np.random.default_rng(0)

@@ -7,14 +7,21 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from qac.passes.resources import calibration, template_resources
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import Parameter
 
 import qac
 from qac import targets
 from qac.errors import InternalError
-from qac.passes.resources import calibration, template_resources
-from qac.records import AutoChoice, CandidateCost, CostReport, Packing, Skipped, TemplateResources
+from qac.ir.records import (
+    AutoChoice,
+    CandidateCost,
+    CostReport,
+    Packing,
+    Skipped,
+    TemplateResources,
+)
 from tests.conftest import spec_mapping
 
 

@@ -8,8 +8,8 @@ import pytest
 
 import qac
 from qac import limits
-from qac.exact import exact_distributions
-from qac.execution.engine import AerEngine, chunk_seed, shot_chunks
+from qac.execution.aer_engine import AerEngine, chunk_seed, shot_chunks
+from qac.kernels.exact import exact_distributions
 from tests.conftest import spec_mapping
 
 TOY = {"Q": [[1.0, 0.5]], "K": [[0.3, 1.0], [1.0, 1.0], [0.2, -1.0]], "V": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}
@@ -22,7 +22,7 @@ def toy():
 
 # ------------------------------------------------------------------ shots
 def test_the_spec_uses_the_one_shot_cap():
-    from qac.spec import limits as spec_limits
+    from qac.spec import sizes as spec_limits
 
     assert spec_limits.MAX_SHOTS is limits.MAX_SHOTS and spec_limits.MAX_SEED is limits.MAX_SEED
     assert qac.load_spec({**TOY, "shots": limits.MAX_SHOTS}).shots == limits.MAX_SHOTS
@@ -189,7 +189,7 @@ def test_a_nan_figure_is_a_bug_not_a_printed_figure(tmp_path, monkeypatch):
 
     from click.testing import CliRunner
 
-    from qac.cli import main
+    from qac.cli.main import main
     from qac.program import CompiledAttention
 
     honest = CompiledAttention.run

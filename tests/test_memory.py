@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import qac
-from qac import binding
 from qac.execution.memory import RunShape, bound
 from qac.execution.plan import rows_of
+from qac.kernels import binding
 
 PASSES = "normalize,encode{{method={encoding}}},estimate{{method={estimator}}},layout{{optimization_level=1}}"
 

@@ -7,7 +7,7 @@ import pytest
 
 import qac
 from qac.errors import ExecutionError
-from qac.execution.circuits import readout_circuits
+from qac.execution.copies import readout_circuits
 from qac.execution.mitigation import corrected_values, fit_rescale, flip_rates
 from tests.conftest import spec_mapping
 
@@ -102,8 +102,9 @@ def test_calibration_rows_are_bound_at_compile_time_with_their_ideal_means(compi
     """The ``estimate`` pass binds each template's calibration rows from the compile seed; their
     ideal means are the known overlaps c pushed through the estimator (c itself when signed,
     s = ((1 + c)/2)² when unsigned), and odd estimators carry every pair's (â, −b̂) partner."""
-    from qac.exact import exact_means
     from qac.passes.calibration import OVERLAPS
+
+    from qac.kernels.exact import exact_means
 
     rng = np.random.default_rng(4)
     Q, K, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 2))

@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from qac.cli import main
+from qac.cli.main import main
 
 pytest.importorskip("transformers")  # the torch extra installs it with torch
 
@@ -56,7 +56,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 
 def test_torch_missing_says_how_to_install_it():
-    code = "import sys; sys.modules['torch'] = None; from qac.cli import main; main(['model', 'Hello'])"
+    code = "import sys; sys.modules['torch'] = None; from qac.cli.main import main; main(['model', 'Hello'])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert "pip install -e '.[torch]'" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

@@ -1,4 +1,4 @@
-"""Output directories (qac/outputs.py): --force replaces only what qac wrote, the umask holds, a run
+"""Output directories (qac/artefacts/outputs.py): --force replaces only what qac wrote, the umask holds, a run
 goes beside its build, and every I/O failure is one line with nothing lost or half-written."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from qac import outputs
-from qac.cli import main
+from qac.artefacts import outputs
+from qac.cli.main import main
 
 GOOD = "Q: [[1.0, 0.5], [0.2, -1.0]]\nK: [[0.3, 0.4], [1.0, 1.0]]\nV: [[1.0], [2.0]]\nshots: 200\n"
 

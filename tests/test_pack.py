@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import qac
-from qac.decode import estimate_from_counts
 from qac.errors import CompileError
-from qac.execution.engine import run_pubs
+from qac.execution.aer_engine import run_pubs
+from qac.kernels.decode import estimate_from_counts
 from tests.conftest import spec_mapping
 
 

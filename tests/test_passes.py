@@ -6,18 +6,26 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from qac.passes import PASSES, parse
+from qac.passes.normalize import padded_width, split_norms
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import Operator, Statevector
 
-from qac import choices
 from qac.errors import CompileError, InternalError
-from qac.passes import PASSES, parse
-from qac.passes.encode import (ENCODINGS, append_ry_tree, gray_angles, multiplexed_ry, open_tree_angles,
-                               tree_angles, unary_angles, unary_schedule, vectors_for)
-from qac.passes.estimate import ESTIMATORS
-from qac.passes.normalize import padded_width, split_norms
-from qac.pipeline import format_pipeline
+from qac.ir.pipeline import format_pipeline
+from qac.kernels import choices
+from qac.kernels.binding import vectors_for
+from qac.kernels.encodings import ENCODINGS
+from qac.kernels.encodings.binary import (
+    append_ry_tree,
+    gray_angles,
+    multiplexed_ry,
+    open_tree_angles,
+    tree_angles,
+)
+from qac.kernels.encodings.unary import unary_angles, unary_schedule
+from qac.kernels.estimators import ESTIMATORS
 
 
 def test_registries_match_the_choices_users_may_write():
@@ -158,8 +166,15 @@ def test_bad_pipeline_text_is_a_clear_error(text, fragment):
 
 
 # ------------------------------------------------------------------ routed trees (issue 3, item 5)
-from qac.passes.encode import (ROUTED_TREES, analyse_tree_program, append_tree_program, light_cone,  # noqa: E402
-                               routed_tree_program, star_tree_program, tree_program_angles)
+from qac.kernels.encodings.trees import (  # noqa: E402
+    ROUTED_TREES,
+    analyse_tree_program,
+    append_tree_program,
+    light_cone,
+    routed_tree_program,
+    star_tree_program,
+    tree_program_angles,
+)
 
 FULL_COUNTS = {2: 1, 3: 5, 4: 14, 5: 37, 6: 79, 7: 176}  # CX of the whole program
 CONE_COUNTS = {2: 1, 3: 4, 4: 11, 5: 28, 6: 62, 7: 131}  # CX in the top qubit's light cone

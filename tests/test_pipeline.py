@@ -10,16 +10,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from qac.passes import ANALYSES, PASSES, default_pipeline, parse
+from qac.passes import layout as layout_pass
+from qac.passes.layout import TemplateCache
 
 import qac
 from qac import targets
 from qac.compiler import RunDefaults, compile_graph
 from qac.errors import CompileError, InternalError
 from qac.ir import AttentionGraph
-from qac.passes import ANALYSES, PASSES, default_pipeline, parse
-from qac.passes import layout as layout_pass
-from qac.passes.layout import TemplateCache
-from qac.pipeline import CompileContext, Pass, format_pipeline, parse_pipeline, run_pipeline
+from qac.ir.pipeline import (
+    CompileContext,
+    Pass,
+    format_pipeline,
+    parse_pipeline,
+    run_pipeline,
+)
 from qac.spec import load_spec
 from tests.conftest import spec_mapping
 

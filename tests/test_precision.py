@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 import qac
-from qac.attention import output_jacobian, shot_allocation, softmax_rows
-from qac.cli import main
+from qac.cli.main import main
 from qac.errors import ExecutionError
 from qac.execution.precision import grid_shots
+from qac.kernels.attention import output_jacobian, shot_allocation, softmax_rows
 from tests.conftest import spec_mapping
 
 

@@ -44,7 +44,7 @@ def test_two_stage_exact_output_is_numpy_attention(case):
 def test_every_pair_runs_both_stages_exactly(encoding, estimator, case):
     """Every encoding × estimator the cost model can pick, for Q·Kᵀ and P·V alike. Unsigned
     estimators lose 1e-8 at c = −1 exactly (d = 1 heads, or M = 1 for P·V): those are widened."""
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.estimators import ESTIMATORS
 
     mapping, (Q, K, V, heads, scale, causal) = case
     if not ESTIMATORS[estimator].signed:
@@ -128,7 +128,7 @@ def test_ideal_two_stage_error_bars_cover_90_to_99_percent():
 
 def test_stage_two_noise_alone_gives_its_binomial_bars():
     """With exact stage-1 products (σ1 = 0) the bootstrap is |p_i|·|v_k|·σ2 (module docstring)."""
-    from qac.pv_errorbars import two_stage_head
+    from qac.execution.stage2_errorbars import two_stage_head
 
     rng = np.random.default_rng(0)
     n, m, dv = 3, 4, 2
@@ -148,8 +148,8 @@ def test_stage_two_noise_alone_gives_its_binomial_bars():
     np.testing.assert_allclose(output, probs @ v, atol=1e-12)
     expected = np.linalg.norm(probs, axis=1)[:, None] * v_norms[None] * 0.01
     np.testing.assert_allclose(stderr, expected, rtol=0.06)
-    # stage-1 noise alone: the classical P·V bootstrap of qac.errorbars, replica for replica
-    from qac.errorbars import bootstrap_head
+    # stage-1 noise alone: the classical P·V bootstrap of qac.execution.errorbars, replica for replica
+    from qac.execution.errorbars import bootstrap_head
 
     sem1 = np.full((n, m), 0.02)
     _, both = two_stage_head({**stage1, "sem": sem1}, {**stage2, "sem": np.zeros((n, dv))},

@@ -1,5 +1,5 @@
 """OpenQASM 3 round trip (and `qac verify`) for every encoding × estimator the project has (read
-from qac.choices and the pass registries at test time, so new ones are picked up): every
+from qac.kernels.choices and the pass registries at test time, so new ones are picked up): every
 routed template verifies against its logical one, every emitted file parses with the
 reference parser, loads with qiskit.qasm3.loads, and — with the manifest's layout — is
 equivalent to the QPY template. Pairs that do not work together must say so (CompileError)."""
@@ -16,14 +16,17 @@ import pytest
 from qiskit import qasm3, qpy
 
 import qac
-from qac import choices, verify
+from qac import verify
 from qac.errors import CompileError
+from qac.kernels import choices
+
 
 def registered(kind: str) -> list[str]:
-    """The names users may write (qac.choices) and every pass registered under them."""
-    from qac.passes import encode, estimate
+    """The names users may write (qac.kernels.choices) and every pass registered under them."""
+    from qac.kernels.encodings import ENCODINGS
+    from qac.kernels.estimators import ESTIMATORS
 
-    table = encode.ENCODINGS if kind == "encoding" else estimate.ESTIMATORS
+    table = ENCODINGS if kind == "encoding" else ESTIMATORS
     names = choices.ENCODINGS if kind == "encoding" else choices.ESTIMATORS
     return sorted(set(names) | set(table))
 

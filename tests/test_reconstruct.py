@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import qac
-from qac.attention import reference_attention, softmax_rows
 from qac.execution.estimates import KernelEstimate
 from qac.execution.reconstruct import reconstruct, reference_output
+from qac.kernels.attention import reference_attention, softmax_rows
 from tests.conftest import spec_mapping
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qac.cli import main
+from qac.cli.main import main
 
 SPEC = """name: tiny_two_heads
 seed: 3
@@ -148,8 +148,8 @@ def test_ideal_run_report_shows_the_result_numbers(ideal):
     check_images(page)
     check_self_contained(text, page)
     # estimated weights are softmax of the estimated scores; exact ones of numpy's scores
-    from qac.attention import reference_attention
-    from qac.rundir import attention_weights
+    from qac.artefacts.rundir import attention_weights
+    from qac.kernels.attention import reference_attention
 
     np.testing.assert_allclose(arrays["weights"], attention_weights(arrays["scores"]))
     _, _, values = exact_inputs(ideal)
@@ -371,7 +371,7 @@ def test_the_page_renders_in_headless_chromium(noisy, tmp_path):
 
 def test_a_packed_build_draws_its_copies_bound_as_they_run(tmp_path):
     import qac
-    from qac.report.circuits import drawings, first_row
+    from qac.report.drawings import drawings, first_row
     from qac.report.load import load as load_bundle
 
     (tmp_path / "spec.yaml").write_text(SPEC)

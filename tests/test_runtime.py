@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 import qac
 from qac.errors import ExecutionError, QacError
-from qac.runtime import limits, retry
+from qac.runtime import jobs as limits
+from qac.runtime import retry
 from qac.runtime.engine import KILL_AFTER_ENV, RuntimeEngine, bit_counts, job_seed
-from qac.runtime.rundir import RunDir, stage_path, write_file
+from qac.runtime.jobdir import RunDir, stage_path, write_file
 from qac.runtime.service import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,9 +68,8 @@ def one_line(exc: BaseException) -> bool:
 
 # --------------------------------------------------------------------------- local runs on ibm_fez
 def test_local_run_has_the_shape_and_the_distribution_of_aer(pubs, finished):
-    from qiskit_aer.primitives import SamplerV2
-
     from qac.targets import ibm
+    from qiskit_aer.primitives import SamplerV2
 
     path, counts, engine = finished
     assert [c.shape for c in counts] == [(len(v), 2) for _, v, _ in pubs]
@@ -250,7 +250,7 @@ def test_importing_the_runtime_loads_no_qiskit_and_the_cli_lists_status():
 def test_status_command_shows_the_jobs(finished):
     from click.testing import CliRunner
 
-    from qac.cli import main
+    from qac.cli.main import main
 
     result = CliRunner().invoke(main, ["status", str(finished[0]), "--json"])
     assert result.exit_code == 0, result.output
@@ -340,7 +340,6 @@ class FakeService:
 def fake_cloud(monkeypatch):
     import qiskit_ibm_runtime
     import qiskit_ibm_runtime.executor_sampler as executor_sampler
-
     from qac.targets import ibm
 
     def install(service, max_circuits=4, max_shots=150):

@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from qac.cli import main
+from qac.cli.main import main
 
 
 def test_a_local_runtime_run_resumes_to_the_same_result(example_spec, tmp_path):

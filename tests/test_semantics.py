@@ -88,7 +88,7 @@ def test_heads_share_one_template_and_transpile():
 
 # ------------------------------------------------------------------ every encoding × estimator
 def _pairs():
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.estimators import ESTIMATORS
 
     return [(encoding, name) for name, estimator in ESTIMATORS.items() for encoding in estimator.encodings]
 
@@ -108,7 +108,7 @@ def test_every_pair_reproduces_numpy_attention(encoding, estimator, case):
 
     Unsigned estimators take the square root of ⟨a'|b'⟩² = ((1 + c)/2)²: at c = −1 exactly
     (only possible for d = 1) a 1e-17 rounding error becomes 1e-8, so d = 1 heads are widened."""
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.estimators import ESTIMATORS
 
     mapping, (Q, K, V, heads, scale, causal) = case
     if not ESTIMATORS[estimator].signed and Q.shape[1] // heads == 1:
@@ -138,10 +138,11 @@ def test_every_pair_is_exact_after_routing_on_devices(target, encoding, estimato
 def test_declared_oddness_matches_exact_simulation(encoding, estimator):
     """``Estimator.odd`` (a noisy run symmetrises pairs with (â, −b̂) when set) is what the
     logical template's exact mean of f does when b̂ flips sign."""
-    from qac.exact import exact_means
-    from qac.ir import Kernel
     from qac.passes.calibration import pair_kernel
-    from qac.passes.estimate import ESTIMATORS
+
+    from qac.ir import Kernel
+    from qac.kernels.estimators import ESTIMATORS
+    from qac.kernels.exact import exact_means
 
     est = ESTIMATORS[estimator]
     rng = np.random.default_rng(17)

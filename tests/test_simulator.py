@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import spec_mapping
+from qac.targets import get as get_target
 from scipy import stats
 
 import qac
-from qac.exact import exact_distribution
-from qac.execution.engine import active_qubits, restricted_noise_model
+from qac.execution.aer_engine import active_qubits, restricted_noise_model
+from qac.kernels.exact import exact_distribution
 from qac.simulator import probabilities, sample_counts, supports
-from qac.targets import get as get_target
-
-from conftest import spec_mapping
 
 COMBOS = [("binary", "interference"), ("unary_parallel", "interference"), ("unary_diagonal", "interference"),
           ("unary_semi_diagonal", "interference"), ("binary", "swap"), ("unary_parallel", "swap"),
@@ -27,8 +26,8 @@ _COMPILED: dict = {}
 
 
 def test_combos_are_every_pair_the_cost_model_can_pick():
-    from qac.passes.encode import ENCODINGS
-    from qac.passes.estimate import ESTIMATORS
+    from qac.kernels.encodings import ENCODINGS
+    from qac.kernels.estimators import ESTIMATORS
 
     assert sorted(COMBOS) == sorted((e, s) for s in ESTIMATORS for e in ENCODINGS if e in ESTIMATORS[s].encodings)
 
@@ -157,7 +156,7 @@ def test_readout_error_matches_aer_samples():
     transposed confusion matrix could not hide."""
     from qiskit_aer.noise import ReadoutError
 
-    from qac.execute import run_pubs
+    from qac.execution.aer_engine import run_pubs
 
     prog = compiled("ibm_fez", "binary", "swap", n=3)
     circuit, values = prog.pubs()[0]
@@ -289,8 +288,8 @@ def test_dense_and_local_plans_agree_and_plans_are_cached(monkeypatch):
     """The ideal engine multiplies each run of fixed gates into one dense matrix for small
     components; the local path (one gemm per fused block, as noisy runs use) must give the same
     probabilities, and a second call (cached plan) the same bits."""
-    from qac.simulator import evolve as ev
     from qac.simulator import _program
+    from qac.simulator import evolve as ev
 
     prog = compiled("ibm_fez", "binary", "interference", d=8, n=3)
     circuit, values = prog.pubs()[0]
@@ -364,7 +363,12 @@ def test_two_qubit_diagonal_and_loud_errors_match_aer(monkeypatch):
     model with amplitude damping on every gate: the Pauli path against Aer's density matrix."""
     from qiskit import ClassicalRegister, QuantumCircuit
     from qiskit.circuit import Parameter
-    from qiskit_aer.noise import NoiseModel, ReadoutError, amplitude_damping_error, depolarizing_error
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        amplitude_damping_error,
+        depolarizing_error,
+    )
 
     from qac import simulator
 
@@ -397,7 +401,7 @@ def test_error_term_superoperators_equal_qiskit():
     operators (faster than SuperOp a term): the same matrices as Qiskit's SuperOp."""
     from qiskit.quantum_info import SuperOp
 
-    from qac.simulator.program import _circuit_superop
+    from qac.simulator.lowering import _circuit_superop
 
     for name in ("ibm_fez", "ionq_aria"):
         model = get_target(name).noise_model()

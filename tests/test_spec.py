@@ -15,9 +15,16 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qac import choices, yamlfile
 from qac.errors import SpecError
-from qac.spec import MAX_PAIRS, MAX_YAML_DEPTH, CompileOptions, Spec, load_spec
+from qac.kernels import choices
+from qac.spec import (
+    MAX_PAIRS,
+    MAX_YAML_DEPTH,
+    CompileOptions,
+    Spec,
+    load_spec,
+    yamlfile,
+)
 
 # Line numbers of VALID, used by the hostile table below:
 # name 1, seed 2, heads 3, mask 4, scale 5, shots 6, Q 7, K 8, V 9, compile 10,
@@ -381,7 +388,7 @@ def test_alias_bomb_is_refused_fast(tmp_path):
         lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
     start = time.perf_counter()
     message = spec_error(write(tmp_path, "\n".join(lines) + "\n"))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0  # expanded, 9**9 items would take minutes: a bound, not a speed goal
     assert ":2: YAML aliases (*name) are not supported; write the value out in full" in message
 
 

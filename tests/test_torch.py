@@ -73,7 +73,7 @@ def test_quantum_pv_sampled_outputs_lie_within_their_error_bars():
     for seed in range(6):
         _, info = qt.attention(q, k, v, config=qt.QuantumAttentionConfig(shots=2048, seed=seed, pv="quantum"),
                                return_result=True)
-        assert info.result.error_method.endswith("through both stages (qac.pv_errorbars)")
+        assert info.result.error_method.endswith("through both stages (qac.execution.stage2_errorbars)")
         hits.append(info.coverage(2.0))
     assert 0.85 <= sum(hits) / len(hits) <= 1.0, hits
     with pytest.raises(SpecError, match="pv must be"):
@@ -153,7 +153,7 @@ def test_bad_input_is_a_spec_error():
 
 
 def test_import_qac_and_help_never_import_torch():
-    code = ("import sys, qac, qac.torch.config; from click.testing import CliRunner; from qac.cli import main; "
+    code = ("import sys, qac, qac.torch.config; from click.testing import CliRunner; from qac.cli.main import main; "
             "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0 and 'model' in r.output, r.output; "
             "r = CliRunner().invoke(main, ['model', '--help']); assert r.exit_code == 0, r.output; "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
@@ -165,8 +165,9 @@ def test_import_qac_and_help_never_import_torch():
 def test_one_call_transpiles_one_template_for_every_block(monkeypatch):
     """12 (batch, head) blocks share one template: one transpile; a second call with other data
     (a new forward pass) transpiles nothing: the compiler's cache holds the routed template."""
-    import qac.compiler
     from qac.passes import layout
+
+    import qac.compiler
 
     monkeypatch.setattr(qac.compiler, "DEFAULT_CACHE", layout.TemplateCache())
     calls = []

@@ -13,7 +13,7 @@ from qiskit import qpy
 
 import qac
 from qac import verify
-from qac.cli import main
+from qac.cli.main import main
 from qac.verify import checkers
 from tests.conftest import EXAMPLES
 

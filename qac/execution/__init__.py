@@ -6,6 +6,6 @@ One idea per module, data flowing one way — the compiled program is only read:
       ▲                                                              ▲
       └──────────── precision (pilot, then shots per score) ─────────┘
 
-Nothing here imports ``qac.passes`` or ``qac.pipeline``: every row a run needs (data,
+Nothing here imports ``qac.passes`` or ``qac.ir.pipeline``: every row a run needs (data,
 sign partners, calibration) was bound at compile time (``passes/calibration.py``).
 """

@@ -3,7 +3,7 @@
 ``BatchedEngine.counts`` simulates every row of a PUB at once (``qac.simulator.probabilities``:
 the compiled ISA circuit, gate by gate, statevector or density-matrix batches with the target's
 own noise model) and draws multinomial counts. Rows go through in chunks of ``CHUNK_ROWS``; each
-chunk's samples come from ``SeedSequence((seed, pub, chunk))``, so the counts depend on the run
+chunk's samples come from ``seeds.sequence(seed, "chunk", pub, chunk)``, so the counts depend on the run
 seed and the plan only — never on how many workers ran them or in what order. ``workers=N``
 starts a ``dask.distributed.LocalCluster`` of N single-threaded workers (``scheduler=ADDRESS``
 joins an existing cluster) and spreads the chunks over them; results are gathered in order.
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from concurrent.futures import CancelledError as _CancelledError
 
 import numpy as np
 
+from qac import seeds
 from qac.errors import ExecutionError
 
 CHUNK_ROWS = 2048  # rows per sampling chunk: fixed, so seeds do not depend on workers or memory
@@ -32,16 +34,16 @@ def _chunk_counts(circuit, values, noise_model, shots: int, entropy: tuple) -> n
     """One chunk: probabilities of its rows, then counts from its own seed (runs on a worker too)."""
     from qac.simulator import probabilities, sample_counts
 
-    return sample_counts(probabilities(circuit, values, noise_model), shots, np.random.SeedSequence(entropy))
+    return sample_counts(probabilities(circuit, values, noise_model), shots, seeds.sequence(*entropy))
 
 
 def _tasks(runs, seed: int):
     """Each chunk's (where, arguments) as it is reached: its rows are a slice (a view) of the PUB's
-    table, and its seed (seed, pub, chunk) depends on the plan only."""
+    table, and its stream ``seeds.sequence(seed, "chunk", pub, chunk)`` depends on the plan only."""
     for k, circuit, values, model, shots in runs:
         for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
             rows = slice(start, min(len(values), start + CHUNK_ROWS))
-            yield (k, rows), (circuit, values[rows], model, shots, (seed, k, chunk))
+            yield (k, rows), (circuit, values[rows], model, shots, (seed, "chunk", k, chunk))
 
 
 #: Threads running chunks in this process (numpy and BLAS release the GIL; each chunk's BLAS stays
@@ -109,7 +111,11 @@ class BatchedEngine:
             raise ExecutionError(f"the batched engine cannot run {circuit.name!r}: {why}; use --engine aer or auto")
 
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        from qac.execution.engine import active_qubits, register_slice, restricted_noise_model
+        from qac.execution.aer_engine import (
+            active_qubits,
+            register_slice,
+            restricted_noise_model,
+        )
 
         results, runs = [], []
         for k, (circuit, values, shots) in enumerate(pubs):
@@ -161,18 +167,133 @@ class BatchedEngine:
 
         def submit(args):
             circuit, values, model, shots, entropy = args
-            return client.submit(_chunk_counts, once(circuit), values, once(model), shots, entropy, pure=False)
+            return _Watched(client.submit(_chunk_counts, once(circuit), values, once(model), shots, entropy,
+                                          pure=False), client, self.scheduler)
 
-        yield from _windowed(tasks, submit, window)
+        with _dask_faults(self.scheduler, client):
+            yield from _windowed(tasks, submit, window)
 
     def close(self) -> None:
-        """End the Dask client (and the LocalCluster this engine started), if any."""
+        """End the Dask client (and the LocalCluster this engine started), if any; a cluster that
+        is already gone (its scheduler killed) is not waited for."""
         if self._dask is not None:
             client, cluster = self._dask
             self._dask = None
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            with _quiet_dask():
+                try:
+                    client.close(timeout=DASK_TIMEOUT)
+                    if cluster is not None:
+                        cluster.close(timeout=DASK_TIMEOUT)
+                except (OSError, RuntimeError, _CancelledError):  # closing what a fault already ended
+                    pass
+
+
+#: Seconds qac waits for a Dask scheduler to answer, for a worker to join, or for a cluster that
+#: lost every worker to get one back, before it stops with one line (tests shorten it).
+DASK_TIMEOUT = 30.0
+#: How often a chunk being waited for checks that its cluster still has a worker.
+DASK_POLL = 1.0
+
+def check_scheduler_address(address: str) -> None:
+    """A ``--scheduler`` address is ``[tcp://]HOST:PORT`` and something listens there: checked
+    before compiling (``ExecutionError``, one line), with a plain socket (no Dask import)."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"(?:(tcp|tls)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address.strip())
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        raise ExecutionError(f"--scheduler {address!r} is not a Dask scheduler address; give tcp://HOST:PORT "
+                             f"(e.g. tcp://127.0.0.1:8786, what `dask scheduler` prints) or use --workers N")
+    if match.group(1) == "tls":
+        return  # TLS needs the client's security settings: Dask itself checks it when it connects
+    host, port = match.group(2).strip("[]"), int(match.group(3))
+    try:
+        with socket.create_connection((host, port), timeout=min(DASK_TIMEOUT, 10.0)):
+            pass
+    except OSError as exc:
+        raise ExecutionError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}; start it with "
+                             f"`dask scheduler` (and `dask worker {address}`) or use --workers N") from None
+
+
+class _quiet_dask:
+    """distributed logs a lost scheduler as tracebacks on stderr; qac says it in one line instead."""
+
+    NAMES = ("distributed", "distributed.client", "distributed.core", "distributed.comm", "tornado.application")
+
+    def __enter__(self):
+        import logging
+
+        self.levels = [(logging.getLogger(n), logging.getLogger(n).level) for n in self.NAMES]
+        for logger, _ in self.levels:
+            logger.setLevel(logging.CRITICAL + 1)
+        return self
+
+    def __exit__(self, *exc):
+        for logger, level in self.levels:
+            logger.setLevel(level)
+        return False
+
+
+class _dask_faults(_quiet_dask):
+    """Faults of the cluster (not of qac's code) become one ``ExecutionError`` line."""
+
+    def __init__(self, scheduler: str | None, client=None):
+        self.where = f"the Dask scheduler at {scheduler}" if scheduler else "the local Dask cluster"
+        self.client = client
+
+    def _workers(self) -> int | None:
+        """How many workers the scheduler has now (None: it does not answer)."""
+        try:
+            return len(self.client.nthreads()) if self.client is not None and self.client.status == "running" else None
+        except Exception:  # noqa: BLE001  a lost scheduler fails in many ways; None says it
+            return None
+
+    def __exit__(self, kind, exc, tb):
+        super().__exit__(kind, exc, tb)
+        if exc is None or isinstance(exc, ExecutionError):
+            return False
+        from distributed.comm.core import CommClosedError
+        from distributed.scheduler import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            raise ExecutionError(f"a worker of {self.where} died while running qac's chunks ({exc}); check the "
+                                 f"workers' memory and logs, then run again") from None
+        if isinstance(exc, _CancelledError) and (left := self._workers()) is not None:
+            raise ExecutionError(f"{self.where} lost a worker during the run, and the chunks' data with it ({left} "
+                                 f"worker(s) left); nothing was written: check the workers and run again") from None
+        if isinstance(exc, (_CancelledError, CommClosedError, TimeoutError, ConnectionError)):
+            raise ExecutionError(f"lost {self.where} during the run ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:200]}); nothing was written: restart the cluster "
+                                 f"and run again, or run without --scheduler/--workers") from None
+        return False
+
+
+class _Watched:
+    """A Dask future whose ``result`` stops, with one line, once its cluster has had no worker
+    for ``DASK_TIMEOUT`` seconds (a lost only worker would otherwise leave the run waiting forever)."""
+
+    def __init__(self, future, client, scheduler):
+        self.future, self.client, self.scheduler = future, client, scheduler
+
+    def result(self):
+        import time
+
+        alone_since = None
+        while True:
+            try:
+                return self.future.result(timeout=DASK_POLL)
+            except TimeoutError:
+                if self.future.done():
+                    continue
+            workers = self.client.nthreads()  # asks the scheduler: a lost scheduler raises here too
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > DASK_TIMEOUT:
+                where = f"the Dask scheduler at {self.scheduler}" if self.scheduler else "the local Dask cluster"
+                raise ExecutionError(f"{where} has had no worker for {DASK_TIMEOUT:g} s (its workers died or left); "
+                                     f"nothing was written: start a worker (`dask worker ADDRESS`) and run again")
 
 
 def _dask_client(workers: int | None, scheduler: str | None):
@@ -182,10 +303,24 @@ def _dask_client(workers: int | None, scheduler: str | None):
         raise ExecutionError("--workers/--scheduler need dask.distributed: pip install -e '.[dask]' "
                              "(from a source checkout) or pip install 'qac[dask]'") from None
     if scheduler is not None:
-        try:
-            return Client(scheduler, timeout="10s"), None
-        except OSError as exc:
-            raise ExecutionError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        check_scheduler_address(scheduler)
+        with _quiet_dask():
+            try:
+                client = Client(scheduler, timeout=f"{DASK_TIMEOUT}s")
+            except (OSError, ValueError, TypeError) as exc:
+                raise ExecutionError(f"cannot reach the Dask scheduler at {scheduler}: "
+                                     f"{' '.join(str(exc).split())[:200]}; check the address or use --workers N") from None
+            try:
+                client.wait_for_workers(1, timeout=DASK_TIMEOUT)
+            except (TimeoutError, OSError):
+                try:
+                    client.close(timeout=DASK_TIMEOUT)
+                except (OSError, RuntimeError, _CancelledError):
+                    pass
+                raise ExecutionError(f"the Dask scheduler at {scheduler} has no worker (none joined within "
+                                     f"{DASK_TIMEOUT:g} s); start one with `dask worker {scheduler}` or use --workers N"
+                                     ) from None
+        return client, None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            host="127.0.0.1", silence_logs=50)
     return Client(cluster), cluster
@@ -204,7 +339,7 @@ class AutoEngine:
         self.batched.close()
 
     def _choice(self, circuit, noise_model) -> tuple[str, str]:
-        from qac.execution.engine import active_qubits, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
         model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
         ok, why = self.batched.supports(circuit, model)

@@ -10,7 +10,7 @@ template's rows hold k pairs, pair l of a kernel on copy l mod k), in any of the
 
 They go through the decoder and the reconstruction every sampled run uses
 (``qac/execution/estimates.py``, ``run.sampled_result``): the counts fill the data blocks of
-an unmitigated ``Plan``. No calibration rows ride along with ``pubs()``, so the result is
+an unmitigated ``RunPlan``. No calibration rows ride along with ``pubs()``, so the result is
 *unmitigated* (``Result.mitigated`` is False): on a noisy sampler it carries the noise's bias.
 """
 
@@ -20,12 +20,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from qac.decode import outcome_counts
 from qac.errors import ExecutionError
-from qac.execution.engine import register_slice
+from qac.execution.aer_engine import register_slice
 from qac.execution.estimates import estimates
-from qac.execution.plan import Plan
-from qac.packing import copies, pub_circuit, template_of
+from qac.execution.plan import RunPlan
+from qac.ir.packing import copies, pub_circuit, template_of
+from qac.kernels.decode import outcome_counts
 
 
 def _bit_array(entry):
@@ -110,7 +110,7 @@ def decode_counts(compiled, counts, *, noise: bool = False, seed: int | None = N
     if len(counts) != len(kernels):
         raise ExecutionError(f"got counts for {len(counts)} PUBs, but the program has {len(kernels)} "
                              f"(one per kernel of prog.pubs(): {', '.join(k.name for k in kernels)})")
-    plan = Plan(program, compiled.execution_circuits, mitigation=False)
+    plan = RunPlan(program, compiled.execution_circuits, mitigation=False)
     circuits = shots_used = 0
     for kernel, entry in zip(kernels, counts):
         name = template_of(program, kernel)

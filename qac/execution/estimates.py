@@ -3,7 +3,7 @@
 Each block is decoded with its copy's outcome values f (readout-corrected, g = A⁻ᵀf, when
 mitigating); sign partners combine as (m₊ − m₋)/2; each template and copy's calibration rows
 fit the signal rescale, which every data row of that copy then goes through; the estimator's
-``finish`` (``qac.decode.finish``) maps the mean of f to the inner product.
+``finish`` (``qac.kernels.decode.finish``) maps the mean of f to the inner product.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qac.decode import estimate_from_counts, finish, finish_slope
 from qac.execution.mitigation import corrected_values, fit_rescale, flip_rates
+from qac.kernels.decode import estimate_from_counts, finish, finish_slope
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ F8 = 8  # bytes of a float64 / int64
 #: binder: a BIND_ROWS chunk's gathered vectors, joint rows, tree levels and angles, ≈ 8 tables
 #: of (BIND_ROWS, max(parameters, 2·lanes)) float64, beside the output table it fills
 BINDER_TABLES = 8
-#: bootstrap (qac/errorbars.py): a chunk of draws × rows × M replicas lives as ≈ 6 arrays at
+#: bootstrap (qac/execution/errorbars.py): a chunk of draws × rows × M replicas lives as ≈ 6 arrays at
 #: once (noise z, replica, clipped, scores, softmax's exponentials and probabilities)
 BOOTSTRAP_TABLES = 6
 #: per (N, M) entry of the head being reconstructed: dense mean/sem, gain, noise, scores,
@@ -73,9 +73,9 @@ class RunShape:
     def of(cls, compiled, *, mitigation: bool | None = None, noise: bool = False, precision=None) -> RunShape:
         """The shape of ``compiled.run(noise=noise, mitigation=mitigation, precision=precision)``
         (mitigation defaults to ``noise``, as ``run`` does)."""
-        from qac.errorbars import DRAWS
+        from qac.execution.errorbars import DRAWS
         from qac.execution.reconstruct import head_inputs
-        from qac.packing import copies, template_of
+        from qac.ir.packing import copies, template_of
 
         program = compiled.program
         mitigation = bool(noise) if mitigation is None else bool(mitigation)
@@ -106,10 +106,10 @@ def bound(shape: RunShape) -> dict[str, int]:
     and the engine's chunks, and a noisy run's device noise model (blocks = 2 when sign partners
     run, i.e. mitigated odd estimators; stages = 2 when a precision run adds refinements).
     """
-    from qac.binding import BIND_ROWS
-    from qac.errorbars import CHUNK_ENTRIES
     from qac.execution.batched import CHUNK_ROWS
+    from qac.execution.errorbars import CHUNK_ENTRIES
     from qac.execution.precision import PLANNING_DRAWS
+    from qac.kernels.binding import BIND_ROWS
     from qac.simulator import CHUNK_BYTES, NOISY_CHUNK_BYTES
 
     def bootstrap(k: KernelShape, draws: int, jacobians: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.errors import InternalError
-from qac.packing import copies, template_of
+from qac.ir.packing import copies, template_of
 
 
 @dataclass
@@ -58,7 +58,7 @@ def rows_of(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return table[rows]
 
 
-class Plan:
+class RunPlan:
     """Everything one run executes, and the counts collected so far."""
 
     def __init__(self, program, circuits, *, mitigation: bool):

@@ -1,9 +1,9 @@
 """Precision runs: a pilot stage, then shots per score from the same error model as the bars.
 
-The pilot's estimates and per-shot noise go through the bootstrap of ``qac.errorbars``: its
+The pilot's estimates and per-shot noise go through the bootstrap of ``qac.execution.errorbars``: its
 regression slopes of every output entry on every score's noise replace the point Jacobian
 (which vanishes where the softmax is peaked, so it planned too few shots exactly where they
-were needed), and ``qac.attention.shot_allocation`` turns them into shots per score (Neyman
+were needed), and ``qac.kernels.attention.shot_allocation`` turns them into shots per score (Neyman
 allocation over each output row) for the target standard error. The extra shots are rounded
 up to a geometric grid so a stage holds few distinct PUB shot counts. Plans above qac's shot
 cap (``qac.limits``) are refused with the figure before anything runs; whether the target
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac.attention import shot_allocation
-from qac.errorbars import bootstrap_head
+from qac.execution.errorbars import bootstrap_head
 from qac.execution.reconstruct import head_inputs
+from qac.kernels.attention import shot_allocation
 from qac.limits import MAX_SHOTS, check_run_shots
 
-PILOT_SHOTS = 512  # per pair, for a precision run without explicit shots
 SHOT_GRID = 2 ** 0.25  # a precision run rounds shots up to this grid: few distinct PUB shot counts
 MARGIN = 1.1  # allocate for precision/1.1: the pilot's noise estimate is itself noisy
 PLANNING_DRAWS = 1024  # bootstrap replicas for the slopes (their noise averages over each row)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qac.attention import reconstruct_head, softmax_rows
-from qac.errorbars import bootstrap_head
+from qac.execution.errorbars import bootstrap_head
+from qac.kernels.attention import reconstruct_head, softmax_rows
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = N
     """``estimates``: kernel name -> ``KernelEstimate`` over its pairs (None: no pairs).
 
     With ``rng`` (sampled runs) the output's error bars are the parametric bootstrap of
-    ``qac.errorbars`` (valid where the softmax is peaked); without it (exact runs, whose inner
+    ``qac.execution.errorbars`` (valid where the softmax is peaked); without it (exact runs, whose inner
     products carry no error) the delta method, which is then exactly 0.
     """
     plan = program.module.plan

@@ -61,7 +61,7 @@ class Result:
     pairs_per_circuit: float = 1.0
     mitigation: dict = field(default_factory=dict)  # per template/copy: attenuation, offset, readout
     precision: dict = field(default_factory=dict)  # requested, reached, achieved, pair shots (precision.py)
-    error_method: str = ""  # what made the error bars: qac.errorbars.METHOD for sampled runs
+    error_method: str = ""  # what made the error bars: qac.execution.errorbars.METHOD for sampled runs
     engine: str = "exact"  # what ran the circuits: an ENGINES name, or the engine object's name
     engine_metadata: dict = field(default_factory=dict)  # e.g. backend, calibration time, job ids
     stages: dict = field(default_factory=dict)  # pv: quantum — per stage: kernels, pairs, circuits, shots

@@ -1,7 +1,7 @@
 """``CompiledAttention.run``: check the options, run the plan on an engine, reconstruct a Result.
 
 An exact run binds every data row and decodes its exact outcome distribution; a sampled run
-builds a ``Plan``, runs it (one stage, or a pilot and a second stage for a precision), decodes
+builds a ``RunPlan``, runs it (one stage, or a pilot and a second stage for a precision), decodes
 and mitigates (``estimates``). Both end in the same ``reconstruct``. Reads only the compiled
 program and the run defaults (``seed``, ``shots``, ``precision``) of its spec.
 """
@@ -10,87 +10,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac import errorbars
-from qac.decode import estimate_from_probabilities, finish
-from qac.errors import ExecutionError
-from qac.exact import exact_distributions
-from qac.execution import engines, memory
+from qac import seeds
+from qac.errors import ExecutionError, InternalError
+from qac.execution import engines, errorbars, memory
 from qac.execution.estimates import KernelEstimate, estimates
-from qac.execution.plan import Plan
-from qac.execution.precision import PILOT_SHOTS, REFINEMENTS, allocate
+from qac.execution.options import DEFAULT_ENGINE, RunOptions
+from qac.execution.plan import RunPlan
+from qac.execution.precision import REFINEMENTS, allocate
 from qac.execution.reconstruct import reconstruct
 from qac.execution.result import Result
-from qac.limits import check_run_shots, check_seed, check_shots
-from qac.packing import pairs_per_circuit, template_of
-
-
-def check_options(defaults, *, shots, exact: bool, noise: bool, mitigation, precision, pilot_shots, seed=None,
-                  pairs: int = 0):
-    """(shots, mitigation, precision, pilot_shots) with defaults filled in, or an ExecutionError.
-
-    Shots and pilot shots are whole numbers from 1 to ``qac.limits.MAX_SHOTS`` per circuit, the
-    seed is 0 … 2³²−1 (the rules of the spec and the CLI), and ``pairs`` × shots must stay within
-    the run cap ``MAX_RUN_SHOTS``.
-    """
-    if seed is not None:
-        check_seed(seed)
-    if precision is None:
-        precision = getattr(defaults, "precision", None)
-    if precision is not None:
-        if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating)) \
-                or not np.isfinite(precision) or not 0 < precision <= 1:
-            raise ExecutionError(f"precision must be in (0, 1], not {precision!r}; "
-                                 f"give the wanted standard error of the output, e.g. 0.01")
-    if mitigation is None:
-        mitigation = bool(noise)
-    if exact:
-        if noise or mitigation or precision is not None:
-            raise ExecutionError("exact=True computes noiseless infinite-shot probabilities; "
-                                 "drop noise/mitigation/precision or exact=True")
-        return None, False, None, None
-    explicit = shots is not None
-    shots = check_shots(defaults.shots if shots is None else shots)
-    if pilot_shots is not None:
-        pilot_shots = check_shots(pilot_shots, "pilot_shots")
-    if precision is not None and pilot_shots is None and explicit:
-        pilot_shots = shots
-    first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
-    check_run_shots(pairs * first, f"{pairs} pairs × {first} shots")
-    return shots, bool(mitigation), precision, pilot_shots
+from qac.ir.packing import pairs_per_circuit, template_of
+from qac.kernels.decode import estimate_from_probabilities, finish
+from qac.kernels.exact import exact_distributions
+from qac.limits import PILOT_SHOTS
 
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
-        pilot_shots=None, engine=engines.DEFAULT_ENGINE, workers=None, scheduler=None, progress=None) -> Result:
-    """See ``CompiledAttention.run``."""
-    engine = resolve_engine(engine, workers=workers, scheduler=scheduler, progress=progress)
+        pilot_shots=None, engine=DEFAULT_ENGINE, workers=None, scheduler=None, progress=None,
+        options: RunOptions | None = None) -> Result:
+    """See ``CompiledAttention.run``: the keyword options, or one resolved ``RunOptions``."""
+    if options is None:
+        options = RunOptions.resolve(compiled.spec, shots=shots, noise=noise, seed=seed, exact=exact,
+                                     mitigation=mitigation, precision=precision, pilot_shots=pilot_shots,
+                                     engine=engine, workers=workers, scheduler=scheduler,
+                                     pairs=sum(len(k.pairs) for k in compiled.kernels))
+    engine = resolve_engine(options.engine, workers=options.workers, scheduler=options.scheduler, progress=progress)
     try:
-        return _run(compiled, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
-                    pilot_shots=pilot_shots, engine=engine)
+        return _run(compiled, options, engine)
     finally:
-        if workers is not None or scheduler is not None:
+        if options.workers is not None or options.scheduler is not None:
             engine.close()  # the Dask workers this run started
 
 
-def _run(compiled, shots, *, noise, seed, exact, mitigation, precision, pilot_shots, engine) -> Result:
-    shots, mitigation, precision, pilot_shots = check_options(
-        compiled.spec, shots=shots, exact=exact, noise=noise, mitigation=mitigation, precision=precision,
-        pilot_shots=pilot_shots, seed=seed, pairs=sum(len(k.pairs) for k in compiled.kernels))
+def _run(compiled, options: RunOptions, engine) -> Result:
+    o = options
     if not two_stage(compiled.program):  # the two-stage run's second table is not in the bound yet
-        memory.check(compiled, noise=noise and not exact, mitigation=mitigation and not exact,
-                     precision=None if exact else precision)
+        memory.check(compiled, noise=o.noise, mitigation=o.mitigation, precision=o.precision)
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 
         # this module's single-stage runners are handed over, so twostage does not import run
-        return run_two_stage(compiled, exact=exact, shots=shots, noise_model=None if exact else noise_model_of(
-            compiled, noise), seed=compiled.spec.seed if seed is None else seed, mitigation=mitigation,
-            precision=precision, pilot_shots=pilot_shots, engine=engine, sample=sample,
-            exact_estimates=exact_estimates)
-    if exact:
+        return run_two_stage(compiled, exact=o.exact, shots=o.shots, noise_model=noise_model_of(compiled, o.noise),
+                             seed=o.seed, mitigation=o.mitigation, precision=o.precision, pilot_shots=o.pilot_shots,
+                             engine=engine, sample=sample, exact_estimates=exact_estimates)
+    if o.exact:
         return run_exact(compiled, engine)
-    seed = compiled.spec.seed if seed is None else seed
-    return run_sampled(compiled, shots=shots, noise=noise, seed=seed, mitigation=mitigation, precision=precision,
-                       pilot_shots=pilot_shots, engine=engine)
+    return run_sampled(compiled, shots=o.shots, noise=o.noise, seed=o.seed, mitigation=o.mitigation,
+                       precision=o.precision, pilot_shots=o.pilot_shots, engine=engine)
 
 
 def resolve_engine(engine, *, workers=None, scheduler=None, progress=None):
@@ -111,16 +77,10 @@ def two_stage(program) -> bool:
     return any(k.stage == 2 for k in program.module.plan.kernels)
 
 
-def bootstrap_rng(seed: int, stream: str) -> np.random.Generator:
-    """The bootstrap's generator for one reconstruction of a run: from the run seed only, so the
-    same seed gives the same error bars whatever ran before."""
-    return np.random.default_rng([seed, 0xB0075, {"raw": 0, "mitigated": 1, "pilot": 2}[stream]])
-
-
 def exact_estimates(program, engine=None) -> dict[str, KernelEstimate]:
     """Per kernel: every data row bound, its exact distribution decoded like sampled counts; the
     distributions from the engine's ``probabilities`` when it has them (the batched engine: all
-    rows at once), else a statevector per row (``qac.exact``)."""
+    rows at once), else a statevector per row (``qac.kernels.exact``)."""
     out = {}
     for kernel in program.module.plan.kernels:
         values = program.module.bindings[kernel.name].values
@@ -165,21 +125,23 @@ def noise_model_of(compiled, noise: bool):
     """The target's Aer noise model for a noisy run (None when ideal), or an ExecutionError."""
     if not noise:
         return None
+    compiled.target.require_noise()
     noise_model = compiled.target.noise_model()
     if noise_model is None:
-        raise ExecutionError(f"target '{compiled.target.name}' has no noise model; "
-                             f"use a device target such as ibm_brisbane for --noise")
+        raise InternalError(f"target '{compiled.target.name}' ({compiled.target.kind}) built no noise model")
     return noise_model
 
 
 def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation: bool, precision: float | None,
-           pilot_shots: int | None, engine):
+           pilot_shots: int | None, engine, stream: str = "stage"):
     """Run every kernel of ``program`` (a pilot and refinements with ``precision``) and decode:
-    (plan, estimates per kernel, mitigation report, precision record, first-stage shots)."""
-    plan = Plan(program, circuits, mitigation=mitigation)
+    (plan, estimates per kernel, mitigation report, precision record, first-stage shots).
+    Stage k samples with ``seeds.stage_seed(seed, stream, k)`` (a two-stage run's P·V stage:
+    ``stream="stage2"``), so no stage of any run seed shares another's draws."""
+    plan = RunPlan(program, circuits, mitigation=mitigation)
     first = shots if precision is None else (pilot_shots or PILOT_SHOTS)
 
-    def stage(pair_shots: dict, calibration: int, stage_seed: int):
+    def stage(pair_shots: dict, calibration: int, index: int):
         requests = []
         for kernel, extra in pair_shots.items():
             blocks = plan.data_blocks(kernel)
@@ -190,9 +152,9 @@ def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation:
                 paired = plan.templates[b.template].symmetrise and b.circuit is None
                 per_row = -(-calibration // 2) if paired else calibration
                 requests.append((b, np.full(len(b.copy), per_row, dtype=np.int64)))
-        plan.run(requests, engine=engine, seed=stage_seed, noise_model=noise_model)
+        plan.run(requests, engine=engine, seed=seeds.stage_seed(seed, stream, index), noise_model=noise_model)
 
-    stage({k: np.full(len(plan.data_blocks(k)[0].copy), first) for k in plan.kernels}, first if mitigation else 0, seed)
+    stage({k: np.full(len(plan.data_blocks(k)[0].copy), first) for k in plan.kernels}, first if mitigation else 0, 0)
     estimated, report = estimates(plan)
     allocation = {}
     if precision is not None:
@@ -209,9 +171,9 @@ def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None
     ``decode_counts`` (``qac/execution/counts.py``). ``shots``: per pair; None: the largest any pair got."""
     program = compiled.program
     raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
-                      rng=bootstrap_rng(seed, "raw"))
+                      rng=errorbars.bootstrap_rng(seed, "raw"))
     main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
-                       rng=bootstrap_rng(seed, "mitigated")) if mitigation else raw
+                       rng=errorbars.bootstrap_rng(seed, "mitigated")) if mitigation else raw
     if shots is None:
         shots = int(max((np.max(e.shots) for e in estimated.values() if e is not None and len(e.shots)), default=0))
     return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
@@ -228,14 +190,14 @@ def reported_sigma(program, estimated, seed: int, mitigation: bool) -> float:
     """The largest σ the result will report for these estimates (same bootstrap seeds)."""
     kind = "mitigated" if mitigation else "raw"
     bars = reconstruct(program, {k: None if e is None else getattr(e, kind) for k, e in estimated.items()},
-                       rng=bootstrap_rng(seed, kind))
+                       rng=errorbars.bootstrap_rng(seed, kind))
     return float(np.max(bars.stderr)) if bars.stderr.size else 0.0
 
 
 def refine(program, plan, estimated, precision: float, first: int, *, seed: int, mitigation: bool, stage) -> dict:
     """After the pilot: up to ``REFINEMENTS`` stages of planned shots, each checked against the
     bootstrap bars the result will report (same seeds), stopping once every entry's σ ≤ precision."""
-    planning = bootstrap_rng(seed, "pilot")
+    planning = errorbars.bootstrap_rng(seed, "pilot")
     uniform_total = planned_total = 0
     stages = 0
     achieved = reported_sigma(program, estimated, seed, mitigation)  # the pilot may already reach it
@@ -246,7 +208,7 @@ def refine(program, plan, estimated, precision: float, first: int, *, seed: int,
             break
         calibration = int(max((np.max(e.shots + extra[k]) for k, e in estimated.items() if e is not None),
                               default=0))
-        stage(extra, calibration if mitigation else 0, seed + refinement)
+        stage(extra, calibration if mitigation else 0, refinement)
         stages += 1
         estimated, _ = estimates(plan)
         achieved = reported_sigma(program, estimated, seed, mitigation)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qac import seeds
 from qac.execution.estimates import estimates
 from qac.execution.precision import MARGIN, grid_shots, raise_cap
 from qac.limits import MAX_SHOTS, check_run_shots
@@ -52,7 +53,7 @@ def refine_stage2(plan, estimated, report, *, shots: int, seed: int, mitigation:
             per_row = -(-calibration // 2) if paired else calibration
             requests.append((b, np.full(len(b.copy), per_row, dtype=np.int64)))
     if any(np.any(more > 0) for more in extra.values()):
-        plan.run(requests, engine=engine, seed=seed + 1, noise_model=noise_model)
+        plan.run(requests, engine=engine, seed=seeds.stage_seed(seed, "stage2", 1), noise_model=noise_model)
         estimated, report = estimates(plan)
     used = sum(int(np.sum(e.shots)) for e in estimated.values() if e is not None)
     return plan, estimated, report, {"target": precision, "pilot_shots": shots, "pair_shots": used}

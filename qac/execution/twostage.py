@@ -1,17 +1,17 @@
 """Two-stage runs (``pv: quantum``): Q·Kᵀ on circuits, softmax classically, P·V on circuits.
 
     stage 1: the Q·Kᵀ kernels (plan, engine, estimates, mitigation) ─▶ scores ─▶ softmax + mask ─▶ P̂
-    stage 2: P̂'s unit rows bound into the P·V template by the L3 binder (``qac.binding``; V's
+    stage 2: P̂'s unit rows bound into the P·V template by the L3 binder (``qac.kernels.binding``; V's
              directions were bound at compile time) ─▶ the same plan/engine/estimates ─▶ ⟨p̂_i|v̂_k⟩
     output:  O_ik = |p_i|·|v_k|·⟨p̂_i|v̂_k⟩; zero rows of P and zero columns of V give 0 classically
 
 Each stage runs its own plan on the same engine, with its own calibration rows (bound at compile
 time: the P·V template's are drawn like stage 1's) and its own seed. Error bars go through both
-stages in one bootstrap (``qac.pv_errorbars``). A ``precision`` is split evenly in variance:
+stages in one bootstrap (``qac.execution.stage2_errorbars``). A ``precision`` is split evenly in variance:
 stage 1 aims at precision/√2 with its own planner (the bootstrap's sensitivities of the
 classical P·V output), stage 2 at precision/√2 with shots per pair from its sensitivity
 ∂O_ik/∂c_ik = |p_i|·|v_k| and the pilot's per-shot noise; the final bars say what was reached.
-Nothing here imports ``qac.passes`` or ``qac.pipeline``.
+Nothing here imports ``qac.passes`` or ``qac.ir.pipeline``.
 """
 
 from __future__ import annotations
@@ -20,18 +20,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from qac import binding, errorbars
-from qac.errorbars import softmax_rows
 from qac.errors import InternalError
+from qac.execution import errorbars
+from qac.execution.errorbars import softmax_rows
 from qac.execution.reconstruct import dense, head_inputs, reconstruct
 from qac.execution.result import Result
-from qac.ir import Binding
-from qac.packing import pairs_per_circuit
+from qac.execution.stage2_errorbars import two_stage_head
 from qac.execution.stage2_precision import refine_stage2
-from qac.pv_errorbars import two_stage_head
-
-STAGE2_SEED = 7919  # stage 2 samples with seed + this: independent of stage 1's stages (seed, seed + 1, …)
-STREAMS = {"raw": 3, "mitigated": 4}  # bootstrap streams of the two-stage bars (run.bootstrap_rng uses 0–2)
+from qac.ir import Binding
+from qac.ir.packing import pairs_per_circuit
+from qac.kernels import binding
 
 
 def stage_view(program, stage: int):
@@ -142,13 +140,13 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
     r1 = {name: reconstruct(view1, pick[name]) for name in pick}
     view2 = bind_weights(program, weights_of(r1[kind].scores))
     plan2, est2, report2, alloc2 = sample_stage2(view2, circuits, shots=first,
-                                                 noise_model=noise_model, seed=seed + STAGE2_SEED,
+                                                 noise_model=noise_model, seed=seed,
                                                  mitigation=mitigation, precision=split, engine=engine, sample=sample)
     second = {name: {k: None if e is None else getattr(e, name) for k, e in est2.items()} for name in ("raw", kind)}
     results = {}
     for name in ("raw", kind):
         results[name] = outputs(program, view1, view2, pick[name], second[name],
-                                rng=np.random.default_rng([seed, 0xB0075, STREAMS[name]]))
+                                rng=errorbars.bootstrap_rng(seed, f"stage2_{name}"))
     (output, stderr), (raw_output, raw_stderr) = results[kind], results["raw"]
     c1, used1 = plan1.device_cost()
     c2, used2 = plan2.device_cost()
@@ -166,7 +164,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
                   shots_used=used1 + used2, circuits_run=c1 + c2, pairs_per_circuit=pairs_per_circuit(program),
                   mitigation={**report1, **{f"stage2:{k}": v for k, v in report2.items()}}, precision=allocation,
                   error_method=errorbars.method(noise=noise, mitigation=mitigation,
-                                                suffix=" through both stages (qac.pv_errorbars)"),
+                                                suffix=" through both stages (qac.execution.stage2_errorbars)"),
                   stages=stage_table(program, view1, view2, (plan1, plan2)), engine=engine_label(engine),
                   engine_metadata=dict(getattr(engine, "metadata", None) or {}))
 
@@ -180,7 +178,8 @@ def sample_stage2(view2, circuits, *, shots: int, noise_model, seed: int, mitiga
     """Stage 2's run: ``shots`` per pair, or with ``precision`` a pilot of ``shots`` per pair then
     shots per pair from the sensitivity |p_i|·|v_k| (see the module docstring)."""
     plan, estimated, report, _, _ = sample(view2, circuits, shots=shots, noise_model=noise_model, seed=seed,
-                                           mitigation=mitigation, precision=None, pilot_shots=None, engine=engine)
+                                           mitigation=mitigation, precision=None, pilot_shots=None, engine=engine,
+                                           stream="stage2")
     if precision is None:
         return plan, estimated, report, {}
 

@@ -1,7 +1,7 @@
 """Read a build or run directory from disk for the report, checking it is whole.
 
 A build directory (``qac compile -o``) holds manifest.json, bindings.npz, program.qpy; a run
-directory (``qac run -o``) adds result.npz and run.json (``qac/rundir.py``); either may hold a
+directory (``qac run -o``) adds result.npz and run.json (``qac/artefacts/rundir.py``); either may hold a
 model run (model_run.json, written by ``qac model``; schema in docs/report.md). Anything else —
 no such files, damaged JSON, missing keys or arrays, a format this qac does not know — is a
 ``ReportError``: one line naming the file and what to do, and nothing is written.

@@ -113,8 +113,8 @@ def device_section(bundle: Bundle, target_override: str | None) -> dict:
         num_qubits = target.get("num_qubits")
     else:
         from qac import targets
+        from qac.artefacts.rundir import device_edges
         from qac.errors import QacError
-        from qac.rundir import device_edges
 
         try:
             description = targets.get(name)
@@ -191,7 +191,7 @@ def timing_rows(timings: dict, pipeline: str) -> list[tuple[str, str]]:
 
 def context(bundle: Bundle, *, target: str | None = None) -> dict:
     """Everything the template shows, as strings and data URIs."""
-    from qac.report.circuits import drawings
+    from qac.report.drawings import drawings
 
     m = bundle.manifest
     title = m["spec"]["name"] if m else (bundle.model or {}).get("model") or (bundle.eval or {}).get("task", "model run")

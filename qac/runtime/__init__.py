@@ -22,13 +22,16 @@ def connect(target: str, runtime: str = "local", *, instance: str | None = None)
 
 
 def make_engine(target: str, run_dir, *, runtime: str = "local", instance: str | None = None,
-                max_circuits_per_job: int | None = None, context: dict | None = None, connection=None, log=None):
+                max_circuits_per_job: int | None = None, context: dict | None = None, connection=None, log=None,
+                resume_path=None):
     """A ``RuntimeEngine`` for ``qac run --runtime local|cloud -o RUN_DIR``; ``context`` (e.g. the
-    spec path and run options) is kept in the manifest for ``--resume``."""
+    spec path and run options) is kept in the manifest for ``--resume``; ``resume_path`` is what
+    messages tell ``--resume`` to take (the CLI's RUN_DIR; default ``run_dir``)."""
     from qac.runtime.engine import RuntimeEngine
 
     return RuntimeEngine(target, run_dir=run_dir, runtime=runtime, instance=instance, connection=connection,
-                         max_circuits_per_job=max_circuits_per_job, context=context, log=log)
+                         max_circuits_per_job=max_circuits_per_job, context=context, log=log,
+                         resume_path=resume_path)
 
 
 def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | None = None,
@@ -39,7 +42,7 @@ def plan_summary(pubs, target: str, *, runtime: str = "local", instance: str | N
     one-line errors. ``connection`` reuses an open one (else one is opened: network for cloud).
     """
     from qac.runtime.engine import normalise
-    from qac.runtime.limits import backend_limits, check_pubs, job_seconds, split_jobs
+    from qac.runtime.jobs import backend_limits, check_pubs, job_seconds, split_jobs
     from qac.runtime.service import connect
 
     pubs = normalise(pubs)
@@ -78,7 +81,7 @@ def plan_text(summary: dict) -> str:
 def open_run_dir(path) -> list:
     """The stages of an existing RUN_DIR (manifests checked for form), in order: each has
     ``.manifest``, ``.records()``, ``.load_pubs()``, ``.read_counts(job)``."""
-    from qac.runtime.rundir import stages
+    from qac.runtime.jobdir import stages
 
     return stages(path)
 

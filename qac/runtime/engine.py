@@ -19,6 +19,7 @@ mode, the fake backend's).
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import signal
 import time
@@ -26,15 +27,19 @@ import uuid
 
 import numpy as np
 
-from qac.errors import ExecutionError
-from qac.runtime.limits import Job, backend_limits, check_pubs, split_jobs
+from qac import seeds
+from qac.errors import ExecutionError, OutputError
+from qac.runtime.jobdir import RunDir, check_top, pubs_digest, stage_path
+from qac.runtime.jobs import Job, backend_limits, check_pubs, split_jobs
 from qac.runtime.retry import Backoff, is_transient
 from qac.runtime.retry import call as call_with_retry
-from qac.runtime.rundir import RunDir, check_top, pubs_digest, stage_path
 from qac.runtime.service import calibration_time, connect
 
 #: Runtime job statuses (V2 jobs give strings, local jobs a JobStatus enum with these names).
 FINISHED, FAILED = frozenset({"DONE"}), frozenset({"ERROR", "CANCELLED"})
+
+#: errnos that mean RUN_DIR cannot be written (full disk or quota, read-only, permission, I/O)
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG})
 
 #: Tests set this to a job index: the process kills itself (SIGKILL) right after that job's
 #: counts are recorded, as a crash at the worst moment would.
@@ -44,7 +49,7 @@ KILL_AFTER_ENV = "QAC_RUNTIME_KILL_AFTER_JOB"
 def job_seed(seed: int, index: int) -> int:
     """The local simulator's seed for job ``index`` of a run seeded ``seed`` (independent of
     which jobs ran before, so a resumed run draws what an uninterrupted one would)."""
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+    return seeds.child_seed(seed, "runtime_job", index)
 
 
 def normalise(pubs) -> list[tuple]:
@@ -85,9 +90,10 @@ class RuntimeEngine:
     def __init__(self, target: str, *, run_dir, runtime: str = "local", instance: str | None = None,
                  max_circuits_per_job: int | None = None, connection=None, context: dict | None = None,
                  backoff: Backoff = Backoff(), sleep=time.sleep, poll_seconds: float | None = None,
-                 in_flight: int | None = None, log=None):
+                 in_flight: int | None = None, log=None, resume_path=None):
         self.target, self.runtime, self.instance = target, runtime, instance
         self.run_dir_path = run_dir
+        self.resume_path = run_dir if resume_path is None else resume_path  # what --resume takes
         self.max_circuits_per_job = max_circuits_per_job
         self.connection = connection
         self.context = context or {}
@@ -104,7 +110,20 @@ class RuntimeEngine:
 
     # ------------------------------------------------------------------ the engine interface
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        """Counts (rows, 2^bits) per PUB, from RUN_DIR where it has them, from the device otherwise."""
+        """Counts (rows, 2^bits) per PUB, from RUN_DIR where it has them, from the device otherwise.
+        A full disk (or a RUN_DIR that became unwritable) is one line saying --resume continues:
+        every record is written whole, so what was recorded before it stands."""
+        try:
+            return self._counts(pubs, seed=seed, noise_model=noise_model)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                raise
+            raise OutputError(f"cannot write the run's records in {self.run_dir_path}: "
+                              f"{exc.strerror or os.strerror(exc.errno)}; every job recorded so far is kept: free "
+                              f"space (or fix the permissions), then qac run --resume {self.resume_path} continues"
+                              ) from None
+
+    def _counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
         del noise_model  # the device (or its fake backend) is the noise
         pubs = normalise(pubs)
         self.stage += 1
@@ -136,7 +155,7 @@ class RuntimeEngine:
             finish_oldest()
         if failures:
             raise ExecutionError(f"{len(failures)} of {len(jobs)} runtime jobs failed ({'; '.join(failures)}); "
-                                 f"the others are saved in {run_dir.path}: run again with --resume {run_dir.path} "
+                                 f"the others are saved in {run_dir.path}: run again with --resume {self.resume_path} "
                                  f"to submit the failed ones again")
         return self._assemble(run_dir, pubs, jobs)
 
@@ -233,7 +252,7 @@ class RuntimeEngine:
             if is_transient(exc):
                 raise ExecutionError(f"IBM Quantum Runtime did not answer after {self.backoff.attempts} tries "
                                      f"({' '.join(str(exc).split())}); everything so far is in {self.run_dir_path}: "
-                                     f"run again with --resume {self.run_dir_path} later") from None
+                                     f"run again with --resume {self.resume_path} later") from None
             raise
 
     def _submit(self, run_dir: RunDir, pubs, pending, records, seed: int):
@@ -255,7 +274,7 @@ class RuntimeEngine:
                     raise
                 except Exception as exc:  # the service refused the job: say which and why, keep the rest
                     raise ExecutionError(f"submitting job {job.index} failed: {' '.join(str(exc).split())}; "
-                                         f"the jobs before it are in {run_dir.path} (--resume continues)") from None
+                                         f"the jobs before it are in {run_dir.path} (--resume {self.resume_path} continues)") from None
                 self.submitted.append((self.stage, job.index))
                 previous = by_index.get(job.index, {})
                 record = {"index": job.index, "status": "submitted", "job_id": handle.job_id(),

@@ -82,7 +82,7 @@ def _local(name: str) -> Connection:
     simulators: dict = {}
 
     def simulator(pubs):  # built when jobs are submitted: plans and checks need no noise model
-        from qac.execution.engine import active_qubits, restricted_noise_model
+        from qac.execution.aer_engine import active_qubits, restricted_noise_model
 
         qubits = frozenset().union(*(active_qubits(c) for c, _, _ in pubs))
         if qubits not in simulators:

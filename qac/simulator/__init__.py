@@ -50,7 +50,7 @@ _LOWERING = threading.Lock()
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
     """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
     Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why."""
-    from qac.simulator.program import _meas_register, unsupported
+    from qac.simulator.lowering import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
     if reason is None and _meas_register(circuit)[1] > MAX_BITS:
@@ -70,7 +70,7 @@ def _program(circuit, noise_model):
 
 
 def _lowered(circuit, noise_model):
-    from qac.simulator.program import lower
+    from qac.simulator.lowering import lower
 
     key = (id(circuit), id(noise_model))
     if key in _PROGRAMS:

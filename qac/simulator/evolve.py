@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from qac.simulator.gates import batched_matrix
-from qac.simulator.program import Component, Step
+from qac.simulator.lowering import Component, Step
 
 
 @lru_cache(maxsize=None)
@@ -103,7 +103,7 @@ DENSE_ROW_MULTIPLE = 8
 
 
 @dataclass
-class Plan:
+class StepPlan:
     """A component's steps, lowered once: ``items`` in order, each ("fixed", qubits, operator),
     ("diag", [(qubits, step), …]) (per-row diagonal gates, all commuting, applied as one phase
     vector) or ("rows", qubits, step) (a per-row non-diagonal gate); ``dense`` when every fixed
@@ -136,7 +136,7 @@ def _layered(steps: list[Step]) -> list[Step]:
     return [s for _, _, s in sorted(zip(layer_of, range(len(steps)), steps), key=lambda t: (t[0], t[1]))]
 
 
-def plan(component: Component, noisy: bool) -> Plan:
+def plan(component: Component, noisy: bool) -> StepPlan:
     """Lower a component once per (circuit, noise model): layer the diagonals, fuse the fixed
     gates (runs of one-qubit gates into one, pending one-qubit gates into the next block on
     their qubit, consecutive blocks on the same pair into one) and, when small enough and
@@ -206,7 +206,7 @@ def plan(component: Component, noisy: bool) -> Plan:
     dense = not noisy and n <= DENSE_QUBITS and not any(item[0] == "rows" for item in items)
     if dense:
         items = _densify(items, n)
-    result = Plan([tuple(item) for item in items], dense)
+    result = StepPlan([tuple(item) for item in items], dense)
     setattr(component, key, result)
     return result
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from qac.simulator.evolve import DIAGONAL, _matmul, _operator, apply_readout, plan
 from qac.simulator.gates import batched_matrix
-from qac.simulator.program import Component
+from qac.simulator.lowering import Component
 
 #: Transfer-matrix entries below this are the rounding residue of exact zeros (a CPTP map's
 #: transfer entries are ≤ 1 in size; the residue is ~1e-17); kept, they would make every

@@ -20,11 +20,24 @@ and compile options), ``arrays`` (Q, K, V sources), ``model`` (``Spec``, ``Compi
 
 from __future__ import annotations
 
-from qac.spec.limits import (COMPILE_KEYS, MAX_BINDING_VALUES, MAX_COLS, MAX_FILE_BYTES, MAX_PAIRS, MAX_ROWS,
-                             MAX_SEED, MAX_SHOTS, MAX_YAML_DEPTH, MAX_YAML_NODES, RANDOM_KEYS, SOURCE_KEYS, TOP_KEYS)
 from qac.spec.load import YAML_RULES, load_spec
 from qac.spec.model import CompileOptions, Spec
 from qac.spec.problems import Loc
+from qac.spec.sizes import (
+                             COMPILE_KEYS,
+                             MAX_BINDING_VALUES,
+                             MAX_COLS,
+                             MAX_FILE_BYTES,
+                             MAX_PAIRS,
+                             MAX_ROWS,
+                             MAX_SEED,
+                             MAX_SHOTS,
+                             MAX_YAML_DEPTH,
+                             MAX_YAML_NODES,
+                             RANDOM_KEYS,
+                             SOURCE_KEYS,
+                             TOP_KEYS,
+)
 
 __all__ = ["COMPILE_KEYS", "MAX_BINDING_VALUES", "MAX_COLS", "MAX_FILE_BYTES", "MAX_PAIRS", "MAX_ROWS", "MAX_SEED",
            "MAX_SHOTS", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "RANDOM_KEYS", "SOURCE_KEYS", "TOP_KEYS", "YAML_RULES",

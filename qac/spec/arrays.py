@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from qac.spec.limits import MAX_COLS, MAX_ROWS, MAX_SEED, RANDOM_KEYS, SOURCE_KEYS
 from qac.spec.problems import Invalid, show, under
+from qac.spec.sizes import MAX_COLS, MAX_ROWS, MAX_SEED, RANDOM_KEYS, SOURCE_KEYS
 from qac.spec.values import as_float, as_int, check_keys
 
 

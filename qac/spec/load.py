@@ -1,4 +1,4 @@
-"""Reading a spec from a YAML file (located, safe: ``qac.yamlfile``) or a mapping."""
+"""Reading a spec from a YAML file (located, safe: ``qac.spec.yamlfile``) or a mapping."""
 
 from __future__ import annotations
 
@@ -8,22 +8,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from qac.errors import SpecError
-from qac.spec.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, TOP_KEYS
 from qac.spec.model import Spec
 from qac.spec.problems import Invalid, field_name, spec_error
+from qac.spec.sizes import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, TOP_KEYS
 from qac.spec.values import check_keys
-from qac.yamlfile import YamlRules, read_located_yaml
-
+from qac.spec.yamlfile import YamlRules, read_located_yaml
 
 YAML_RULES = YamlRules(
     error=SpecError, field_name=field_name, max_bytes=MAX_FILE_BYTES, max_nodes=MAX_YAML_NODES,
     max_depth=MAX_YAML_DEPTH,
-    directory="give the path of the spec's .yaml file",
+    noun="file", directory="give the path of the spec's .yaml file",
     too_big="qac reads spec files up to {max_bytes} bytes, store large matrices in .npy files",
-    not_found="file not found; check the path (relative to {cwd})",
-    unreadable="cannot read the file ({reason}); check the path and permissions",
     too_many="the document has more than {max_nodes} values; store large matrices in .npy files",
-    too_deep="flatten the document",
     empty="write a mapping with at least Q, K and V",
     not_mapping="write top-level keys such as Q:, K: and V:",
     key_example="heads or Q",

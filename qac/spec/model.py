@@ -14,13 +14,27 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
-from qac import choices
-from qac.limits import range_problem
+from qac.kernels import choices
+from qac.limits import DEFAULT_SHOTS, range_problem
 from qac.spec.arrays import matrix
-from qac.spec.limits import MAX_BINDING_VALUES, MAX_COLS, MAX_PAIRS, MAX_SEED, MAX_SHOTS, TOP_KEYS
 from qac.spec.problems import Invalid, show, spec_error, under
-from qac.spec.values import (as_int, check_keys, choice, compile_fields, identifier, precision_field,
-                             scale_field)
+from qac.spec.sizes import (
+    MAX_BINDING_VALUES,
+    MAX_COLS,
+    MAX_PAIRS,
+    MAX_SEED,
+    MAX_SHOTS,
+    TOP_KEYS,
+)
+from qac.spec.values import (
+    as_int,
+    check_keys,
+    choice,
+    compile_fields,
+    identifier,
+    precision_field,
+    scale_field,
+)
 
 
 def path_field(value: Any) -> pathlib.Path | None:
@@ -78,7 +92,7 @@ class Spec(BaseModel):
     heads: int = 1
     scale: float | None = None
     mask: str = "none"
-    shots: int = 4096
+    shots: int = DEFAULT_SHOTS
     precision: float | None = None  # wanted output standard error; sets shots when given
     seed: int = 0
     compile: CompileOptions = CompileOptions()

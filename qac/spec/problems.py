@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from qac.errors import SpecError
-from qac.yamlfile import located
+from qac.spec.yamlfile import located
 
 Loc = tuple[Any, ...]  # a path into the document, e.g. ("compile", "encoding") or ("K", 2, 0)
 

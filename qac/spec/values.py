@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from qac import choices
-from qac.spec.limits import COMPILE_KEYS
+from qac.kernels import choices
 from qac.spec.problems import Invalid, show, under
+from qac.spec.sizes import COMPILE_KEYS
 
 
 def check_keys(data: Mapping, valid: tuple[str, ...]) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from qac import seeds
 from qac.errors import SpecError
+from qac.limits import DEFAULT_SHOTS
 
 
 def _indices(value, what: str) -> tuple[int, ...] | str:
@@ -35,13 +37,13 @@ class QuantumAttentionConfig:
     """How ``qac.torch.attention`` and the Hugging Face backend run attention.
 
     The defaults are a first try: layer 0 on circuits (every head), the ideal ``aer`` simulator,
-    8192 shots per (query, key) pair, the run's default engine. ``exact=True`` uses each circuit's
+    ``qac.limits.DEFAULT_SHOTS`` shots per (query, key) pair, the run's default engine. ``exact=True`` uses each circuit's
     infinite-shot outcome probabilities instead of samples (a check that the circuits compute
     attention, not an estimate). Layers and heads not selected run exact (torch) attention.
     """
 
     target: str = "aer"
-    shots: int = 8192
+    shots: int = DEFAULT_SHOTS
     precision: float | None = None  # wanted σ of every output entry: sets the shots (pilot run first)
     noise: bool = False
     mitigation: bool | None = None  # default: on with noise
@@ -83,13 +85,9 @@ class QuantumAttentionConfig:
 
     def for_layer(self, layer: int) -> QuantumAttentionConfig:
         """The same config with a seed of its own for ``layer`` (independent shot noise per layer)."""
-        from qac import seeds
-
         return replace(self, seed=seeds.child_seed(self.seed, "layer", layer))
 
     def for_call(self, layer: int, call: int) -> QuantumAttentionConfig:
         """The seed of ``layer``'s ``call``-th forward (0 the first): no two forwards share a stream,
         and the n-th forward after ``register`` draws the same numbers for the same seed."""
-        from qac import seeds
-
         return replace(self, seed=seeds.child_seed(self.seed, "forward", layer, call))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from qac.errors import SpecError
+from qac.kernels.attention import causal_visible
 from qac.torch.config import QuantumAttentionConfig
 
 
@@ -69,7 +70,7 @@ def _masks(attn_mask, is_causal: bool, shape: tuple[int, int, int, int]) -> tupl
     if is_causal:
         if attn_mask is not None:
             raise SpecError("give attn_mask or is_causal=True, not both (as scaled_dot_product_attention)")
-        visible &= np.tril(np.ones((n, m), dtype=bool))  # top-left aligned
+        visible &= causal_visible(n, m)  # top-left aligned
     if attn_mask is not None:
         mask = attn_mask.detach().cpu()
         try:
@@ -91,14 +92,15 @@ def _blocks(array: torch.Tensor, heads: list[int]) -> np.ndarray:
     return picked.permute(2, 0, 1, 3).reshape(t, b * h * e).numpy()
 
 
-def _run_kwargs(config: QuantumAttentionConfig) -> dict:
-    kwargs = {"seed": config.seed, "engine": config.engine}
+def _run_options(config: QuantumAttentionConfig, compiled):
+    """The config's ``RunOptions`` for one compiled call (resolved once, as every run's are)."""
+    from qac.execution.options import RunOptions
+
     if config.exact:
-        kwargs["exact"] = True
-    else:
-        kwargs.update(shots=config.shots, noise=config.noise, mitigation=config.mitigation,
-                      precision=config.precision)
-    return kwargs
+        return RunOptions.resolve(compiled.spec, seed=config.seed, engine=config.engine, exact=True)
+    return RunOptions.resolve(compiled.spec, seed=config.seed, engine=config.engine, shots=config.shots,
+                              noise=config.noise, mitigation=config.mitigation, precision=config.precision,
+                              pairs=sum(len(k.pairs) for k in compiled.kernels))
 
 
 def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
@@ -176,7 +178,7 @@ def _run_quantum(info: AttentionInfo, query, key, value, visible, bias, scale_va
                              shots=config.shots, precision=config.precision)
     middle = time.perf_counter()
     with np.errstate(invalid="ignore"):  # rows with no visible key reconstruct as NaN; set to 0 below
-        result = compiled.run(**_run_kwargs(config))
+        result = compiled.run(options=_run_options(config, compiled))
     info.compile_seconds, info.run_seconds = middle - start, time.perf_counter() - middle
 
     def back(array: np.ndarray) -> torch.Tensor:  # (L, G·Ev) → (B, h, L, Ev)

@@ -103,8 +103,8 @@ def run(sentences: list[str], config: QuantumAttentionConfig, *, path: str | Non
     if not sentences:
         raise SpecError("give at least one sentence (as arguments or with --file)")
     description = targets.get(config.target)
-    if config.noise and description.kind == "simulator":
-        raise SpecError(f"target '{description.name}' has no noise model; use a device such as ibm_fez with --noise")
+    if config.noise:
+        description.require_noise()
     tokenizer, model = load(path)
     layers, heads = shape_of(model)
     check_indices(config, layers, heads)

@@ -1,7 +1,7 @@
 """Error bars on a model's outputs: each quantum layer's bootstrap replicas carried through the
 rest of the forward on the batch axis.
 
-qac's per-layer error bars (``qac.errorbars``: a parametric bootstrap of the estimated scores)
+qac's per-layer error bars (``qac.execution.errorbars``: a parametric bootstrap of the estimated scores)
 stop at the attention output. ``forward`` carries them to the model's outputs: the batch is
 repeated ``1 + R`` times; block 0 is the plug-in forward (the quantum estimate, the circuits run
 once, on block 0 only), blocks 1…R are replicas. At a quantum layer, replica r's scores are
@@ -11,7 +11,7 @@ once, on block 0 only), blocks 1…R are replicas. At a quantum layer, replica r
 the exact scores of the replica's own input, plus the plug-in's estimation error carried over,
 plus a fresh draw of the estimator's noise (σ_S: the run's per-score standard error, the
 mitigation's shared errors included in it). That is the parametric bootstrap of
-``qac.errorbars`` with the plug-in world as truth, repeated at every quantum layer, so later
+``qac.execution.errorbars`` with the plug-in world as truth, repeated at every quantum layer, so later
 layers see earlier layers' spread. Every replica then runs the rest of the model exactly as
 the plug-in does (softmax · V, MLPs, layer norms, pooling, any head a user puts on top), and
 the σ of any output is the root-mean-square deviation of its replicas from the plug-in output

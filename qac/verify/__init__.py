@@ -37,8 +37,14 @@ compile -o`` directories). Every name is importable from ``qac.verify``.
 
 from __future__ import annotations
 
-from qac.verify.checkers import (DEFAULT_GENERIC, DEFAULT_ROWS, DEFAULT_TIMEOUT, STATEVECTOR_MAX_QUBITS,
-                                 verify_compiled, verify_program)
+from qac.verify.checkers import (
+                                 DEFAULT_GENERIC,
+                                 DEFAULT_ROWS,
+                                 DEFAULT_TIMEOUT,
+                                 STATEVECTOR_MAX_QUBITS,
+                                 verify_compiled,
+                                 verify_program,
+)
 from qac.verify.directory import load_directory, verify_directory
 from qac.verify.pair import Pair, compact_pair, physical_pair
 from qac.verify.qasm import same_gates, verify_qasm_files

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from qac import seeds
 from qac.verify.pair import Pair, compact_pair
 from qac.verify.report import PASSING, Check, Report, VerifyInputError
 
@@ -57,7 +58,7 @@ def run_method(kernel: str, template: str, method: str, points: list[np.ndarray]
                     verdict, detail = "not_equivalent", f"point {index}: fidelity {fidelity:.12f}"
                     break
             else:
-                verdict = _qcec(a, b, seed=seed + index, timeout=timeout)
+                verdict = _qcec(a, b, seed=seeds.child_seed(seed, "qcec", index), timeout=timeout)
                 if verdict not in PASSING:
                     detail = f"point {index}" + (": timed out or undecided" if verdict == "no_information" else "")
                     break
@@ -85,7 +86,7 @@ INSTALL_HINT = "pip install -e '.[verify]' (source checkout) or pip install 'qac
 
 
 def template_seed(seed: int, template: str) -> int:
-    return (seed * 1_000_003 + zlib.crc32(template.encode())) % 2**32
+    return seeds.child_seed(seed, "verify", zlib.crc32(template.encode()))
 
 
 def _require_checkers() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qac.bundle import read_manifest
+from qac.artefacts.bundle import read_manifest
 from qac.verify.checkers import DEFAULT_ROWS, DEFAULT_TIMEOUT, verify_program
 from qac.verify.qasm import verify_qasm_files
 from qac.verify.report import Report, VerifyInputError

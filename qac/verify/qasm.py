@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qac.verify.checkers import STATEVECTOR_MAX_QUBITS, rows_to_check, run_method, template_seed
+from qac.verify.checkers import (
+    STATEVECTOR_MAX_QUBITS,
+    rows_to_check,
+    run_method,
+    template_seed,
+)
 from qac.verify.pair import physical_pair
 from qac.verify.report import Check
 

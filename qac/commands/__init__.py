@@ -1,1 +1,0 @@
-"""CLI subcommands that live in their own modules; ``qac.cli.LazyGroup`` imports them on use."""

@@ -1,0 +1,132 @@
+"""L3 ``CircuitModule``: one parametrised template per kernel shape (with its decoding and calibration
+rows) plus a bindings table per kernel (a row of parameter values per estimated pair)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qac.errors import CompileError, InternalError
+from qac.ir.kernel_plan import KernelPlan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qiskit import QuantumCircuit
+
+
+
+# ----------------------------------------------------------------------------- L3
+@dataclass(frozen=True, eq=False)
+class Decoding:
+    """How a template's outcomes become an inner product, so a run needs no estimator class.
+
+    The mean of ``outcome_values`` (f over the 2^bits outcomes) is the inner product for a
+    signed estimator, and s = ((1 + c)/2)² for an unsigned one (``qac.kernels.decode.finish``).
+    ``odd``: the ideal mean flips sign with b̂, so a noisy run symmetrises each pair with (â, −b̂).
+    """
+
+    outcome_values: np.ndarray  # (2^bits,) float64
+    signed: bool
+    odd: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """Rows of known-overlap pairs bound into a template, and their ideal means of f.
+
+    Bound at compile time by the same binder as the data rows (``passes/calibration.py``);
+    a noisy mitigated run runs them beside the data to fit the signal rescale. The ideal means
+    are the logical template's exact means of f on these rows (``qac.kernels.exact``), taken when a
+    mitigated run first asks: a statevector per row would cost every compile ~0.3 s (about
+    10x an ``aer`` compile of the example) and minutes for wide unary registers.
+    """
+
+    values: np.ndarray  # (R, num_parameters)
+    negated: np.ndarray | None  # (R, num_parameters): the (û, −ŵ) partners when the estimator is odd
+    pattern: np.ndarray  # (R,) which random pattern each row belongs to
+    circuit: QuantumCircuit  # the logical template the rows bind
+    outcome_values: np.ndarray  # f(outcome) of its estimator
+
+    @cached_property
+    def ideal(self) -> np.ndarray:
+        """(R,) exact mean of f per row (antisymmetrised, (m₊ − m₋)/2, when ``negated`` is set)."""
+        from qac.kernels.exact import exact_means
+
+        ideal = exact_means(self.circuit, self.values, self.outcome_values)
+        if self.negated is not None:
+            ideal = (ideal - exact_means(self.circuit, self.negated, self.outcome_values)) / 2
+        return ideal
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A parametrised logical circuit; data enters only through its parameters."""
+
+    name: str
+    circuit: QuantumCircuit
+    encoding: str
+    estimator: str
+    lanes: int  # lanes of one vector register: d padded, plus the offset lane of unsigned estimators
+    tree: str = "routed"  # the joint tree's shape (binary interference): "routed" or "star"
+    decoding: Decoding | None = None  # set by `estimate`
+    calibration: Calibration | None = None  # set by `estimate` (None when no kernel of this shape has pairs)
+
+    @property
+    def num_parameters(self) -> int:
+        return self.circuit.num_parameters
+
+
+@dataclass(frozen=True, eq=False)
+class Binding:
+    """The rows of parameter values that turn a template into one kernel's circuits."""
+
+    kernel: str
+    template: str
+    values: np.ndarray  # (P, num_parameters) float64, one row per pair of kernel.pairs
+    partner_values: np.ndarray | None = None  # (P, num_parameters): (â, −b̂) rows when the estimator is odd
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitModule:
+    """L3: templates (one per kernel shape) and bindings (one table per kernel)."""
+
+    plan: KernelPlan
+    templates: dict[str, Template]
+    bindings: dict[str, Binding]
+
+    level = "L3"
+
+    def verify(self) -> None:
+        for kernel in self.plan.kernels:
+            b = self.bindings.get(kernel.name)
+            if b is None or b.template not in self.templates:
+                raise CompileError(f"internal: kernel {kernel.name} has no bindings or template")
+            t = self.templates[b.template]
+            if b.values.shape != (len(kernel.pairs), t.num_parameters):
+                raise CompileError(f"internal: bindings of {kernel.name} have shape {b.values.shape}, "
+                                   f"expected {(len(kernel.pairs), t.num_parameters)}")
+            if not np.all(np.isfinite(b.values)):
+                raise CompileError(f"internal: bindings of {kernel.name} hold non-finite angles")
+            if b.partner_values is not None and b.partner_values.shape != b.values.shape:
+                raise InternalError(f"sign partners of {kernel.name} have shape {b.partner_values.shape}, "
+                                    f"not the data rows' {b.values.shape}")
+        for t in self.templates.values():
+            cal = t.calibration
+            if cal is None:
+                continue
+            rows = len(cal.pattern)
+            if cal.values.shape != (rows, t.num_parameters) or len(cal.pattern) != rows or (
+                    cal.negated is not None and cal.negated.shape != cal.values.shape):
+                raise InternalError(f"calibration rows of template {t.name} do not match its parameters")
+
+    def describe(self) -> str:
+        lines = [f"CircuitModule (L3): {len(self.templates)} template(s), {len(self.bindings)} binding table(s)"]
+        for t in self.templates.values():
+            ops = dict(t.circuit.count_ops())
+            lines.append(f"  template {t.name}: {t.encoding}/{t.estimator}, {t.circuit.num_qubits} qubits, "
+                         f"{t.num_parameters} parameters, ops {ops}")
+        for b in self.bindings.values():
+            lines.append(f"  bindings {b.kernel} -> {b.template}: {b.values.shape[0]} rows")
+        return "\n".join(lines)
