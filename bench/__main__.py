@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory]``
+"""``python -m bench [--quick] [--no-write] [--only compile,cost,throughput,accuracy,endtoend,engine,model,pv,coverage,memory,forward]``
 
 Runs the benchmark suite, prints each table as it goes, and rewrites docs/benchmarks.md
 and docs/img/*.png (unless ``--no-write``). Run it from the repository root after
@@ -19,7 +19,8 @@ from pathlib import Path
 import bench.common  # noqa: F401  (sets the environment before anything imports Aer)
 from bench.common import Section, machine, versions
 
-SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory")
+SECTIONS = ("compile", "cost", "throughput", "accuracy", "endtoend", "engine", "model", "pv", "coverage", "memory",
+            "forward")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +32,7 @@ def modules():
         coverage,
         endtoend,
         engine_section,
+        forward,
         memory,
         model_section,
         pv_section,
@@ -39,7 +41,7 @@ def modules():
 
     return {"compile": compile_time, "cost": cost, "throughput": throughput, "accuracy": accuracy,
             "endtoend": endtoend, "engine": engine_section, "model": model_section, "pv": pv_section,
-            "coverage": coverage, "memory": memory}
+            "coverage": coverage, "memory": memory, "forward": forward}
 
 
 def doc_paragraphs(doc: str) -> str:

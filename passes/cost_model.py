@@ -47,7 +47,14 @@ a noisy kernel, and the ranking would ignore the two-qubit gates that mitigation
 fewer routed two-qubit gates, fewer qubits, then the name). Candidates that cannot win are
 skipped with the reason recorded: templates the target cannot hold, and *dominated* ones
 (``hadamard`` is ``interference`` plus generic controls, ``swap`` is ``destructive_swap``
-plus an ancilla and controlled-SWAPs — same variance, strictly more gates).
+plus an ancilla and controlled-SWAPs — same variance, strictly more gates), and *bounded* ones:
+before transpiling, each candidate gets a lower bound on its expected error from its logical
+template (``error_bound``: ESP at most (1 − e₂)^links · (1 − r)^bits, with e₂ and r the target's
+smallest two-qubit and readout errors, links = Σ (qubits − 1) over the groups of qubits its
+multi-qubit gates connect — a connected group needs a spanning tree of two-qubit gates whatever
+the routing — and bits its measured bits; the error only grows as ESP falls). Candidates are
+then transpiled best bound first, and one whose bound already exceeds the best transpiled
+candidate's error is skipped untranspiled: it cannot win.
 
 The ``choose`` pass (``passes/choose.py``) ranks the candidates with ``evaluate`` before
 lowering; the ``cost`` pass (``passes/cost.py``) publishes the figures of the compiled
@@ -197,6 +204,53 @@ def auto_layout(target) -> LayoutOptions:
     return LayoutOptions(AUTO_OPTIMIZATION_LEVEL, AUTO_TRIALS if target.coupling_edges is not None else 1)
 
 
+def _links(circuit) -> int:
+    """Σ (size − 1) over the groups of qubits that the circuit's multi-qubit instructions connect."""
+    parent = list(range(circuit.num_qubits))
+
+    def root(q: int) -> int:
+        while parent[q] != q:
+            q = parent[q]
+        return q
+    for inst in circuit.data:
+        if inst.operation.num_qubits > 1 and inst.operation.name != "barrier":
+            first = root(circuit.find_bit(inst.qubits[0]).index)
+            for q in inst.qubits[1:]:
+                other = root(circuit.find_bit(q).index)
+                if other != first:
+                    parent[other] = first
+    return circuit.num_qubits - len({root(q) for q in range(circuit.num_qubits)})
+
+
+def _smallest_errors(target) -> tuple[float, float]:
+    """(smallest two-qubit gate error, smallest readout error) of the target (0 if unknown)."""
+    qiskit_target = target.qiskit_target()
+    if qiskit_target is None:
+        return 0.0, 0.0
+    two, readout = [], []
+    for name in qiskit_target.operation_names:
+        op = qiskit_target.operation_from_name(name)
+        errors = [p.error for p in qiskit_target[name].values() if p is not None and p.error is not None]
+        if name == "measure":
+            readout += errors
+        elif getattr(op, "num_qubits", 0) == 2:
+            two += errors
+    return min(two, default=0.0), min(readout, default=0.0)
+
+
+def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, *, shots: int,
+                precision: float) -> float:
+    """A lower bound on the candidate's expected error from its logical template (module doc)."""
+    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
+
+    est = ESTIMATORS[estimator]
+    template = est.build(d, template_name(encoding, estimator, est.width(d, encoding)), encoding,
+                         resolve_tree("auto", context.target))
+    two, readout = _smallest_errors(context.target)
+    esp = (1.0 - two) ** _links(template) * (1.0 - readout) ** template.num_clbits
+    return statistics(estimator, esp, shots, precision, d=d, measured_bits=template.num_clbits)["expected_error"]
+
+
 def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimator: str = "auto",
              shots: int = 4096, precision: float | None = None, layout: LayoutOptions | None = None) -> AutoChoice:
     """Rank the candidates for a kernel of width ``d`` on the context's target, best first.
@@ -213,7 +267,7 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
     if not pool:
         raise CompileError(f"cost: encoding '{encoding}' and estimator '{estimator}' do not work together; "
                            f"set one of them to auto")
-    evaluated, skipped = [], []
+    evaluated, skipped, open_pool = [], [], []
     for enc, est in pool:
         rival = DOMINATED.get(est)
         if rival and (enc, rival) in pool:
@@ -222,6 +276,13 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
         need = ESTIMATORS[est].qubits(d, enc)
         if need > target.num_qubits:
             skipped.append(Skipped(enc, est, f"needs {need} qubits"))
+            continue
+        open_pool.append((error_bound(enc, est, d, context, shots=shots, precision=precision), enc, est))
+    for bound, enc, est in sorted(open_pool, key=lambda t: t[0]):  # stable: ties keep the pool's order
+        best = min(evaluated, key=CandidateCost.rank_key, default=None)
+        if best is not None and bound > best.expected_error:
+            skipped.append(Skipped(enc, est, f"cannot beat {best.encoding}/{best.estimator}: expected error "
+                                             f">= {bound:.4g} > {best.expected_error:.4g} (bound from its logical circuit)"))
             continue
         try:
             resources = routed_candidate(enc, est, d, context, optimization_level=layout.optimization_level,

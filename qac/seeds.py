@@ -34,7 +34,10 @@ STREAMS: dict[str, int] = {
     "dropout": 12,       # reserved: attention dropout is drawn from torch's RNG
     "eval": 13,          # qac eval: data splits and the paired bootstrap
     "qcec": 14,          # verification's mqt.qcec runs, by point
-    "replica": 15,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
+    "closed_form": 15,   # ideal runs' closed-form binomial draws, by stage seed and PUB
+    "closed_form_check": 16,  # which rows of an ideal run the simulator checks
+    "closed_form_proof": 17,  # the random pairs that prove a template's closed form, by d
+    "replica": 18,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
 }
 
 

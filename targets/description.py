@@ -92,6 +92,12 @@ class TargetDescription:
         """Cached Aer ``NoiseModel`` built from the snapshot or device file (``None`` for the ideal simulator)."""
         return _kind_module(self.kind).noise_model(self.key or self.name)
 
+    def noise_model_for(self, qubits) -> NoiseModel | None:
+        """A noise model with (at least) the errors on ``qubits``: built for those qubits only and
+        cached on disk where the kind can (IBM snapshots), else the whole target's."""
+        build = getattr(_kind_module(self.kind), "noise_model_for", None)
+        return self.noise_model() if build is None else build(self.key or self.name, qubits)
+
     def transpile_kwargs(self) -> dict:
         """Extra kwargs for ``generate_preset_pass_manager`` (besides optimization_level/seed)."""
         target = self.qiskit_target()

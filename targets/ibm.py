@@ -334,3 +334,24 @@ def noise_model(name: str):
     from qiskit_aer.noise import NoiseModel
 
     return NoiseModel.from_backend(backend(name))
+
+
+@functools.cache
+def calibration_digest(name: str) -> str:
+    """sha256 of the snapshot's conf and props files and the qiskit-ibm-runtime version."""
+    from .noise_cache import file_digest
+
+    reg = registry()
+    dirname = reg.dirnames[name]
+    directory = Path(reg.targets[name].source)
+    return file_digest(directory / f"conf_{dirname}.json", directory / f"props_{dirname}.json",
+                       extra=_runtime_version())
+
+
+def noise_model_for(name: str, qubits):
+    """The noise model's errors on ``qubits`` only, built without the rest of the device and kept
+    on disk per (target, calibration digest, qubits): ``targets/noise_cache.py``."""
+    from .noise_cache import cached_model, subset_model
+
+    return cached_model(name, calibration_digest(name), qubits, lambda kept: subset_model(backend(name), kept))
+

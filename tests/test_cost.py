@@ -189,3 +189,28 @@ def test_the_model_ranks_kernels_as_noisy_mitigated_runs_do():
     assert measured["interference"] < measured["compute_uncompute"] / 1.5, measured
     assert predicted["interference"] < predicted["compute_uncompute"], predicted
     assert predicted["interference"] == pytest.approx(measured["interference"], rel=0.5)
+
+
+@pytest.mark.parametrize("target", ["ibm_fez", pytest.param("ionq_aria", marks=pytest.mark.slow)])
+def test_pruning_by_the_logical_bound_keeps_the_choice_and_the_bound_holds(monkeypatch, target):
+    """``auto`` skips candidates whose logical-circuit bound exceeds the best transpiled error: the
+    ranking of what it transpiles, and its choice, equal the unpruned ranking's; every candidate's
+    bound is at most its transpiled expected error; and it transpiles fewer candidates."""
+    from qac.passes import cost_model
+
+    context = CompileContext(targets.get(target))
+    pruned = evaluate(4, context, shots=4096, layout=LayoutOptions(3, 1))
+    bounds = {}
+    real = cost_model.error_bound
+
+    def no_bound(encoding, estimator, d, ctx, **kw):
+        bounds[(encoding, estimator)] = real(encoding, estimator, d, ctx, **kw)
+        return 0.0
+    monkeypatch.setattr(cost_model, "error_bound", no_bound)
+    full = evaluate(4, context, shots=4096, layout=LayoutOptions(3, 1))
+    assert (pruned.choice.encoding, pruned.choice.estimator) == (full.choice.encoding, full.choice.estimator)
+    assert list(pruned.candidates) == [c for c in full.candidates if c in pruned.candidates]
+    for c in full.candidates:
+        assert bounds[(c.encoding, c.estimator)] <= c.expected_error + 1e-12, (c.encoding, c.estimator)
+    cut = [s for s in pruned.skipped if s.reason.startswith("cannot beat")]
+    assert cut and len(pruned.candidates) + len(cut) == len(full.candidates)

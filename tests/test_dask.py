@@ -48,3 +48,29 @@ def test_workers_with_the_aer_engine_are_refused_with_a_hint(example_spec):
 
     with pytest.raises(ExecutionError, match="batched"):
         qac.compile(example_spec).run(engine="aer", workers=2)
+
+
+@pytest.mark.parametrize("target, noise", [("aer", False), ("ibm_fez", True)])
+def test_small_pubs_of_one_circuit_share_a_simulator_call_with_the_same_counts(target, noise):
+    """Many small PUBs on one circuit (a forward's (batch, head) blocks) are simulated a few at a
+    time, yet each chunk's counts are those of one simulator call and one seed (seed, pub, chunk)."""
+    from qac import seeds
+    from qac.simulator import probabilities, sample_counts
+
+    rng = np.random.default_rng(11)
+    Q, K, V = rng.standard_normal((3, 8 * 6)), rng.standard_normal((3, 8 * 6)), rng.standard_normal((3, 2 * 6))
+    spec = spec_mapping(Q, K, V, shots=256, seed=2)
+    spec["heads"] = 6
+    compiled = qac.compile(spec, target)
+    pubs = [(c, v, 256 + 64 * (k % 2)) for k, (c, v) in enumerate(compiled.pubs())]
+    assert len(pubs) == 6 and len({id(c) for c, _, _ in pubs}) == 1
+    model = compiled.target.noise_model() if noise else None
+    engine = batched.BatchedEngine()
+    counts = engine.counts(pubs, seed=9, noise_model=model)
+    assert engine.metadata["simulator_calls"] == 1
+    from qac.execution.aer_engine import active_qubits, restricted_noise_model
+
+    small = None if model is None else restricted_noise_model(model, active_qubits(pubs[0][0]))
+    for k, (circuit, values, shots) in enumerate(pubs):
+        alone = sample_counts(probabilities(circuit, values, small), shots, seeds.sequence(9, "chunk", k, 0))
+        assert np.array_equal(counts[k], alone), k

@@ -24,7 +24,7 @@ def test_precision_split_reaches_the_error_with_fewer_shots_than_uniform():
     compiled = _compiled()
     precision = 0.02
     errors = []
-    for seed in range(5):
+    for seed in range(20):
         result = compiled.run(precision=precision, seed=seed)
         info = result.precision
         assert info["requested"] == precision
@@ -32,7 +32,8 @@ def test_precision_split_reaches_the_error_with_fewer_shots_than_uniform():
         assert info["reached"] and info["achieved"] == result.max_stderr <= precision
         errors.append(result.error)
     # the achieved error is the requested one: pooled over entries and seeds, and per entry
-    # (5 seeds estimate a per-entry RMS to ±30%, hence the looser per-entry bound)
+    # (20 seeds estimate a per-entry RMS to ±16%, hence the looser per-entry bound; 5 seeds, ±30%,
+    # let one of 18 entries pass 1.3× by chance once the ideal draws changed: issue 22's closed form)
     assert np.sqrt(np.mean(np.square(errors))) <= precision
     assert np.sqrt(np.mean(np.square(errors), axis=0)).max() <= 1.3 * precision
 

@@ -188,7 +188,9 @@ def test_ideal_run_report_shows_the_result_numbers(ideal):
     shown = {r[0]: r[1] for r in page.tables["timings-table"][1:]}
     assert list(shown) == ["frontend", "normalize", "encode", "estimate", "layout", "resources", "run", "total"]
     assert shown["run"] == f"{timings['run']:.3f}" and shown["total"] == f"{sum(timings.values()):.3f}"
-    assert run["target"]["name"] == "aer" and run["engine"] == "auto (batched)" and run["noise"] is False
+    # an ideal auto run draws from the closed form (issue 22) and says so
+    assert run["target"]["name"] == "aer" and run["engine"] == "auto (closed form)" and run["noise"] is False
+    assert run["engine_path"].startswith("closed form")
     assert run["seed"] == 3 and run["shots"] == 200 and run["qac_version"]
     np.testing.assert_allclose(arrays["exact"], reference_attention(*exact_inputs(ideal), heads=2, mask="causal"))
 

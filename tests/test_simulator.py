@@ -391,9 +391,56 @@ def test_two_qubit_diagonal_and_loud_errors_match_aer(monkeypatch):
     values = np.random.default_rng(4).uniform(-3, 3, (3, 2))
     reference = aer_noisy(circuit, values, model)
     np.testing.assert_allclose(probabilities(circuit, values, model), reference, rtol=0, atol=1e-10)
-    # components over PAULI_QUBITS run the plain density-matrix batch instead: the same answer
+    # components over PAULI_QUBITS run in the full Pauli basis (pauli_wide), over WIDE_PAULI_QUBITS
+    # the plain density-matrix batch: the same answer
     monkeypatch.setattr(simulator, "PAULI_QUBITS", 0)
     np.testing.assert_allclose(probabilities(circuit.copy(), values, model), reference, rtol=0, atol=1e-10)
+    monkeypatch.setattr(simulator, "WIDE_PAULI_QUBITS", 0)
+    np.testing.assert_allclose(probabilities(circuit.copy(), values, model), reference, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("target,encoding,estimator", [("ibm_fez", "binary", "interference"),
+                                                       ("ibm_fez", "binary", "destructive_swap"),
+                                                       ("ionq_aria", "binary", "interference")])
+def test_full_pauli_path_equals_density_matrix_path_and_ignores_chunking(monkeypatch, target, encoding, estimator):
+    """Components forced onto the full-Pauli path (every coefficient, in-place rz rotations,
+    per-row r with errors on IonQ, six measured bits) equal the density-matrix batch, and a
+    row's bits do not depend on its chunk."""
+    from qac import simulator
+    from qac.simulator import _program, pauli_wide
+    from qac.simulator.evolve import evolve, outcome_probabilities
+
+    prog = compiled(target, encoding, estimator, d=4, n=3)
+    circuit, values = prog.pubs()[0]
+    program = _program(circuit, prog.target.noise_model())
+    for component in program.components:
+        if component.clbits:
+            full = outcome_probabilities(component, *evolve(component, values, True), True)
+            wide = pauli_wide.probabilities(component, values, program.num_parameters)
+            np.testing.assert_allclose(wide, full, rtol=0, atol=1e-12)
+            ones = np.concatenate([pauli_wide.probabilities(component, values[r:r + 1], program.num_parameters)
+                                   for r in range(len(values))])
+            assert np.array_equal(ones, wide)
+    monkeypatch.setattr(simulator, "PAULI_QUBITS", 0)
+    model = prog.target.noise_model()
+    whole = probabilities(circuit.copy(), values, model)
+    assert np.array_equal(probabilities(circuit.copy(), values, model, max_rows_per_chunk=2), whole)
+
+
+@pytest.mark.slow
+def test_noisy_eight_qubit_template_equals_aer_density_matrix():
+    """Binary interference at d = 128 on ibm_fez: 8 entangled qubits with the branch (over
+    PAULI_QUBITS), run in the full Pauli basis, equals Aer's density matrix to 1e-8."""
+    from qac import simulator
+
+    prog = compiled("ibm_fez", "binary", "interference", d=128, n=1)
+    noise_model = prog.target.noise_model()
+    circuit, values = prog.pubs()[0]
+    program = simulator._program(circuit, noise_model)
+    assert max(len(c.qubits) for c in program.components) == 8 > simulator.PAULI_QUBITS
+    assert supports(circuit, noise_model) == (True, "")
+    np.testing.assert_allclose(probabilities(circuit, values, noise_model), aer_noisy(circuit, values, noise_model),
+                               rtol=0, atol=1e-8)
 
 
 def test_error_term_superoperators_equal_qiskit():

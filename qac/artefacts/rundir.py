@@ -109,6 +109,7 @@ def run_manifest(compiled, result, *, seed: int, mitigation: bool) -> dict:
         "qac_version": __version__,
         "versions": package_versions(),
         "engine": engine_label(result),
+        "engine_path": getattr(result, "engine_path", ""),
         "spec": build["spec"],
         "target": {**build["target"], "two_qubit_gate": target.two_qubit_gate,
                    "coupling_edges": None if target.coupling_edges is None else sorted(map(list, target.coupling_edges)),

@@ -365,6 +365,8 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
     from qac.artefacts.rundir import engine_label
 
     out.print(f"engine: {engine_label(result)}   error bars: {result.error_method}", markup=False)
+    if result.engine_path:
+        out.print(f"engine path: {result.engine_path}", markup=False)
     out.print(f"max |output - exact| = {result.max_error:.4g}   max reported sigma = {result.max_stderr:.4g}   "
               f"entries within 2 sigma: {100 * result.coverage(2.0):.0f}%", markup=False)
     if result.mitigated:

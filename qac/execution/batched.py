@@ -30,20 +30,43 @@ CHUNK_ROWS = 2048  # rows per sampling chunk: fixed, so seeds do not depend on w
 IN_FLIGHT = 4  # Dask chunks submitted ahead per worker: enough to keep each busy, few enough to bound memory
 
 
-def _chunk_counts(circuit, values, noise_model, shots: int, entropy: tuple) -> np.ndarray:
-    """One chunk: probabilities of its rows, then counts from its own seed (runs on a worker too)."""
+def _chunk_counts(circuit, values, noise_model, shots, entropy) -> list[np.ndarray]:
+    """One task: the probabilities of its rows in one simulator call, then counts for each chunk
+    it holds from that chunk's own seed (runs on a worker too). ``values``, ``shots`` and
+    ``entropy`` are lists, one entry per chunk (several PUBs' chunks of one circuit share a call)."""
     from qac.simulator import probabilities, sample_counts
 
-    return sample_counts(probabilities(circuit, values, noise_model), shots, seeds.sequence(*entropy))
+    joint = probabilities(circuit, values[0] if len(values) == 1 else np.concatenate(values), noise_model)
+    out, start = [], 0
+    for part, pub_shots, stream in zip(values, shots, entropy):
+        out.append(sample_counts(joint[start:start + len(part)], pub_shots, seeds.sequence(*stream)))
+        start += len(part)
+    return out
 
 
 def _tasks(runs, seed: int):
-    """Each chunk's (where, arguments) as it is reached: its rows are a slice (a view) of the PUB's
-    table, and its stream ``seeds.sequence(seed, "chunk", pub, chunk)`` depends on the plan only."""
+    """Each task's (where, arguments) as it is reached. A PUB's rows are cut into ``CHUNK_ROWS``
+    chunks (each a view of its table) with streams ``seeds.sequence(seed, "chunk", pub, chunk)``
+    that depend on the plan only; consecutive chunks of PUBs on the same circuit and noise model
+    then share one task (one simulator call) while their rows total at most ``CHUNK_ROWS``: a
+    model forward's hundreds of small (batch, head) blocks of one template become a few calls, and
+    since the simulator's rows never depend on their neighbours (tested) and each chunk keeps its
+    stream, the counts are those of one call a chunk."""
+    groups: dict = {}
     for k, circuit, values, model, shots in runs:
+        chunks = groups.setdefault((id(circuit), id(model)), (circuit, model, []))[2]
         for chunk, start in enumerate(range(0, len(values), CHUNK_ROWS)):
             rows = slice(start, min(len(values), start + CHUNK_ROWS))
-            yield (k, rows), (circuit, values[rows], model, shots, (seed, "chunk", k, chunk))
+            chunks.append(((k, rows), values[rows], shots, (seed, "chunk", k, chunk)))
+    for circuit, model, chunks in groups.values():
+        task: list = []
+        for chunk in chunks + [None]:
+            if task and (chunk is None or sum(len(c[1]) for c in task) + len(chunk[1]) > CHUNK_ROWS):
+                yield [c[0] for c in task], (circuit, [c[1] for c in task], model, [c[2] for c in task],
+                                             [c[3] for c in task])
+                task = []
+            if chunk is not None:
+                task.append(chunk)
 
 
 #: Threads running chunks in this process (numpy and BLAS release the GIL; each chunk's BLAS stays
@@ -118,28 +141,36 @@ class BatchedEngine:
         )
 
         results, runs = [], []
+        seen: dict = {}  # id(circuit) → (bits, model): a forward's hundreds of PUBs share a few circuits
         for k, (circuit, values, shots) in enumerate(pubs):
             values = np.asarray(values, dtype=float)  # a view of a float64 table, not a copy
-            bits = register_slice(circuit)[1]
+            if id(circuit) not in seen:
+                model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
+                seen[id(circuit)] = [register_slice(circuit)[1], model, False]
+            bits, model, checked = seen[id(circuit)]
             results.append(np.zeros((len(values), 1 << bits), dtype=np.int64))
             if not len(values):
                 continue
-            model = None if noise_model is None else restricted_noise_model(noise_model, active_qubits(circuit))
-            self._check(circuit, model)
-            if not (self.workers or self.scheduler):
-                from qac.simulator import rows_per_chunk
+            if not checked:
+                self._check(circuit, model)
+                if not (self.workers or self.scheduler):
+                    from qac.simulator import rows_per_chunk
 
-                rows_per_chunk(circuit, model)  # lower and plan once, before threads share the program
+                    rows_per_chunk(circuit, model)  # lower and plan once, before threads share the program
+                seen[id(circuit)][2] = True
             runs.append((k, circuit, values, model, int(shots)))
         total = sum(len(run[2]) for run in runs)
         done = 0
-        for (k, rows), counts in self._map(_tasks(runs, int(seed))):
-            results[k][rows] = counts
-            done += rows.stop - rows.start
+        calls = 0
+        for wheres, counts in self._map(_tasks(runs, int(seed))):
+            calls += 1
+            for (k, rows), part in zip(wheres, counts):
+                results[k][rows] = part
+                done += rows.stop - rows.start
             if self.progress is not None:
                 self.progress(done, total)
         self.metadata = {"engine": "batched", "chunk_rows": CHUNK_ROWS, "rows": total,
-                         "workers": self.workers or (None if self.scheduler is None else "cluster")}
+                         "simulator_calls": calls, "workers": self.workers or (None if self.scheduler is None else "cluster")}
         return results
 
     def _map(self, tasks):
@@ -334,6 +365,10 @@ class AutoEngine:
     def __init__(self, batched: BatchedEngine, fallback):
         self.batched, self.fallback = batched, fallback
         self.metadata: dict = {}
+        #: ideal unmitigated runs draw proven templates' data rows from the closed form
+        #: (``RunPlan.run``) — unless Dask workers or a scheduler were asked for: that asks for the
+        #: simulation to be spread, so every circuit is simulated there
+        self.closed_form = not (batched.workers or batched.scheduler)
 
     def close(self) -> None:
         self.batched.close()
@@ -350,7 +385,13 @@ class AutoEngine:
         return self.batched.probabilities(circuit, values, noise_model) if name == "batched" else None
 
     def counts(self, pubs, *, seed: int, noise_model=None) -> list[np.ndarray]:
-        choices = [self._choice(pub[0], noise_model) if len(pub[1]) else ("batched", "") for pub in pubs]
+        memo: dict = {}  # id(circuit) → choice: PUBs of one template share their circuit
+
+        def choice(circuit):
+            if id(circuit) not in memo:
+                memo[id(circuit)] = self._choice(circuit, noise_model)
+            return memo[id(circuit)]
+        choices = [choice(pub[0]) if len(pub[1]) else ("batched", "") for pub in pubs]
         results: list = [None] * len(pubs)
         for name, engine in (("batched", self.batched), ("aer", self.fallback)):
             members = [k for k, (chosen, _) in enumerate(choices) if chosen == name]
@@ -361,4 +402,6 @@ class AutoEngine:
         reasons = sorted({why for chosen, why in choices if chosen == "aer"})
         used = sorted({chosen for chosen, _ in choices})
         self.metadata = {"engine": "auto", "engines": used, "aer_because": reasons}
+        if "batched" in used:
+            self.metadata["simulator_calls"] = self.batched.metadata.get("simulator_calls")
         return results

@@ -110,7 +110,13 @@ def bound(shape: RunShape) -> dict[str, int]:
     from qac.execution.errorbars import CHUNK_ENTRIES
     from qac.execution.precision import PLANNING_DRAWS
     from qac.kernels.binding import BIND_ROWS
-    from qac.simulator import CHUNK_BYTES, NOISY_CHUNK_BYTES
+    from qac.simulator import (
+        CHUNK_BYTES,
+        NOISY_CHUNK_BYTES,
+        PAULI_QUBITS,
+        WIDE_CHUNK_BYTES,
+        WIDE_PAULI_QUBITS,
+    )
 
     def bootstrap(k: KernelShape, draws: int, jacobians: int) -> int:
         replicas = min(k.entries * draws, max(CHUNK_ENTRIES, draws * k.keys))
@@ -130,6 +136,8 @@ def bound(shape: RunShape) -> dict[str, int]:
             digit = 4 if shape.noisy else 2
             state = 3 * 16 * digit ** k.qubits
             budget = min(CHUNK_BYTES, NOISY_CHUNK_BYTES) if shape.noisy else CHUNK_BYTES
+            if shape.noisy and PAULI_QUBITS < k.qubits <= WIDE_PAULI_QUBITS:  # the full Pauli basis
+                budget = WIDE_CHUNK_BYTES
             rows = min(CHUNK_ROWS, k.pairs, max(1, budget // state))
             engine = rows * state + 2 * min(CHUNK_ROWS, k.pairs) * F8 * (1 << k.bits)
             binder = BINDER_TABLES * F8 * min(BIND_ROWS, k.pairs) * max(k.parameters, 2 * k.lanes)

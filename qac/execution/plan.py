@@ -27,6 +27,9 @@ class Block:
     shots: np.ndarray  # (n,) shots collected so far
     counts: np.ndarray | None = None  # (n, 2^bits)
     circuit: object = None  # a fixed circuit (readout calibration) instead of the template's rows
+    kernel: object = None  # the kernel whose pairs these data rows are (None: calibration, readout)
+    partner: bool = False  # the sign partners' rows (â, −b̂)
+    p_high: np.ndarray | None = None  # closed form P(f = f_hi) per row, once an ideal run asked
 
 
 @dataclass
@@ -43,9 +46,9 @@ class TemplateRuns:
     next: int = 0  # the copy the next kernel's first pair runs on
 
 
-def _block(template, copy, values, circuit=None) -> Block:
+def _block(template, copy, values, circuit=None, kernel=None, partner=False) -> Block:
     return Block(template, copy, values if values is not None else np.zeros((1, 0)),
-                 np.zeros(len(copy), dtype=np.int64), circuit=circuit)
+                 np.zeros(len(copy), dtype=np.int64), circuit=circuit, kernel=kernel, partner=partner)
 
 
 def rows_of(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -64,6 +67,9 @@ class RunPlan:
     def __init__(self, program, circuits, *, mitigation: bool):
         self.program, self.circuits, self.mitigation = program, circuits, mitigation
         self.stages, self.tally = 0, {}
+        #: how the rows ran: closed-form and simulated rows, the spot checks, unproven templates
+        self.paths: dict = {"closed_form_rows": 0, "engine_rows": 0, "rows_checked": 0, "max_deviation": 0.0,
+                            "not_proven": {}, "engine_metadata": None}
         self.templates: dict[str, TemplateRuns] = {}
         self.kernels: dict[str, dict] = {}
         module = program.module
@@ -79,7 +85,8 @@ class RunPlan:
             info.next += count
             binding = module.bindings[kernel.name]
             values = [binding.values] + ([binding.partner_values] if info.symmetrise else [])
-            self.kernels[kernel.name] = {"template": name, "blocks": [_block(name, copy, v) for v in values]}
+            self.kernels[kernel.name] = {"template": name, "blocks": [
+                _block(name, copy, v, kernel=kernel, partner=bool(k)) for k, v in enumerate(values)]}
 
     def _template_runs(self, name: str) -> TemplateRuns:
         template = self.program.module.templates[name]
@@ -111,8 +118,13 @@ class RunPlan:
         return out
 
     def run(self, requests: list[tuple[Block, np.ndarray]], *, engine, seed: int, noise_model) -> None:
-        """Run the extra shots asked for each block row (0 = skip), in one job; add the counts."""
-        pubs, where = [], []
+        """Run the extra shots asked for each block row (0 = skip), in one job; add the counts.
+
+        Ideal unmitigated runs on an engine that allows it (``auto``: ``closed_form = True``) draw
+        the data rows of proven templates from their closed form (``qac.execution.closed_form``)
+        and check a seeded subset against the simulator; everything else goes to the engine."""
+        closed_ok = noise_model is None and not self.mitigation and getattr(engine, "closed_form", False)
+        entries = []  # (block, rows, circuit, values, shots, closed?)
         for block, extra in requests:
             for level in np.unique(extra[extra > 0]):
                 rows = np.flatnonzero(extra == level)
@@ -121,11 +133,16 @@ class RunPlan:
                     circuit = block.circuit if block.circuit is not None else self.circuits.circuit(block.template,
                                                                                                     int(copy))
                     values = rows_of(block.values, sub) if block.circuit is None else np.zeros((len(sub), 0))
-                    pubs.append((circuit, values, int(level)))
-                    where.append((block, sub))
+                    entries.append((block, sub, circuit, values, int(level), closed_ok and self._proven(block, circuit)))
         self.stages += 1
-        for (block, sub), counts, (_, _, level) in zip(where, engine.counts(pubs, seed=seed, noise_model=noise_model),
-                                                       pubs):
+        pubs = [(circuit, values, level) for _, _, circuit, values, level, closed in entries if not closed]
+        simulated = iter(engine.counts(pubs, seed=seed, noise_model=noise_model) if pubs else ())
+        if pubs:
+            self.paths["engine_metadata"] = dict(getattr(engine, "metadata", None) or {})
+            self.paths["engine_rows"] += sum(len(v) for _, v, _ in pubs)
+        drawn = iter(self._closed_counts([e for e in entries if e[5]], seed))
+        for block, sub, circuit, _, level, closed in entries:
+            counts = next(drawn if closed else simulated)
             if block.counts is None and len(sub) == len(block.copy):
                 # the first stage ran every row in order: keep the engine's table, not a copy (every
                 # engine returns fresh arrays its caller owns; later stages add into this one)
@@ -140,6 +157,41 @@ class RunPlan:
             tally = self.tally.setdefault((self.stages, block.template, kind, level), {})
             copy = int(block.copy[sub[0]])
             tally[copy] = tally.get(copy, 0) + len(sub)
+
+    def _proven(self, block: Block, circuit) -> bool:
+        """Whether ``block``'s rows may be drawn from the closed form on ``circuit`` (data rows of a
+        template proven on that circuit; ``closed_form.prove``, cached)."""
+        if block.kernel is None:
+            return False
+        from qac.execution import closed_form
+
+        ok, why = closed_form.prove(circuit, self.program.module.templates[block.template], block.kernel.d)
+        if not ok:
+            self.paths["not_proven"][block.template] = why
+        return ok
+
+    def _closed_counts(self, entries: list, seed: int) -> list[np.ndarray]:
+        """Counts of the closed-form entries: spot-check first, then one generator a PUB."""
+        if not entries:
+            return []
+        from qac import seeds
+        from qac.execution import closed_form
+
+        checks = []
+        for block, sub, circuit, values, _, _ in entries:
+            if block.p_high is None:
+                k = block.kernel
+                c = closed_form.inner_products(k.lhs_units, k.rhs_units, k.pairs, k.d, negate=block.partner)
+                info = self.templates[block.template]
+                block.p_high = closed_form.high_probability(c, info.signed, info.values)
+            checks.append((circuit, values, block.p_high[sub], self.templates[block.template].values))
+        report = closed_form.spot_check(checks, seed)
+        self.paths["rows_checked"] += report["rows_checked"]
+        self.paths["max_deviation"] = max(self.paths["max_deviation"], report["max_deviation"])
+        self.paths["closed_form_rows"] += sum(len(e[1]) for e in entries)
+        return [closed_form.draw(p_high, np.full(len(p_high), level, dtype=np.int64), values,
+                                 seeds.generator(seed, "closed_form", k))
+                for k, ((_, _, _, _, level, _), (_, _, p_high, values)) in enumerate(zip(entries, checks))]
 
     def device_cost(self) -> tuple[int, int]:
         """(circuits, shots) a device would run: packed rows count once."""

@@ -64,6 +64,8 @@ class Result:
     error_method: str = ""  # what made the error bars: qac.execution.errorbars.METHOD for sampled runs
     engine: str = "exact"  # what ran the circuits: an ENGINES name, or the engine object's name
     engine_metadata: dict = field(default_factory=dict)  # e.g. backend, calibration time, job ids
+    #: which path produced the counts and what was checked (closed form + spot check, or simulated)
+    engine_path: str = ""
     stages: dict = field(default_factory=dict)  # pv: quantum — per stage: kernels, pairs, circuits, shots
 
     @property

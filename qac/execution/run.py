@@ -13,6 +13,7 @@ import numpy as np
 from qac import seeds
 from qac.errors import ExecutionError, InternalError
 from qac.execution import engines, errorbars, memory
+from qac.execution.closed_form import describe
 from qac.execution.estimates import KernelEstimate, estimates
 from qac.execution.options import DEFAULT_ENGINE, RunOptions
 from qac.execution.plan import RunPlan
@@ -116,9 +117,10 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
         compiled.program, compiled.execution_circuits, shots=shots, noise_model=noise_model_of(compiled, noise),
         seed=seed, mitigation=mitigation, precision=precision, pilot_shots=pilot_shots, engine=engine)
     circuits, used = plan.device_cost()
+    path, metadata = describe([plan.paths], engine_name(engine))
     return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
                           mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed,
-                          engine=engine_name(engine), engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+                          engine=engine_name(engine), engine_metadata=metadata, engine_path=path)
 
 
 def noise_model_of(compiled, noise: bool):
@@ -126,7 +128,10 @@ def noise_model_of(compiled, noise: bool):
     if not noise:
         return None
     compiled.target.require_noise()
-    noise_model = compiled.target.noise_model()
+    from qac.execution.aer_engine import active_qubits
+
+    qubits = set().union(*(active_qubits(c) for c in compiled.program.isa.values()))
+    noise_model = compiled.target.noise_model_for(qubits)  # only the qubits the program uses (cached)
     if noise_model is None:
         raise InternalError(f"target '{compiled.target.name}' ({compiled.target.kind}) built no noise model")
     return noise_model
@@ -165,7 +170,7 @@ def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation:
 
 def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,
                    circuits: int, shots_used: int, precision: dict, seed: int, engine: str,
-                   engine_metadata: dict | None = None) -> Result:
+                   engine_metadata: dict | None = None, engine_path: str = "") -> Result:
     """Per-kernel sampled estimates → the Result (raw and, mitigated, both reconstructions, with
     bootstrap bars from the run seed). The one tail of every sampled path: runs and
     ``decode_counts`` (``qac/execution/counts.py``). ``shots``: per pair; None: the largest any pair got."""
@@ -183,7 +188,7 @@ def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None
                   raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=shots_used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
                   precision=precision, error_method=errorbars.method(noise=noise, mitigation=mitigation), engine=engine,
-                  engine_metadata=engine_metadata or {})
+                  engine_metadata=engine_metadata or {}, engine_path=engine_path)
 
 
 def reported_sigma(program, estimated, seed: int, mitigation: bool) -> float:

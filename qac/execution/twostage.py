@@ -22,6 +22,7 @@ import numpy as np
 
 from qac.errors import InternalError
 from qac.execution import errorbars
+from qac.execution.closed_form import describe
 from qac.execution.errorbars import softmax_rows
 from qac.execution.reconstruct import dense, head_inputs, reconstruct
 from qac.execution.result import Result
@@ -153,6 +154,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
     allocation = {} if precision is None else {"requested": precision, "stage1": alloc1, "stage2": alloc2,
                                                "achieved": float(np.max(stderr)) if stderr.size else 0.0,
                                                "reached": bool(stderr.size == 0 or np.max(stderr) <= precision)}
+    path, metadata = describe([plan1.paths, plan2.paths], engine_label(engine))
     largest = int(max((np.max(e.shots) for est in (est1, est2) for e in est.values() if e is not None), default=0))
     return Result(output=output, stderr=stderr, exact=compiled.exact, scores=r1[kind].scores,
                   scores_stderr=r1[kind].scores_stderr,
@@ -166,7 +168,7 @@ def run_sampled_two_stage(compiled, view1, *, shots: int, noise_model, seed: int
                   error_method=errorbars.method(noise=noise, mitigation=mitigation,
                                                 suffix=" through both stages (qac.execution.stage2_errorbars)"),
                   stages=stage_table(program, view1, view2, (plan1, plan2)), engine=engine_label(engine),
-                  engine_metadata=dict(getattr(engine, "metadata", None) or {}))
+                  engine_metadata=metadata, engine_path=path)
 
 
 def engine_label(engine) -> str:

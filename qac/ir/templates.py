@@ -52,11 +52,11 @@ class Calibration:
     @cached_property
     def ideal(self) -> np.ndarray:
         """(R,) exact mean of f per row (antisymmetrised, (m₊ − m₋)/2, when ``negated`` is set)."""
-        from qac.kernels.exact import exact_means
+        from qac.kernels.exact import cached_exact_means
 
-        ideal = exact_means(self.circuit, self.values, self.outcome_values)
+        ideal = cached_exact_means(self.circuit, self.values, self.outcome_values)
         if self.negated is not None:
-            ideal = (ideal - exact_means(self.circuit, self.negated, self.outcome_values)) / 2
+            ideal = (ideal - cached_exact_means(self.circuit, self.negated, self.outcome_values)) / 2
         return ideal
 
 

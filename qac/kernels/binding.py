@@ -13,6 +13,8 @@ loader the multiplexed RBS angles (m + δ, m − δ) = (θ_a, θ_b).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from qac.kernels.choices import SIGNED
@@ -45,10 +47,12 @@ def register_width(estimator: str, d: int, encoding: str = "binary") -> int:
     return ENCODINGS[encoding].width(d + (0 if SIGNED[estimator] else 1))
 
 
+@lru_cache(maxsize=None)
 def joint_program(num_qubits: int, tree: str = "routed"):
     """Binary interference's joint tree on log2 d + 1 qubits — ``routed`` (CNOTs on a heavy-hex
     shape) or ``star`` (the open Möttönen tree) — and its light cone from the branch (the top
-    qubit): (program, kept operations, kept parameter indices)."""
+    qubit): (program, kept operations, kept parameter indices). Cached (read only): a model
+    forward binds hundreds of (batch, head) kernels of one template."""
     program = routed_tree_program(num_qubits) if tree == "routed" else star_tree_program(num_qubits)
     return program, *light_cone(program, num_qubits - 1)
 

@@ -33,6 +33,14 @@ NOISY_CHUNK_BYTES = 8 * 2**20
 #: 0.6 s at 7 qubits (d = 64) for rows 34× faster, but 12 s at 8 (d = 128, whose light cone
 #: covers all 4^8 coefficients) for rows only 1.2× faster.
 PAULI_QUBITS = 7
+#: Noisy components of more qubits, up to this many, run in the full Pauli basis without a light
+#: cone (``pauli_wide``: no 4^n index walks a step to plan, in-place rotations for rz), in chunks of
+#: ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits (ibm_fez
+#: binary d = 128): see docs/engine.md.
+WIDE_PAULI_QUBITS = 10
+#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): 5 rows at 8 qubits (measured on the
+#: d = 128 template: 1 and 8-row chunks 92–98 ms a row, 21 rows 102, 64 rows 134).
+WIDE_CHUNK_BYTES = 8 * 2**20
 #: A density-matrix chunk (3 × rows × 4^n × 16 bytes) this small stays in cache across its ~100
 #: passes (measured: 4 rows of a 4^6 state ran 5× faster than 256 rows).
 DENSITY_CHUNK_BYTES = 768 * 2**10
@@ -44,12 +52,29 @@ MAX_BITS = 20
 #: forward pass grew this by one program a call (30 calls, 30 programs) and never let one go.
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
+_SUPPORTED: OrderedDict = OrderedDict()
+_CONTROLLER: list = []  # threadpoolctl's controller, built once (scanning the libraries costs ms)
 _LOWERING = threading.Lock()
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
     """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
-    Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why."""
+    Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why.
+    Cached per (circuit, noise model) object like the lowering (walking a circuit costs ms)."""
+    key = (id(circuit), id(noise_model))
+    with _LOWERING:
+        if key in _SUPPORTED:
+            _SUPPORTED.move_to_end(key)
+            return _SUPPORTED[key][2]
+    answer = _supports(circuit, noise_model)
+    with _LOWERING:
+        _SUPPORTED[key] = (circuit, noise_model, answer)  # keep both alive: ids stay unique
+        while len(_SUPPORTED) > PROGRAM_CACHE:
+            _SUPPORTED.popitem(last=False)
+    return answer
+
+
+def _supports(circuit, noise_model) -> tuple[bool, str]:
     from qac.simulator.lowering import _meas_register, unsupported
 
     reason = unsupported(circuit, noise_model)
@@ -92,6 +117,7 @@ def rows_per_chunk(circuit, noise_model=None) -> int:
     from qac.simulator.pauli import pauli_plan
 
     rows = [NOISY_CHUNK_BYTES // (3 * 8 * pauli_plan(c, program.num_parameters).widest) if len(c.qubits) <= PAULI_QUBITS
+            else WIDE_CHUNK_BYTES // (3 * 8 * 4 ** len(c.qubits)) if len(c.qubits) <= WIDE_PAULI_QUBITS
             else DENSITY_CHUNK_BYTES // (3 * 16 * 4 ** len(c.qubits)) for c in program.components if c.clbits]
     return max(1, min(rows, default=1))
 
@@ -116,16 +142,19 @@ def single_blas_thread():
     """BLAS on one thread while the engine runs: its products are tiny (K = 4…64), and
     OpenBLAS's spinning threads made a loaded 2-core machine 4–15× slower (measured)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual stack
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    with _LOWERING:
+        if not _CONTROLLER:  # one scan of the loaded libraries a process (≈ 6 ms each time otherwise)
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _probabilities(program, values, chunk) -> np.ndarray:
-    from qac.simulator import pauli
+    from qac.simulator import pauli, pauli_wide
     from qac.simulator.evolve import evolve, outcome_probabilities
 
     bits = program.bits
@@ -141,6 +170,8 @@ def _probabilities(program, values, chunk) -> np.ndarray:
                 continue  # unmeasured qubits: traced out
             if program.noisy and len(component.qubits) <= PAULI_QUBITS:
                 probs = pauli.probabilities(component, part, program.num_parameters)
+            elif program.noisy and len(component.qubits) <= WIDE_PAULI_QUBITS:
+                probs = pauli_wide.probabilities(component, part, program.num_parameters)
             else:
                 probs = outcome_probabilities(component, *evolve(component, part, program.noisy), program.noisy)
             # place the component's bits (most significant first) at their register axes

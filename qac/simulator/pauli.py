@@ -258,6 +258,18 @@ def pauli_plan(component: Component, num_parameters: int) -> PauliPlan:
     return result
 
 
+def _same_set(item: tuple, size_in: int) -> bool:
+    """Whether a per-row step maps its kept set onto itself with every coefficient it leaves
+    alone in its own place (true of most rz): then it updates its outputs in place instead of
+    copying the rest into a new state (same products and sums: the same bits)."""
+    _, op, size, copy_out, copy_in, _ = item
+    memo = getattr(op, "_same_set", None)
+    if memo is None or memo[0] != size_in:
+        memo = (size_in, size == size_in and np.array_equal(copy_out, copy_in))
+        op._same_set = memo
+    return memo[1]
+
+
 def probabilities(component: Component, values: np.ndarray, num_parameters: int) -> np.ndarray:
     """(rows, 2, …, 2) probabilities of the component's measured bits under its noise, axis a ↔
     clbit ``component.clbits[-1 - a]``, readout errors applied."""
@@ -270,15 +282,19 @@ def probabilities(component: Component, values: np.ndarray, num_parameters: int)
             continue
         _, op, size, copy_out, copy_in, terms = item
         matrix = _rotation(op.step, values) if op.rotation else transfer(_operator(op.step, values, True), len(op.qubits))
-        out = np.zeros((size, rows))
-        out[copy_out] = state[copy_in]
+        results = []
         for a, mine, inputs in terms:
             (b, source), rest = inputs[0], inputs[1:]  # a kept output has an input (it can be non-zero)
             acc = state[source] * matrix[:, a, b]
             for b, source in rest:
                 acc += state[source] * matrix[:, a, b]
-            out[mine] = acc
-        state = out
+            results.append((mine, acc))
+        if not _same_set(item, len(state)):
+            out = np.zeros((size, rows))
+            out[copy_out] = state[copy_in]
+            state = out
+        for mine, acc in results:  # same set (rz): the coefficients left alone stay where they are
+            state[mine] = acc
     c = state[pp.keep.ravel()].reshape(pp.keep.shape + (rows,))
     for axis in range(c.ndim - 1):  # (I, Z) → (P(0), P(1)) = ((I + Z) / 2, (I − Z) / 2)
         i, z = np.take(c, 0, axis=axis), np.take(c, 1, axis=axis)

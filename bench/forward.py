@@ -1,0 +1,198 @@
+"""Model-scale runs on the batched engine (issue 22 items 3–4), measured in one process.
+
+Sections (``--only``, repeatable; default all):
+
+* ``small``: per-score cost of one ``qac.torch.attention`` call on a batch of 64 three-token
+  inputs against one 12-token sentence, 12 heads, d = 32, ideal aer, 8192 shots (each call run
+  twice, the second — warm template cache — timed), and how many simulator calls the run made.
+* ``wide``: noisy ibm_fez engine time a score (probabilities + counts, binary interference), d = 128
+  (8 qubits with the branch: the full-Pauli path) against d = 64 (7 qubits: the light-cone Pauli
+  path); the one-off plan of each template is timed apart.
+* ``layer``: one ``qac.torch.attention`` call of 12 heads × 128 tokens, noisy ibm_fez, mitigated,
+  8192 shots: d = 64 (a BERT-base layer) and d = 32 (a MiniLM layer; its 6-layer forward is stated
+  as 6 × that, scaled). Measuring one head and scaling by the heads overstated a layer 2–3×
+  (per-call costs), so the whole layer runs.
+* ``auto``: compile seconds of ``encoding: auto, estimator: auto`` against a fixed
+  binary/interference on every built-in target (3×8 kernel), and how many candidates the
+  cost model's logical bound skipped untranspiled.
+
+Every figure is printed with the load average beside it: the machine is shared.
+
+    python -m bench.forward [--only small|wide|layer …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+
+SECTIONS = ("small", "wide", "layer", "auto")
+#: The built-in targets (``targets/``: IBM snapshots and the vendor device files) ``auto`` is timed on.
+AUTO_TARGETS = ("aer", "ibm_brisbane", "ibm_fez", "ionq_aria", "iqm_garnet", "quantinuum_h2", "rigetti_ankaa3")
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def attention_call(batch: int, tokens: int, heads: int, d: int, *, noise: bool = False, target: str = "aer",
+                   quantum_heads="all"):
+    """(seconds, info) of one qac.torch.attention call on random (batch, heads, tokens, d) tensors."""
+    import torch
+
+    from qac.torch import QuantumAttentionConfig
+    from qac.torch.functional import attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(batch, heads, tokens, d, generator=g, dtype=torch.float64) for _ in range(3))
+    config = QuantumAttentionConfig(shots=8192, seed=0, target=target, noise=noise, heads=quantum_heads)
+    start = time.perf_counter()
+    _, info = attention(q, k, v, config=config, return_result=True)
+    return time.perf_counter() - start, info
+
+
+def small() -> dict:
+    print("## small inputs: per-score cost, 12 heads, d=32, ideal aer, 8192 shots (second of two calls timed)")
+    out = {}
+    for label, batch, tokens in (("one 12-token sentence", 1, 12), ("64 three-token inputs", 64, 3)):
+        attention_call(batch, tokens, 12, 32)
+        seconds, info = attention_call(batch, tokens, 12, 32)
+        scores = batch * 12 * tokens * tokens
+        calls = info.result.engine_metadata.get("simulator_calls")
+        out[label] = seconds / scores
+        print(f"{label}: {seconds:.2f} s (compile {info.compile_seconds:.2f}, run {info.run_seconds:.2f}), {scores} scores, "
+              f"{1e3 * seconds / scores:.3f} ms/score, {calls} simulator calls; {load()}", flush=True)
+    ratio = out["64 three-token inputs"] / out["one 12-token sentence"]
+    print(f"per-score ratio small/sentence: {ratio:.2f}x (goal <= 2x); {load()}")
+    return {"ratio": ratio, **{f"{k} ms/score": 1e3 * v for k, v in out.items()}}
+
+
+def wide() -> dict:
+    import qac.targets
+
+    from bench.engine import compile_for
+    from qac import simulator
+    from qac.simulator import pauli, pauli_wide, probabilities, sample_counts
+
+    print("## noisy ibm_fez per-score engine cost, binary interference, 8192 shots")
+    model = qac.targets.get("ibm_fez").noise_model()
+    out = {}
+    for d, n in ((64, 16), (128, 4)):
+        prog = compile_for(n, d, "ibm_fez")
+        (circuit, values), = prog.pubs()
+        program = simulator._program(circuit, model)
+        component = max(program.components, key=lambda c: len(c.qubits))
+        start = time.perf_counter()
+        if len(component.qubits) <= simulator.PAULI_QUBITS:
+            pauli.pauli_plan(component, program.num_parameters)
+        else:
+            pauli_wide.wide_plan(component, program.num_parameters)
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        sample_counts(probabilities(circuit, values, model), 8192, 1)
+        seconds = time.perf_counter() - start
+        out[d] = seconds / len(values)
+        print(f"d={d} ({len(component.qubits)} qubits): plan {setup:.2f} s once; {len(values)} rows in {seconds:.2f} s = "
+              f"{1e3 * out[d]:.2f} ms/score; {load()}", flush=True)
+    print(f"per-score ratio d=128/d=64: {out[128] / out[64]:.0f}x (goal <= 10x); {load()}")
+    return {"ratio": out[128] / out[64], "d=64 ms/score": 1e3 * out[64], "d=128 ms/score": 1e3 * out[128]}
+
+
+def layer() -> dict:
+    print("## a 12-head layer of 128 tokens, noisy ibm_fez, mitigated, 8192 shots, all heads on circuits")
+    out = {}
+    for d, layers, label in ((64, 1, "BERT-base layer"), (32, 6, "MiniLM forward (6 such layers)")):
+        seconds, info = attention_call(1, 128, 12, d, noise=True, target="ibm_fez")
+        out[d] = seconds * layers
+        scaled = "" if layers == 1 else f", x{layers} layers = {seconds * layers:.0f} s"
+        print(f"d={d}: {seconds:.1f} s (compile {info.compile_seconds:.1f}, run {info.run_seconds:.1f}, "
+              f"{info.circuits_run} circuits){scaled}: {label} (goal < 30 s); {load()}", flush=True)
+    return out
+
+
+def auto(targets=AUTO_TARGETS) -> dict:
+    """``encoding: auto, estimator: auto`` against binary/interference, same pipeline otherwise,
+    a 3×8 kernel (3 queries, 3 keys, d = 8), each compile in a fresh template cache."""
+    import qac
+    from qac.compiler import DEFAULT_CACHE
+
+    print("## auto vs a fixed choice: compile seconds, 3x8 kernel, choose/layout{optimization_level=3,trials=4}")
+    rng = np.random.default_rng(0)
+    spec = {"Q": rng.standard_normal((3, 8)).tolist(), "K": rng.standard_normal((3, 8)).tolist(),
+            "V": rng.standard_normal((3, 2)).tolist()}
+    layout = "layout{optimization_level=3,trials=4}"
+    fixed = f"normalize,encode{{method=binary}},estimate{{method=interference}},{layout}"
+    chosen = f"choose{{encoding=auto,estimator=auto}},{layout}"
+    out = {}
+    qac.compile(spec, "aer", passes=fixed)  # warm-up: imports and first-use setup are not either's cost
+    for target in targets:
+        DEFAULT_CACHE.clear()  # neither compile may reuse the other's transpiles
+        start = time.perf_counter()
+        qac.compile(spec, target, passes=fixed)
+        f = time.perf_counter() - start
+        DEFAULT_CACHE.clear()
+        start = time.perf_counter()
+        compiled = qac.compile(spec, target, passes=chosen)
+        a = time.perf_counter() - start
+        ranking = compiled.manifest()["cost"]["auto"]
+        cut = sum(1 for s in ranking["skipped"] if s["reason"].startswith("cannot beat"))
+        out[target] = a / f
+        print(f"{target}: fixed {f:.1f} s, auto {a:.1f} s = {a / f:.1f}x (goal <= 3x); transpiled "
+              f"{len(ranking['candidates'])}, cut by the bound {cut}, choice {ranking['choice']['encoding']}/"
+              f"{ranking['choice']['estimator']}; {load()}", flush=True)
+    return out
+
+
+#: ``python -m bench`` times ``auto`` on these only: on the all-to-all vendor files the unary
+#: candidates survive the bound and take minutes to transpile (``python -m bench.forward --only auto``)
+BENCH_AUTO_TARGETS = ("aer", "ibm_brisbane", "ibm_fez")
+
+
+def run(mode: str):
+    """The ``forward`` section of ``python -m bench``: small inputs (both modes); the d = 128 cliff,
+    a noisy MiniLM-size layer and ``auto`` on the IBM targets (full mode)."""
+    from bench.common import Section
+
+    section = Section("forward", "Model-scale runs: small inputs, the 8-qubit cliff, a noisy layer, auto (issue 22)")
+    rows = []
+    s = small()
+    rows.append({"figure": "per score: 64 three-token inputs / one 12-token sentence (12 heads, ideal)",
+                 "value": f"{s['ratio']:.2f}x", "goal": "<= 2x"})
+    section.targets.append(("small inputs per score <= 2x a sentence's", s["ratio"] <= 2, f"{s['ratio']:.2f}x"))
+    if mode == "full":
+        w = wide()
+        rows.append({"figure": "noisy ibm_fez per score, d=128 / d=64", "value": f"{w['ratio']:.0f}x "
+                     f"({w['d=128 ms/score']:.1f} vs {w['d=64 ms/score']:.2f} ms)", "goal": "<= 10x"})
+        section.targets.append(("noisy per score d=128 <= 10x d=64", w["ratio"] <= 10, f"{w['ratio']:.0f}x"))
+        seconds, info = attention_call(1, 128, 12, 32, noise=True, target="ibm_fez")
+        rows.append({"figure": "12 heads x 128 tokens, d=32, ibm_fez noisy mitigated, 8192 shots (one MiniLM layer)",
+                     "value": f"{seconds:.1f} s (x6 layers: {6 * seconds:.0f} s)", "goal": "forward < 30 s"})
+        section.targets.append(("MiniLM 128-token noisy mitigated forward < 30 s", 6 * seconds < 30,
+                                f"{6 * seconds:.0f} s (6 x one layer)"))
+        for target, ratio in auto(BENCH_AUTO_TARGETS).items():
+            rows.append({"figure": f"auto / fixed compile, {target}", "value": f"{ratio:.1f}x", "goal": "<= 3x"})
+            section.targets.append((f"auto compile <= 3x fixed on {target}", ratio <= 3, f"{ratio:.1f}x"))
+    section.table(f"Model-scale figures ({load()} at the end)", ["figure", "value", "goal"], rows)
+    section.losses += [f"{goal}: {measured}" for goal, met, measured in section.targets if met is False]
+    return section
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=SECTIONS, action="append")
+    args = parser.parse_args(argv)
+    print(f"# bench.forward; cores {os.cpu_count()}; {load()} (shared machine: wall times vary)")
+    results = {}
+    for name in args.only or SECTIONS:
+        results[name] = globals()[name]()
+    print(f"# {load()} at the end")
+    return results
+
+
+if __name__ == "__main__":
+    main()
