@@ -37,6 +37,7 @@ STREAMS: dict[str, int] = {
     "closed_form": 15,   # ideal runs' closed-form binomial draws, by stage seed and PUB
     "closed_form_check": 16,  # which rows of an ideal run the simulator checks
     "closed_form_proof": 17,  # the random pairs that prove a template's closed form, by d
+    "replica": 18,       # a model layer's bootstrap replicas (qac.torch.uncertainty), by layer and call
 }
 
 

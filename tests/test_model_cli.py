@@ -81,3 +81,16 @@ def test_a_local_model_directory_runs_and_exact_mode_reproduces_it(tmp_path, pv)
     assert [row["layer"] for row in report["per_layer"]] == [0, 1] and report["heads"] == 2 and report["pv"] == pv
     assert all(abs(c - 1) < 1e-12 for c in report["embedding_cosine"])
     assert all(row["hidden_max_error"] < 1e-12 for row in report["per_layer"])
+
+
+def test_model_output_directory_is_what_the_report_reads(tmp_path):
+    result = qac_model("Hi", "A cat", "--heads", "0", "--shots", "256", "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "run" / "model_run.json").read_text())
+    (layer,) = data["layers"]
+    assert data["format"] == 1 and data["kind"] == "model_run" and layer["layer"] == 0
+    assert layer["within_2_sigma"] == data["figures"]["per_layer"][0]["within_2_sigma"]
+    report = CliRunner().invoke(main, ["report", str(tmp_path / "run")])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="model-table"' in page and f">{layer['max_error']:.4g}<" in page

@@ -392,3 +392,55 @@ def test_a_packed_build_draws_its_copies_bound_as_they_run(tmp_path):
 
     shown = physical_qubits(bundle, bundle.manifest["kernels"][0])
     assert shown == " | ".join(", ".join(map(str, r["physical_qubits"])) for r in info["regions"])
+
+
+def eval_directory(tmp_path) -> Path:
+    """An eval.json as `qac eval -o` writes it (schema in docs/report.md): two targets, two shot counts."""
+    settings = []
+    for target, noise in (("aer", False), ("ibm_fez", True)):
+        for shots, delta in ((1024, -0.02), (8192, -0.005)):
+            settings.append({"target": target, "noise": noise, "mitigation": noise, "shots": shots, "exact": False,
+                             "layers": "all", "heads": "all", "metric": 0.8 + delta, "delta": delta,
+                             "ci_low": delta - 0.01, "ci_high": delta + 0.01, "cosine_mean": 0.9995,
+                             "cosine_worst": 0.998, "coverage": 0.95, "wall_seconds": 12.5,
+                             "cost": {"circuits": 1000, "shots": shots * 1000, "two_qubit_gates": 42000,
+                                      "device_seconds": 300.0 if noise else None}})
+    directory = tmp_path / "eval"
+    directory.mkdir()
+    (directory / "eval.json").write_text(json.dumps({"format": 1, "kind": "eval", "task": "pairs", "metric": "spearman",
+                                                     "model": "minilm", "data": "pairs.tsv",
+                                                     "examples": {"train": 0, "test": 30},
+                                                     "classical": {"spearman": 0.8}, "settings": settings,
+                                                     "device_time_assumptions": "stated"}))
+    return directory
+
+
+def test_eval_section_shows_the_sweep(tmp_path):
+    directory = eval_directory(tmp_path)
+    assert CliRunner().invoke(main, ["report", str(directory)]).exit_code == 0
+    text = (directory / "report.html").read_text()
+    page = Page(text)
+    check_images(page)
+    check_self_contained(text, page)
+    rows = page.tables["eval-table"][1:]
+    data = json.loads((directory / "eval.json").read_text())
+    assert [(r[1], r[2], r[3]) for r in rows] == [(fmt(s["shots"]), fmt(s["metric"]), format(s["delta"], "+.4g"))
+                                                  for s in data["settings"]]
+    assert rows[2][0] == "ibm_fez noisy mitigated" and rows[2][11] == "300" and rows[0][11] == "—"
+    assert page.values["eval-classical"] == "0.8"
+    (directory / "eval.json").write_text(json.dumps({**data, "settings": [{"target": "aer"}]}))
+    assert "'settings' must be a list of objects" in one_line_exit_2(directory)
+
+
+def test_the_eval_page_renders_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("headless Chromium is needed for this check: run `bash .ci/chromium.sh` (Debian's chromium)")
+    directory = eval_directory(tmp_path)
+    assert CliRunner().invoke(main, ["report", str(directory)]).exit_code == 0
+    proc = subprocess.run([chromium, *CHROMIUM_FLAGS, "--dump-dom", (directory / "report.html").resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'id="eval-table"' in proc.stdout and "Task metric: pairs" in proc.stdout
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console

@@ -164,7 +164,7 @@ class LazyGroup(click.Group):
     """Subcommands that live in their own modules (``qac.cli.*``), imported on use."""
 
     lazy = {"inspect": "qac.cli.inspect:inspect_command", "verify": "qac.cli.verify:verify_command",
-            "model": "qac.cli.model:model_command",
+            "model": "qac.cli.model:model_command", "eval": "qac.cli.eval:eval_command",
             "report": "qac.cli.report:report_command",
             "status": "qac.cli.status:status_command"}
 

@@ -31,9 +31,10 @@ EXAMPLE_SENTENCES = ("A quantum computer estimates attention scores.",
               help="where O = P·V runs: numpy, or circuits too (two-stage runs)")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler and transpiler seed")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON (for scripts)")
+@click.option("-o", "--output", type=click.Path(), help="write model_run.json (what `qac report DIR` reads) into DIR")
 @handle_errors
 def model_command(sentences, sentence_file, model_dir, layers, heads, target, noise, mitigation, shots, precision,
-                  exact, engine, pv, seed, as_json):
+                  exact, engine, pv, seed, as_json, output):
     """Run MiniLM (or --model DIR) on SENTENCES with quantum attention and compare with exact.
 
     Prints per quantum layer the attention-output error with its error bars and the hidden-state
@@ -64,6 +65,10 @@ def model_command(sentences, sentence_file, model_dir, layers, heads, target, no
             raise SpecError(f"--file {sentence_file} is more than {limit} bytes; give fewer sentences")
         texts += [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
     texts = texts or list(EXAMPLE_SENTENCES)
+    if output and Path(output).exists() and not Path(output).is_dir():
+        from qac.errors import OutputError
+
+        raise OutputError(f"-o {output} is a file; give a directory for model_run.json")
     require_torch()
     from qac.torch.model import run
 
@@ -74,6 +79,36 @@ def model_command(sentences, sentence_file, model_dir, layers, heads, target, no
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         _print(report)
+    if output:
+        path = write_model_run(report, output)
+        if not as_json:
+            click.echo(f"wrote {path}")
+
+
+def model_run(report: dict) -> dict:
+    """``model_run.json`` (docs/report.md, format 1): the report's per-layer rows, and every figure beside them."""
+    layers = [{"layer": r["layer"], "name": f"layer {r['layer']}", "heads": len(r["heads"]),
+               "max_error": r["attention_max_error"], "rms_error": r["attention_rms_error"],
+               "within_2_sigma": r["within_2_sigma"], "shots": report["shots"], "circuits": r["circuits"]}
+              for r in report["per_layer"]]
+    return {"format": 1, "kind": "model_run", "model": report["model"], "layers": layers, "figures": report}
+
+
+def write_model_run(report: dict, output: str):
+    import json
+    from pathlib import Path
+
+    from qac.errors import OutputError
+
+    directory = Path(output)
+    path, staging = directory / "model_run.json", directory / ".model_run.json.tmp"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging.write_text(json.dumps(model_run(report), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        staging.replace(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {directory}: {exc.strerror}; choose another -o") from None
+    return path
 
 
 def _with_progress(job, config):

@@ -50,10 +50,13 @@ class Bundle:
     bindings: dict = field(default_factory=dict)  # bindings.npz
     timings: dict = field(default_factory=dict)
     model: dict | None = None  # model_run.json
+    eval: dict | None = None  # eval.json (qac eval -o)
 
     @property
     def kind(self) -> str:
-        return "run" if self.run is not None else "build" if self.manifest is not None else "model run"
+        if self.run is not None or self.manifest is not None:
+            return "run" if self.run is not None else "build"
+        return "model run" if self.model is not None else "eval"
 
     @property
     def mitigated(self) -> bool:
@@ -128,12 +131,12 @@ def load(directory: str | Path) -> Bundle:
         what = "does not exist" if not directory.exists() else "is a file, not a directory"
         raise ReportError(f"{directory} {what}; pass a directory written by `qac compile -o` or `qac run -o`")
     names = {p.name for p in directory.iterdir()}
-    if not names & {"manifest.json", "run.json", "model_run.json"}:
+    if not names & {"manifest.json", "run.json", "model_run.json", "eval.json"}:
         if "result.npz" in names:
             raise ReportError(f"{directory} holds only a result.npz from an older qac (no run.json or manifest.json); "
                               f"run `qac run SPEC -o DIR` again to write a run directory")
-        raise ReportError(f"{directory} is not a qac build or run directory (no manifest.json, run.json or "
-                          f"model_run.json); pass a directory written by `qac compile -o` or `qac run -o`")
+        raise ReportError(f"{directory} is not a qac build or run directory (no manifest.json, run.json, "
+                          f"model_run.json or eval.json); pass a directory written by `qac compile -o` or `qac run -o`")
     bundle = Bundle(directory)
     if "run.json" in names and "manifest.json" not in names:
         raise ReportError(f"{directory} has run.json but no manifest.json (incomplete or damaged); {RERUN}")
@@ -174,7 +177,34 @@ def load(directory: str | Path) -> Bundle:
                                                    for r in layers):
             raise ReportError(f"{directory / 'model_run.json'}: 'layers' must be a list of objects with "
                               f"{', '.join(LAYER_KEYS)} as numbers (docs/report.md); write it again with `qac model`")
+    if "eval.json" in names:
+        bundle.eval = read_json(directory / "eval.json")
+        check_eval(bundle.eval, directory / "eval.json")
     return bundle
+
+
+EVAL_FORMATS = (1,)
+EVAL_KEYS = ("task", "metric", "classical", "settings", "model")
+SETTING_KEYS = ("target", "noise", "shots", "exact", "layers", "heads", "metric", "delta", "ci_low", "ci_high",
+                "cosine_mean", "cosine_worst", "coverage", "cost", "wall_seconds")
+COST_KEYS = ("circuits", "shots", "two_qubit_gates", "device_seconds")
+
+
+def check_eval(data: dict, path: Path) -> None:
+    """eval.json holds what the section reads, else a one-line ``ReportError``."""
+    again = "write it again with `qac eval ... -o DIR`"
+    require(data, EVAL_KEYS, path, EVAL_FORMATS)
+    settings = data["settings"]
+    ok = isinstance(settings, list) and all(
+        isinstance(s, dict) and all(k in s for k in SETTING_KEYS) and isinstance(s["cost"], dict)
+        and all(k in s["cost"] for k in COST_KEYS) and all(is_number(s[k]) for k in ("metric", "delta", "ci_low",
+                                                                                        "ci_high", "coverage"))
+        for s in settings)
+    if not ok:
+        raise ReportError(f"{path}: 'settings' must be a list of objects with {', '.join(SETTING_KEYS)} (cost: "
+                          f"{', '.join(COST_KEYS)}) (docs/report.md); {again}")
+    if not isinstance(data["classical"], dict) or not is_number(data["classical"].get(data["metric"])):
+        raise ReportError(f"{path}: 'classical' has no number for the metric {data['metric']!r}; {again}")
 
 
 def is_number(value) -> bool:

@@ -194,8 +194,12 @@ def context(bundle: Bundle, *, target: str | None = None) -> dict:
     from qac.report.drawings import drawings
 
     m = bundle.manifest
-    ctx = {"title": m["spec"]["name"] if m else bundle.model.get("model", "model run"), "kind": bundle.kind,
-           "model": None, "heads": None}
+    title = m["spec"]["name"] if m else (bundle.model or {}).get("model") or (bundle.eval or {}).get("task", "model run")
+    ctx = {"title": title, "kind": bundle.kind, "model": None, "heads": None, "evaluation": None}
+    if bundle.eval is not None:
+        from qac.report.evaluation import context as eval_context
+
+        ctx["evaluation"] = eval_context(bundle.eval, fmt)
     if m is not None:
         ctx.update(summary=summary_rows(bundle), kernels=kernel_rows(bundle), device=device_section(bundle, target),
                    circuits=drawings(bundle), pipeline=m["pipeline"], versions=sorted(m["versions"].items()),

@@ -43,6 +43,14 @@ def register(config: QuantumAttentionConfig | None = None):
     return _register(config)
 
 
+def evaluate(task: str, data: str, **options) -> dict:
+    """``qac eval`` as a function: a task metric with quantum attention; see ``qac.torch.eval.evaluate``."""
+    require_torch()
+    from qac.torch.eval import evaluate as _evaluate
+
+    return _evaluate(task, data, **options)
+
+
 def index_layers(model) -> int:
     """Number the attention modules of a model that carry no ``layer_idx``; see ``qac.torch.hf``."""
     from qac.torch.hf import index_layers as _index
@@ -50,4 +58,4 @@ def index_layers(model) -> int:
     return _index(model)
 
 
-__all__ = ["QuantumAttentionConfig", "attention", "register", "index_layers", "INSTALL_HINT"]
+__all__ = ["QuantumAttentionConfig", "attention", "register", "evaluate", "index_layers", "INSTALL_HINT"]

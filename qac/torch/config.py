@@ -89,3 +89,8 @@ class QuantumAttentionConfig:
     def for_layer(self, layer: int) -> QuantumAttentionConfig:
         """The same config with a seed of its own for ``layer`` (independent shot noise per layer)."""
         return replace(self, seed=seeds.child_seed(self.seed, "layer", layer))
+
+    def for_call(self, layer: int, call: int) -> QuantumAttentionConfig:
+        """The seed of ``layer``'s ``call``-th forward (0 the first): no two forwards share a stream,
+        and the n-th forward after ``register`` draws the same numbers for the same seed."""
+        return replace(self, seed=seeds.child_seed(self.seed, "forward", layer, call))

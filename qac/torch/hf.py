@@ -35,6 +35,13 @@ class Backend:
     records: list[tuple[int | None, AttentionInfo]] = field(default_factory=list)
     keep_records: bool = True
     on_layer: object = None  # called with (layer, info) after every quantum layer (a progress bar)
+    calls: dict = field(default_factory=dict)  # layer -> forwards run since register (the sampling seed's index)
+
+    def next_call(self, layer: int) -> int:
+        """The index of this forward of ``layer`` (0, 1, …), counted since the last ``register``."""
+        call = self.calls.get(layer, 0)
+        self.calls[layer] = call + 1
+        return call
 
 
 _BACKEND: dict[str, Backend] = {}
@@ -42,13 +49,25 @@ _LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def register(config: QuantumAttentionConfig | None = None) -> Backend:
-    """Register "qac" with transformers (again: replaces the config); returns the live ``Backend``."""
+    """Register "qac" with transformers; returns the one live ``Backend``.
+
+    Registering again returns the same object with the new config: its records are cleared and its
+    per-layer call counters restart, so the records follow the current config and a forward after
+    ``register(config)`` draws the same numbers whatever ran before.
+    """
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     AttentionInterface.register(NAME, qac_attention_forward)
     AttentionMaskInterface.register(NAME, sdpa_mask)
-    _BACKEND[NAME] = Backend(QuantumAttentionConfig() if config is None else config)
+    config = QuantumAttentionConfig() if config is None else config
+    if NAME in _BACKEND:
+        live = _BACKEND[NAME]
+        live.config = config
+        live.records.clear()
+        live.calls.clear()
+    else:
+        _BACKEND[NAME] = Backend(config)
     return _BACKEND[NAME]
 
 
@@ -96,7 +115,7 @@ def qac_attention_forward(module, query, key, value, attention_mask, dropout: fl
         raise ExecutionError("an attention module has no layer_idx; call qac.torch.index_layers(model) "
                              "or use layers='all'")
     if config.runs_layer(layer):
-        config = config.for_layer(layer or 0)
+        config = config.for_call(layer or 0, state.next_call(layer or 0))
     else:
         config = QuantumAttentionConfig(heads=())
     output, info = training.attention(query, key, value, attention_mask, is_causal, scaling, dropout_p=dropout,
