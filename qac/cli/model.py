@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from qac.cli.main import TARGET_HELP, check_seed, handle_errors

@@ -3,7 +3,6 @@ its 95% CIs, and the per-setting table with the hardware cost (schema: docs/repo
 
 from __future__ import annotations
 
-from pathlib import Path
 
 def label(s: dict) -> str:
     return s["target"] + (" noisy" if s["noise"] else "") + (" mitigated" if s.get("mitigation") else "") + (
