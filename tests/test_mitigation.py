@@ -42,7 +42,11 @@ def test_brisbane_mitigation_cuts_score_error_threefold():
     # the unmitigated run's bars are shot noise only, and it says so; its bias is real
     assert "bias is not in these bars" in raw.error_method, raw.error_method
     assert "bias" not in mitigated.error_method and "bias" not in compiled.run(seed=11).error_method
-    assert raw.coverage < 0.9 <= mitigated.coverage, (raw.coverage, mitigated.coverage)
+    # coverage is judged over seeds, never on one run's 64 entries (they share one calibration fit:
+    # one seed's share moves by a few entries; docs/design.md "Error bars say what they leave out")
+    shares = {kind: [compiled.run(noise=True, mitigation=kind == "mitigated", seed=s).coverage for s in range(11, 19)]
+              for kind in ("raw", "mitigated")}
+    assert np.mean(shares["raw"]) < 0.9 <= np.mean(shares["mitigated"]), shares
 
 
 def test_noisy_mitigated_error_bars_cover_90_to_99_percent():
