@@ -123,6 +123,10 @@ class Estimator:
         return binding.bind_pairs(self.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
                                   kernel.pairs, kernel.lhs_angles, kernel.rhs_angles)
 
+    def qubits(self, d: int, encoding: str = "binary") -> int:
+        """One vector register and the branch qubit (the signed estimators; the others override)."""
+        return _encoding(encoding).qubits(self.width(d, encoding)) + 1
+
     def num_parameters(self, d: int, encoding: str = "binary", tree: str = "routed") -> int:
         """Both vectors' loader parameters (``interference`` with ``binary`` has a joint program)."""
         return 2 * _encoding(encoding).num_parameters(self.width(d, encoding))
@@ -151,9 +155,6 @@ class Interference(Estimator):
     name = "interference"
     odd = True
     encodings = ("binary", *UNARY)
-
-    def qubits(self, d: int, encoding: str = "binary") -> int:
-        return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
     @staticmethod
     def joint_program(num_qubits: int, tree: str = "routed"):
@@ -209,9 +210,6 @@ class Hadamard(Estimator):
     odd = True
     # Not `qiskit`: controlled `u` gates bind through nested parameter expressions (seconds a row).
     encodings = ("binary", *UNARY)
-
-    def qubits(self, d: int, encoding: str = "binary") -> int:
-        return _encoding(encoding).qubits(self.width(d, encoding)) + 1
 
     def build(self, d: int, name: str, encoding: str = "binary", tree: str = "routed"):
         enc, width = _encoding(encoding), self.width(d, encoding)
