@@ -56,3 +56,26 @@ def test_debug_shows_the_traceback_of_bad_input(tmp_path):
     assert isinstance(result.exception, SpecError)
     assert result.exit_code != 0 and REPORT_LINE not in result.stderr
 
+
+
+def test_a_signal_a_library_wrapped_is_an_interrupt_not_a_bug(capsys):
+    """Ctrl-C during Qiskit's Rust start-up surfaces as a RuntimeError raised from KeyboardInterrupt:
+    qac reports the interrupt (one line, exit 130), not a bug with a traceback."""
+    import click
+    import pytest
+
+    from qac.cli.main import handle_errors
+
+    @click.command()
+    @handle_errors
+    def wrapped():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("An error occurred while initializing `QubitSparsePauli.Pauli`") from exc
+
+    with pytest.raises(SystemExit) as stop:
+        wrapped.main([], standalone_mode=False)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert err == "error: interrupted; nothing was written\n", err

@@ -13,7 +13,12 @@ import sys
 
 import click
 
-from qac.cli.stops import Terminated, closed_pipe, sigterm_as_interrupt
+from qac.cli.stops import (
+    closed_pipe,
+    interrupt_behind,
+    interrupted,
+    sigterm_as_interrupt,
+)
 from qac.execution.engines import DEFAULT_ENGINE, ENGINES
 from qac.kernels import choices
 from qac.runtime.service import RUNTIMES
@@ -58,14 +63,15 @@ def handle_errors(command):
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
-            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-            click.echo(f"error: {what}; {getattr(exc, 'qac_note', None) or 'nothing was written'}", err=True)
-            sys.exit(143 if isinstance(exc, Terminated) else 130)
+            interrupted(exc)
         except BrokenPipeError:
             closed_pipe()
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own usage errors and exits
-        except Exception:  # InternalError or anything unforeseen: a bug, so keep the traceback
+        except Exception as exc:  # InternalError or anything unforeseen: a bug, so keep the traceback
+            signal_behind = interrupt_behind(exc)
+            if signal_behind is not None:  # a library wrapped the signal (Qiskit's Rust start-up: RuntimeError)
+                interrupted(signal_behind)
             import traceback
 
             traceback.print_exc()

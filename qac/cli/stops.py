@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import click
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (what ``timeout``, CI and ``docker stop`` send), raised where the program is, so
@@ -35,3 +37,21 @@ def closed_pipe():
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     sys.exit(0)
+
+
+def interrupted(exc: KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: one line (and what was kept), exit 130 or 143."""
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    click.echo(f"error: {what}; {getattr(exc, 'qac_note', None) or 'nothing was written'}", err=True)
+    sys.exit(143 if isinstance(exc, Terminated) else 130)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt an exception was raised from or during, if any (a fault, not a bug)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
