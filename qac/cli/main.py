@@ -361,6 +361,9 @@ def run_command(spec, target, noise, mitigation, shots, precision, seed, output,
             result = compiled.run(options=options, progress=progress)
     except KeyboardInterrupt as exc:
         if hardware:  # the jobs that finished are recorded in RUN_DIR: say so, not "nothing was written"
+            from qac.cli.hardware import clean_staging
+
+            clean_staging(output)  # a record the signal cut between mkstemp and its try (still under the lock)
             exc.qac_note = f"the finished jobs are kept in {output}: continue with qac run --resume {output}"
         raise
     run_seconds = time.perf_counter() - started
