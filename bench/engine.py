@@ -69,9 +69,10 @@ def aer_time(prog, shots, noise_model=None, max_rows=None):
     return seconds * total / ran, ran, total
 
 
-def pennylane_time(n, d, shots):
-    """PennyLane default.qubit, broadcast over all pairs: StatePrep((|0⟩|q̂⟩ + |1⟩|k̂⟩)/√2), H on the
-    branch qubit, ``probs`` with finite shots → ⟨q̂|k̂⟩ = 2 P(0) − 1 (the logical interference circuit)."""
+def pennylane_p0(n: int, d: int, *, device: str = "default.qubit", shots: int | None = None):
+    """PennyLane broadcast over all n·n pairs: StatePrep((|0⟩|q̂⟩ + |1⟩|k̂⟩)/√2), H on the branch
+    qubit, ``probs`` of it (the logical interference circuit): a function returning P(0) per pair
+    (analytic, or from ``shots`` samples), or None without PennyLane. The peers time that function."""
     try:
         import pennylane as qml
     except ImportError:
@@ -80,21 +81,27 @@ def pennylane_time(n, d, shots):
     Q, K = rng.standard_normal((n, d)), rng.standard_normal((n, d))
     width = int(np.ceil(np.log2(d)))
 
-    def go():
+    def p0():
         q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
         k = K / np.linalg.norm(K, axis=1, keepdims=True)
         states = np.concatenate([np.repeat(q, n, axis=0), np.tile(k, (n, 1))], axis=1) / np.sqrt(2)
-        dev = qml.device("default.qubit", wires=width + 1, seed=1)
-
-        @qml.set_shots(shots)
-        @qml.qnode(dev)
-        def circuit(state):
+        def prepared(state):
             qml.StatePrep(state, wires=range(width + 1))
             qml.Hadamard(0)
             return qml.probs(wires=0)
-        p0 = circuit(states)[:, 0]
-        return (2 * p0 - 1).reshape(n, n)
-    return timed(go)[0]
+        circuit = qml.qnode(qml.device(device, wires=width + 1, seed=1))(prepared)
+        if shots is not None:
+            circuit = qml.set_shots(shots)(circuit)
+        return np.asarray(circuit(states))[:, 0]
+    return p0
+
+
+def pennylane_time(n, d, shots):
+    """PennyLane default.qubit with finite shots (its per-shot sampling) → ⟨q̂|k̂⟩ = 2 P(0) − 1."""
+    p0 = pennylane_p0(n, d, shots=shots)
+    if p0 is None:
+        return None
+    return timed(lambda: (2 * p0() - 1).reshape(n, n))[0]
 
 
 def floor_time(pairs, shots):

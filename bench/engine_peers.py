@@ -52,29 +52,14 @@ def qac_layer(prog, engine: str, shots: int, noise_model=None, repeats: int = 3)
 
 
 def pennylane_analytic(n: int, d: int, shots: int, device: str = "default.qubit", repeats: int = 3) -> float | None:
-    try:
-        import pennylane as qml
-    except ImportError:
+    """The same broadcast circuit as ``bench.engine.pennylane_time``, analytic P(0) + numpy binomial."""
+    from bench.engine import pennylane_p0
+
+    p0 = pennylane_p0(n, d, device=device)
+    if p0 is None:
         return None
-    rng = np.random.default_rng(0)
-    Q, K = rng.standard_normal((n, d)), rng.standard_normal((n, d))
-    width = int(np.ceil(np.log2(d)))
     draws = np.random.default_rng(1)
-
-    def go():
-        q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-        k = K / np.linalg.norm(K, axis=1, keepdims=True)
-        states = np.concatenate([np.repeat(q, n, axis=0), np.tile(k, (n, 1))], axis=1) / np.sqrt(2)
-        dev = qml.device(device, wires=width + 1)
-
-        @qml.qnode(dev)
-        def circuit(state):
-            qml.StatePrep(state, wires=range(width + 1))
-            qml.Hadamard(0)
-            return qml.probs(wires=0)
-        p0 = np.asarray(circuit(states))[:, 0]
-        return (2 * draws.binomial(shots, np.clip(p0, 0, 1)) / shots - 1).reshape(n, n)
-    return best(go, repeats)[0]
+    return best(lambda: (2 * draws.binomial(shots, np.clip(p0(), 0, 1)) / shots - 1).reshape(n, n), repeats)[0]
 
 
 def _measured(circuit):

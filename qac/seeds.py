@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from qac.limits import MAX_SEED  # noqa: F401  (one rule for seeds)
-
 #: Named streams. A number, not the name's hash, so the streams never change with Python's
 #: hash seed; new streams take new numbers (never reuse one).
 STREAMS: dict[str, int] = {
