@@ -2,16 +2,16 @@
 
 The estimators themselves (their circuits, per-shot variances and decoding) are the circuit
 library ``qac.kernels.estimators``; this pass picks one, builds its template once per
-(encoding, estimator, register width) — heads of equal width share it — and binds each
-kernel's pairs, sign partners and the template's calibration rows with the level-neutral
-binder (``qac.kernels.binding``).
+(encoding, estimator, register width) — heads of equal width share it — binds the template's
+calibration rows, and gives each kernel's pairs and sign partners a binder of the level-neutral
+binder (``qac.kernels.binding.PairBinder``): their tables are bound when first read (emitting a
+build, a simulated run), and an ideal closed-form run binds only the rows it spot-checks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 from qac.passes.calibration import calibration
 
 from qac.errors import CompileError
@@ -67,19 +67,12 @@ class Estimate(Pass):
                                            decoding=estimator.decoding(circuit.num_clbits))
             if len(kernel.pairs):
                 shapes.setdefault(name, kernel)
-            partners = self._partners(estimator, kernel, module.encoding, tree) if estimator.odd else None
-            bindings[kernel.name] = Binding(kernel.name, name, estimator.bind(kernel, module.encoding, tree), partners)
+            rows = [binding.PairBinder(self.method, module.encoding, tree, kernel.d, templates[name].num_parameters,
+                                       kernel.lhs_units, kernel.rhs_units, kernel.pairs, kernel.lhs_angles,
+                                       kernel.rhs_angles, partner=partner) for partner in (False, True)]
+            bindings[kernel.name] = Binding(kernel.name, name, rows[0], rows[1] if estimator.odd else None)
         for name, kernel in shapes.items():
             templates[name] = replace(templates[name], calibration=calibration(estimator, templates[name], kernel,
                                                                                seed=context.seed))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)
-
-    @staticmethod
-    def _partners(estimator, kernel: Kernel, encoding: str, tree: str) -> np.ndarray:
-        """Rows (P, params) of every pair's sign partner (â_i, −b̂_j), in the order of ``kernel.pairs``:
-        bound chunk by chunk (``qac.kernels.binding.bind_partners``), never as a P-pair kernel of its own."""
-        if not len(kernel.pairs):
-            return np.zeros((0, estimator.num_parameters(kernel.d, encoding, tree)))
-        return binding.bind_partners(estimator.name, encoding, tree, kernel.d, kernel.lhs_units, kernel.rhs_units,
-                                     kernel.pairs)

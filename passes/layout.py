@@ -20,7 +20,6 @@ and ``auto``'s winner is not transpiled twice.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 
@@ -30,6 +29,7 @@ from qac.errors import CompileError, TargetError
 from qac.ir import CircuitModule, IsaProgram
 from qac.ir.pipeline import CompileContext, Pass
 from qac.ir.records import LayoutOptions
+from qac.kernels.digest import structure_key
 
 
 def _transpile_once(circuit, target, *, optimization_level: int, seed: int):
@@ -58,18 +58,6 @@ def transpile_template(circuit, target, *, optimization_level: int, seed: int, t
         if best_key is None or key < best_key:
             best, best_key = isa, key
     return best
-
-
-def structure_key(circuit) -> str:
-    """A digest of everything about a logical circuit a transpile can see (name, registers,
-    instructions with their qubits, clbits and parameters), but not the data bound later."""
-    text = [circuit.name, str(circuit.num_qubits), str(circuit.num_clbits), repr(circuit.global_phase),
-            repr([(r.name, r.size) for r in circuit.qregs]), repr([(r.name, r.size) for r in circuit.cregs])]
-    for inst in circuit.data:
-        text.append(repr((type(inst.operation).__name__, inst.operation.name, [str(p) for p in inst.operation.params],
-                          [circuit.find_bit(q).index for q in inst.qubits],
-                          [circuit.find_bit(c).index for c in inst.clbits])))
-    return hashlib.sha256("\n".join(text).encode()).hexdigest()
 
 
 def target_fingerprint(target) -> tuple:

@@ -59,6 +59,24 @@ def pv_kernel(module: AttentionGraph, node: str, op: MatMul) -> Kernel:
                   visible=np.ones((n, values.shape[1]), dtype=bool), stage=2)
 
 
+def _split_heads(module: AttentionGraph, ops: list, side: str) -> dict:
+    """Per score MatMul node, (units, norms) of its ``side`` ("lhs": Q, "rhs": K) head columns.
+    The heads of one array and width are split in one call (a model forward has hundreds of
+    small heads); the split works row by row, so each head's rows are those of a call of its own."""
+    groups: dict = {}
+    for node, op in ops:
+        lo, hi = op.columns
+        groups.setdefault((getattr(op, side), hi - lo), []).append((node, lo, hi))
+    out = {}
+    for (name, width), members in groups.items():
+        array = module.arrays[name]
+        units, norms = split_norms(np.concatenate([array[:, lo:hi] for _, lo, hi in members]), padded_width(width))
+        rows = len(array)
+        for k, (node, _, _) in enumerate(members):
+            out[node] = units[k * rows:(k + 1) * rows], norms[k * rows:(k + 1) * rows]
+    return out
+
+
 @dataclass(frozen=True)
 class Normalize(Pass):
     name = "normalize"
@@ -67,6 +85,8 @@ class Normalize(Pass):
 
     def run(self, module: AttentionGraph, context: CompileContext) -> KernelPlan:
         kernels = []
+        scores = [(node, op) for node, op in module.nodes_of(MatMul) if op.quantum and op.transpose_rhs]
+        lhs_split, rhs_split = (_split_heads(module, scores, side) for side in ("lhs", "rhs"))
         for node, op in module.nodes_of(MatMul):
             if not op.quantum:
                 continue
@@ -74,12 +94,11 @@ class Normalize(Pass):
                 kernels.append(pv_kernel(module, node, op))
                 continue
             lo, hi = op.columns
-            lhs, rhs = module.arrays[op.lhs][:, lo:hi], module.arrays[op.rhs][:, lo:hi]
             d_pad = padded_width(hi - lo)
-            lhs_units, lhs_norms = split_norms(lhs, d_pad)
-            rhs_units, rhs_norms = split_norms(rhs, d_pad)
+            (lhs_units, lhs_norms), (rhs_units, rhs_norms) = lhs_split[node], rhs_split[node]
             mask = module.chain(op.head)["masked"]
-            visible = mask.visible if mask.visible is not None else visible_entries(mask.kind, len(lhs), len(rhs))
+            visible = mask.visible if mask.visible is not None else visible_entries(mask.kind, len(lhs_units),
+                                                                                    len(rhs_units))
             needed = visible & (lhs_norms[:, None] > 0) & (rhs_norms[None, :] > 0)
             pairs = np.argwhere(needed).astype(np.int64)  # row-major: (0,0), (0,1), ...
             kernels.append(Kernel(

@@ -115,9 +115,14 @@ def range_problem(Q, K, V, scale: float, heads: int = 1) -> tuple[str, str, tupl
                     f"(error bars square it)", fix, (key, i, j))
     Q, K = np.asarray(Q, dtype=float), np.asarray(K, dtype=float)
     d = Q.shape[1] // heads
-    for h in range(heads):
-        cols = slice(h * d, (h + 1) * d)
-        q_norms, k_norms = np.linalg.norm(Q[:, cols], axis=1), np.linalg.norm(K[:, cols], axis=1)
+    if not (len(Q) and len(K) and d):
+        return None
+    # every head's row norms in one call (a model forward has hundreds of heads): (rows, heads)
+    q_all = np.linalg.norm(Q[:, :heads * d].reshape(len(Q), heads, d), axis=2)
+    k_all = np.linalg.norm(K[:, :heads * d].reshape(len(K), heads, d), axis=2)
+    tops = abs(float(scale)) * q_all.max(axis=0) * k_all.max(axis=0)
+    for h in np.flatnonzero(~(tops <= MAX_LOGIT)):  # NaN or beyond: the heads to report, first first
+        q_norms, k_norms = q_all[:, h], k_all[:, h]
         i, j = int(np.argmax(q_norms)), int(np.argmax(k_norms))
         logit = abs(float(scale)) * float(q_norms[i]) * float(k_norms[j])  # a Python float: inf, never a warning
         if logit > MAX_LOGIT:

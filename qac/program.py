@@ -150,7 +150,8 @@ class CompiledAttention:
     def run(self, shots: int | None = None, *, noise: bool = False, seed: int | None = None,
             exact: bool = False, mitigation: bool | None = None, precision: float | None = None,
             pilot_shots: int | None = None, engine: str | object = "auto", workers: int | None = None,
-            scheduler: str | None = None, progress=None, options=None, weights_keep=None):
+            scheduler: str | None = None, progress=None, options=None, weights_keep=None,
+            errorbars: str = "bootstrap"):
         """Run on an engine and reconstruct the attention output with error bars.
 
         Args:
@@ -178,6 +179,9 @@ class CompiledAttention:
             progress: a callable ``(rows done, rows in all)`` the batched engine calls per chunk.
             options: a ``qac.execution.options.RunOptions`` (``RunOptions.resolve(...)``) instead of
                 the keywords above: the record the CLI, ``qac.torch`` and the runtime build.
+            errorbars: ``"bootstrap"`` (default; holds where the softmax is peaked) or ``"delta"``
+                (the linearisation at the estimate: free, under-covers peaked rows; for loops
+                that read no bar, e.g. a training step). One-stage runs without ``precision``.
             weights_keep: ``pv: quantum`` only: (heads, N, M) factors multiplying P̂ before it is
                 bound into the P·V circuits (attention dropout's scaled keep mask, ``qac.torch.training``).
         """
@@ -185,4 +189,4 @@ class CompiledAttention:
 
         return run(self, shots, noise=noise, seed=seed, exact=exact, mitigation=mitigation, precision=precision,
                    pilot_shots=pilot_shots, engine=engine, workers=workers, scheduler=scheduler, progress=progress,
-                   options=options, weights_keep=weights_keep)
+                   options=options, weights_keep=weights_keep, errorbars=errorbars)

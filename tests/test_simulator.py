@@ -296,7 +296,8 @@ def test_dense_and_local_plans_agree_and_plans_are_cached(monkeypatch):
     dense = probabilities(circuit, values)
     assert all(ev.plan(c, False).dense for c in _program(circuit, None).components)
     assert np.array_equal(dense, probabilities(circuit, values))
-    local_circuit = circuit.copy()  # a new circuit object: a new program, planned afresh
+    local_circuit = circuit.copy()  # another structure digest (the name): a new program, planned afresh
+    local_circuit.name = f"{circuit.name}_local"
     monkeypatch.setattr(ev, "DENSE_QUBITS", 0)
     local = probabilities(local_circuit, values)
     assert not any(ev.plan(c, False).dense for c in _program(local_circuit, None).components)
@@ -459,7 +460,9 @@ def test_error_term_superoperators_equal_qiskit():
 
 
 def test_the_lowering_cache_is_bounded_and_answers_the_same(monkeypatch):
-    """Every compile makes new circuit objects; the cache keeps the most recent PROGRAM_CACHE."""
+    """Every compile makes new circuit objects: copies of one routed template share one lowered
+    program (keyed by the structure digest); circuits of another structure get their own, and the
+    cache keeps the most recent PROGRAM_CACHE."""
     import qac.simulator as simulator
 
     monkeypatch.setattr(simulator, "PROGRAM_CACHE", 3)
@@ -469,6 +472,13 @@ def test_the_lowering_cache_is_bounded_and_answers_the_same(monkeypatch):
     first = probabilities(circuit, values)
     copies = [circuit.copy() for _ in range(5)]
     answers = [probabilities(c, values) for c in copies]
+    assert len(simulator._PROGRAMS) == 1  # five copies, one lowering
+    renamed = []
+    for k in range(5):
+        other = circuit.copy()
+        other.name = f"{circuit.name}_{k}"  # another structure digest
+        renamed.append(other)
+    answers += [probabilities(c, values) for c in renamed]
     assert len(simulator._PROGRAMS) == 3  # the oldest lowered programs were let go
     assert all(np.array_equal(a, first) for a in answers)
     assert np.array_equal(probabilities(circuit, values), first)  # lowered again after eviction: same bits

@@ -179,9 +179,9 @@ def program_files(compiled) -> dict[str, bytes]:
         raise InternalError("the ISA program and the circuit module hold different templates")
     bindings = []
     for name, b in module.bindings.items():
-        if b.partner_values is not None:
+        if b.has_partners:
             arrays[f"binding.{name}.partner_values"] = b.partner_values
-        bindings.append({"kernel": name, "template": b.template, "partners": b.partner_values is not None})
+        bindings.append({"kernel": name, "template": b.template, "partners": b.has_partners})
     target = compiled.target
     document = {
         "format": BUNDLE_FORMAT,

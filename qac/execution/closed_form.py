@@ -11,7 +11,7 @@ compute-uncompute) the draws land on the lowest outcome of each f value: decodin
 
 Trusted only where shown, twice:
 
-- **proof, once per (circuit, template, d)** (first use, cached while the circuit lives): the
+- **proof, once per (circuit, template, d)** (first use, cached by the circuit's structure digest): the
   level-neutral binder (``qac.kernels.binding``) binds ``PROOF_PAIRS`` seeded random unit pairs plus
   c = 1, −1 and 0 into the very ISA circuit the rows run on (a packed template's copy circuit),
   the batched simulator gives their outcome probabilities, and P(f = f_hi) must equal the closed
@@ -21,13 +21,12 @@ Trusted only where shown, twice:
   simulator and must match their closed form to ``TOLERANCE``, else ``InternalError``.
 
 Random streams (``qac.seeds``): ``closed_form`` (draws, by stage seed and PUB index: one
-generator a PUB, rows in order, so counts never depend on chunking or workers),
+generator a PUB, rows in order, so counts never depend on chunking or workers, and a PUB's
+draws on its own rows only),
 ``closed_form_check`` (which rows are checked) and ``closed_form_proof`` (the proof's vectors).
 """
 
 from __future__ import annotations
-
-import weakref
 
 import numpy as np
 
@@ -37,9 +36,10 @@ from qac.errors import InternalError
 TOLERANCE = 1e-10
 CHECK_ROWS = 32
 PROOF_PAIRS = 13  # random pairs, plus c = 1, −1, 0: 16 rows
-#: proofs per live circuit object (by id; dropped when the circuit is collected):
-#: {id: {(estimator, encoding, tree, d, f values): (ok, why)}}
+#: proofs by (circuit structure digest, estimator, encoding, tree, d, f values) → (ok, why): every
+#: compile's copy of a routed template shares its proof (a model forward compiles once a layer)
 _PROOFS: dict = {}
+MAX_PROOFS = 256
 
 
 def two_values(outcome_values: np.ndarray) -> tuple[float, float] | None:
@@ -56,6 +56,20 @@ def inner_products(lhs_units: np.ndarray, rhs_units: np.ndarray, pairs: np.ndarr
     for start in range(0, len(pairs), 8192):
         p = pairs[start:start + 8192]
         out[start:start + len(p)] = np.einsum("ij,ij->i", lhs_units[p[:, 0], :d], rhs_units[p[:, 1], :d])
+    np.clip(out, -1.0, 1.0, out=out)
+    return -out if negate else out
+
+
+def inner_products_of(kernels: list, negate: bool = False) -> np.ndarray:
+    """``inner_products`` of every pair of several kernels, concatenated in order: their gathered
+    vectors in one pass (row by row, so each kernel's rows are the bits of a call of its own)."""
+    widths = {k.d for k in kernels}
+    if len(widths) != 1:
+        return np.concatenate([inner_products(k.lhs_units, k.rhs_units, k.pairs, k.d, negate) for k in kernels])
+    d = widths.pop()
+    lhs = np.concatenate([k.lhs_units[k.pairs[:, 0], :d] for k in kernels])
+    rhs = np.concatenate([k.rhs_units[k.pairs[:, 1], :d] for k in kernels])
+    out = np.einsum("ij,ij->i", lhs, rhs)
     np.clip(out, -1.0, 1.0, out=out)
     return -out if negate else out
 
@@ -78,15 +92,16 @@ def simulated_high(circuit, values: np.ndarray, outcome_values: np.ndarray) -> n
 def prove(circuit, template, d: int) -> tuple[bool, str]:
     """Whether ``circuit`` (the template's ISA circuit or one copy of it) computes the closed form
     of its estimator for every pair: checked on seeded random pairs and c = ±1, 0 (cached)."""
+    from qac.simulator import circuit_key
+
     decoding = template.decoding
-    key = (template.estimator, template.encoding, template.tree, int(d), tuple(decoding.outcome_values.tolist()))
-    if id(circuit) not in _PROOFS:
-        _PROOFS[id(circuit)] = {}
-        weakref.finalize(circuit, _PROOFS.pop, id(circuit), None)
-    proofs = _PROOFS[id(circuit)]
-    if key not in proofs:
-        proofs[key] = _prove(circuit, template, d)
-    return proofs[key]
+    key = (circuit_key(circuit), template.estimator, template.encoding, template.tree, int(d),
+           tuple(decoding.outcome_values.tolist()))
+    if key not in _PROOFS:
+        _PROOFS[key] = _prove(circuit, template, d)
+        while len(_PROOFS) > MAX_PROOFS:
+            _PROOFS.pop(next(iter(_PROOFS)))
+    return _PROOFS[key]
 
 
 def _prove(circuit, template, d: int) -> tuple[bool, str]:
@@ -127,7 +142,7 @@ def outcome_indices(outcome_values: np.ndarray) -> tuple[int, int]:
 def draw(p_high: np.ndarray, shots: np.ndarray, outcome_values: np.ndarray, generator) -> np.ndarray:
     """Counts (rows, outcomes): Binomial(shots, P(f = f_hi)) on f_hi's outcome, the rest on f_lo's."""
     high = generator.binomial(shots, p_high).astype(np.int64)
-    counts = np.zeros((len(p_high), len(outcome_values)), dtype=np.int64)
+    counts = np.zeros((len(high), len(outcome_values)), dtype=np.int64)
     hi, lo = outcome_indices(outcome_values)
     counts[:, hi] = high
     counts[:, lo] = shots - high
@@ -145,13 +160,18 @@ def spot_check(checks: list, seed: int) -> dict:
     chosen = np.sort(rng.choice(total, size=min(CHECK_ROWS, total), replace=False))
     starts = np.concatenate([[0], np.cumsum(sizes)])
     groups: dict = {}  # PUBs on one circuit (heads sharing a template) are simulated in one call
+    requests = []
     for k, (circuit, values, p_high, outcome_values) in enumerate(checks):
         rows = chosen[(chosen >= starts[k]) & (chosen < starts[k + 1])] - starts[k]
         if len(rows):
             group = groups.setdefault(id(circuit), [circuit, outcome_values, [], [], []])
-            group[2].append(values[rows])
+            group[2].append(len(requests))
+            requests.append((values, rows))
             group[3].append(p_high[rows])
             group[4] += [(k, int(r)) for r in rows]
+    bound = _take(requests)
+    for group in groups.values():
+        group[2] = [bound[n] for n in group[2]]
     worst = 0.0
     for circuit, outcome_values, values, expected, where in groups.values():
         deviation = np.abs(simulated_high(circuit, np.concatenate(values), outcome_values) - np.concatenate(expected))
@@ -161,6 +181,16 @@ def spot_check(checks: list, seed: int) -> dict:
                                 f"to {deviation.max():.2e} (> {TOLERANCE:g}); run with engine='batched' to simulate")
         worst = max(worst, float(deviation.max()))
     return {"rows_checked": int(len(chosen)), "max_deviation": worst}
+
+
+def _take(requests: list) -> list[np.ndarray]:
+    """``values[rows]`` per request; rows bound on demand are bound together (``take_many``)."""
+    if requests:
+        kind = type(requests[0][0])
+        many = getattr(kind, "take_many", None)
+        if many is not None and all(type(v) is kind for v, _ in requests):
+            return many(requests)
+    return [values[rows] for values, rows in requests]
 
 
 def describe(paths: list[dict], engine_name: str) -> tuple[str, dict]:

@@ -41,9 +41,14 @@ UNMITIGATED = "shot noise only: the device noise's bias is not in these bars (mi
 CHUNK_ENTRIES = 1 << 22  # replicas × scores held at once (≈ 32 MiB of float64 per array)
 
 
-def method(*, noise: bool, mitigation: bool, suffix: str = "") -> str:
-    """The ``error_method`` a sampled run reports: the bootstrap, and what it leaves out."""
-    text = METHOD + suffix
+#: ``errorbars="delta"``: the linearisation at the estimate (``qac.kernels.attention.reconstruct_head``)
+DELTA_METHOD = "delta method (linearised at the estimate: free, but under-covers where the softmax is peaked)"
+
+
+def method(*, noise: bool, mitigation: bool, suffix: str = "", bars: str = "bootstrap") -> str:
+    """The ``error_method`` a sampled run reports: the bootstrap (or the delta method), and what
+    it leaves out."""
+    text = (METHOD if bars == "bootstrap" else DELTA_METHOD) + suffix
     return f"{text}; {UNMITIGATED}" if noise and not mitigation else text
 
 

@@ -100,6 +100,33 @@ def widen_to_data_spread(plan, rescales: dict, corrected: dict) -> None:
                 rescales[name, c] = replace(rescale, spread=spread)
 
 
+def raw_estimates(plan) -> dict[str, KernelEstimate]:
+    """Per kernel with pairs: the raw estimate (f as measured, partners combined, no rescale).
+    Every copy decodes raw with the same f, so the blocks of all kernels of one template are
+    decoded in one pass (row by row: each row's bits are those of a block of its own)."""
+    groups: dict[str, list[str]] = {}
+    for name, kernel in plan.kernels.items():
+        groups.setdefault(kernel["template"], []).append(name)
+    out = {}
+    for template, names in groups.items():
+        info = plan.templates[template]
+        sides = len(plan.kernels[names[0]]["blocks"])
+        decoded = []
+        for side in range(sides):
+            counts = np.concatenate([plan.kernels[n]["blocks"][side].counts for n in names])
+            decoded.append(estimate_from_counts(counts, info.values))
+        if sides == 2:
+            (m0, s0), (m1, s1) = decoded
+            mean, sem = (m0 - m1) / 2, np.sqrt(s0 ** 2 + s1 ** 2) / 2
+        else:
+            mean, sem = decoded[0]
+        mean, sem = finish(mean, sem, signed=info.signed)
+        edges = np.cumsum([0] + [len(plan.kernels[n]["blocks"][0].copy) for n in names])
+        for n, a, b in zip(names, edges, edges[1:]):
+            out[n] = KernelEstimate(mean[a:b], sem[a:b])
+    return out
+
+
 def estimates(plan) -> tuple[dict[str, SampledEstimate | None], dict]:
     """Per kernel (None: no pairs): raw and mitigated estimates; and the mitigation report."""
     corrected, rescales, report = {}, {}, {}
@@ -114,14 +141,14 @@ def estimates(plan) -> tuple[dict[str, SampledEstimate | None], dict]:
                                            "sign_symmetrised": info.symmetrise}
         widen_to_data_spread(plan, rescales, corrected)
     out = {}
+    raws = raw_estimates(plan)
     for kernel in plan.program.module.plan.kernels:
         if kernel.name not in plan.kernels:
             out[kernel.name] = None
             continue
         name = plan.kernels[kernel.name]["template"]
         info, blocks = plan.templates[name], plan.kernels[kernel.name]["blocks"]
-        raw = KernelEstimate(*finish(*odd_part(blocks, {c: info.values for c in range(info.copies)}),
-                                     signed=info.signed))
+        raw = raws[kernel.name]
         shots = sum(b.shots for b in blocks)
         if not plan.mitigation:
             out[kernel.name] = SampledEstimate(raw, None, shots)

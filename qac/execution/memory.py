@@ -98,7 +98,7 @@ class RunShape:
             template = program.module.templates[name]
             binding = program.module.bindings[kernel.name]
             kernels.append(KernelShape(len(kernel.pairs), template.num_parameters, template.circuit.num_clbits,
-                                       binding.partner_values is not None, n * m, m, dv, template.circuit.num_qubits,
+                                       binding.has_partners, n * m, m, dv, template.circuit.num_qubits,
                                        kernel.d_pad, 2 * copies(program, name) if mitigation else 0))
         return cls(tuple(kernels), mitigation, bool(noise), DRAWS, compiled.target.num_qubits if noise else 0,
                    precision is not None)

@@ -22,6 +22,8 @@ from qac.limits import (
     check_shots,
 )
 
+ERRORBARS = ("bootstrap", "delta")
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -40,6 +42,10 @@ class RunOptions:
     engine: str | object = DEFAULT_ENGINE
     workers: int | None = None
     scheduler: str | None = None
+    #: how a sampled run's output bars are made: ``bootstrap`` (``qac.execution.errorbars``; holds
+    #: where the softmax is peaked) or ``delta`` (the linearisation every run computes anyway:
+    #: free, but it under-covers peaked rows; what a training step, which reads no bar, asks for)
+    errorbars: str = "bootstrap"
 
     @property
     def first_shots(self) -> int | None:
@@ -50,7 +56,7 @@ class RunOptions:
     @classmethod
     def resolve(cls, defaults=None, *, shots=None, seed=None, noise: bool = False, exact: bool = False,
                 mitigation=None, precision=None, pilot_shots=None, engine=DEFAULT_ENGINE, workers=None,
-                scheduler=None, pairs: int = 0) -> RunOptions:
+                scheduler=None, pairs: int = 0, errorbars: str = "bootstrap") -> RunOptions:
         """The record for one run, or an ``ExecutionError`` naming the bad option.
 
         ``defaults`` carries ``shots``, ``seed`` and ``precision`` (a ``Spec`` or ``RunDefaults``);
@@ -66,8 +72,13 @@ class RunOptions:
             raise ExecutionError(f"precision must be in (0, 1], not {precision!r}; "
                                  f"give the wanted standard error of the output, e.g. 0.01")
         mitigation = bool(noise) if mitigation is None else bool(mitigation)
+        if errorbars not in ERRORBARS:
+            raise ExecutionError(f"errorbars must be one of {', '.join(ERRORBARS)}, not {errorbars!r}")
+        if errorbars == "delta" and precision is not None:
+            raise ExecutionError("a precision run plans its shots on the bootstrap's bars and checks them; "
+                                 "drop errorbars='delta' or the precision")
         check_workers(workers, scheduler, cores=False)  # the CLI caps by cores before it compiles
-        common = dict(seed=seed, engine=engine, workers=workers, scheduler=scheduler)
+        common = dict(seed=seed, engine=engine, workers=workers, scheduler=scheduler, errorbars=errorbars)
         if exact:
             if noise or mitigation or precision is not None:
                 raise ExecutionError("exact=True computes noiseless infinite-shot probabilities; "

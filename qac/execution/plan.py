@@ -4,7 +4,9 @@ Per kernel its data rows (and, when the estimator is odd and the run mitigated, 
 partners' rows); per template and copy its calibration rows and the two readout circuits.
 Every row comes from the compiled program (``Binding.values``/``partner_values``,
 ``Template.calibration``); the plan only decides which copy runs which row and with how many
-shots, and hands PUBs to an engine.
+shots, and hands PUBs to an engine. A data block reads its kernel's table only when an engine
+runs its rows: rows drawn from the closed form bind just the spot-checked ones
+(``Binding.rows``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,58 @@ class Block:
 
     template: str
     copy: np.ndarray  # (n,) copy index of each row
-    values: np.ndarray  # (n, num_parameters)
+    values: np.ndarray | None  # (n, num_parameters); None for data rows: read from ``binding``
     shots: np.ndarray  # (n,) shots collected so far
     counts: np.ndarray | None = None  # (n, 2^bits)
     circuit: object = None  # a fixed circuit (readout calibration) instead of the template's rows
     kernel: object = None  # the kernel whose pairs these data rows are (None: calibration, readout)
     partner: bool = False  # the sign partners' rows (â, −b̂)
     p_high: np.ndarray | None = None  # closed form P(f = f_hi) per row, once an ideal run asked
+    binding: object = None  # the kernel's ``qac.ir.Binding`` (data and partner rows)
+
+    def table(self) -> np.ndarray:
+        """Every row's parameters (a data block's kernel table, bound on first read)."""
+        if self.binding is None:
+            return self.values
+        return self.binding.partner_values if self.partner else self.binding.values
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """The rows ``index`` only (a data block binds just those if its table is not held)."""
+        if self.binding is None:
+            return self.values[index]
+        return self.binding.rows(index, partner=self.partner)
+
+
+class _Rows:
+    """``rows[k]`` → the block's rows ``sub[k]``, bound on demand: what a spot check reads."""
+
+    def __init__(self, block: Block, sub: np.ndarray):
+        self.block, self.sub = block, sub
+
+    def __len__(self) -> int:
+        return len(self.sub)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return self.block.rows(self.sub[index])
+
+    @staticmethod
+    def take_many(requests: list) -> list[np.ndarray]:
+        """``[rows[index] for rows, index in requests]``, every request whose kernel table is not
+        held bound in one call per template (``PairBinder.bind_many``)."""
+        from qac.kernels.binding import PairBinder
+
+        out: list = [None] * len(requests)
+        lazy = []
+        for n, (rows, index) in enumerate(requests):
+            block = rows.block
+            binder = block.binding.binder(block.partner) if block.binding is not None else None
+            if isinstance(binder, PairBinder):
+                lazy.append((n, binder, rows.sub[index]))
+            else:
+                out[n] = rows[index]
+        for (n, _, _), bound in zip(lazy, PairBinder.bind_many([(b, i) for _, b, i in lazy])):
+            out[n] = bound
+        return out
 
 
 @dataclass
@@ -46,9 +93,11 @@ class TemplateRuns:
     next: int = 0  # the copy the next kernel's first pair runs on
 
 
-def _block(template, copy, values, circuit=None, kernel=None, partner=False) -> Block:
-    return Block(template, copy, values if values is not None else np.zeros((1, 0)),
-                 np.zeros(len(copy), dtype=np.int64), circuit=circuit, kernel=kernel, partner=partner)
+def _block(template, copy, values, circuit=None, kernel=None, partner=False, binding=None) -> Block:
+    if values is None and binding is None:
+        values = np.zeros((1, 0))
+    return Block(template, copy, values, np.zeros(len(copy), dtype=np.int64), circuit=circuit, kernel=kernel,
+                 partner=partner, binding=binding)
 
 
 def rows_of(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -84,9 +133,9 @@ class RunPlan:
             copy = (info.next + np.arange(count)) % info.copies
             info.next += count
             binding = module.bindings[kernel.name]
-            values = [binding.values] + ([binding.partner_values] if info.symmetrise else [])
+            sides = (False, True) if info.symmetrise else (False,)
             self.kernels[kernel.name] = {"template": name, "blocks": [
-                _block(name, copy, v, kernel=kernel, partner=bool(k)) for k, v in enumerate(values)]}
+                _block(name, copy, None, kernel=kernel, partner=side, binding=binding) for side in sides]}
 
     def _template_runs(self, name: str) -> TemplateRuns:
         template = self.program.module.templates[name]
@@ -132,8 +181,12 @@ class RunPlan:
                     sub = rows[block.copy[rows] == copy]
                     circuit = block.circuit if block.circuit is not None else self.circuits.circuit(block.template,
                                                                                                     int(copy))
-                    values = rows_of(block.values, sub) if block.circuit is None else np.zeros((len(sub), 0))
-                    entries.append((block, sub, circuit, values, int(level), closed_ok and self._proven(block, circuit)))
+                    closed = closed_ok and self._proven(block, circuit)
+                    if block.circuit is not None:
+                        values = np.zeros((len(sub), 0))
+                    else:  # closed-form rows bind only what the spot check reads
+                        values = _Rows(block, sub) if closed else rows_of(block.table(), sub)
+                    entries.append((block, sub, circuit, values, int(level), closed))
         self.stages += 1
         pubs = [(circuit, values, level) for _, _, circuit, values, level, closed in entries if not closed]
         simulated = iter(engine.counts(pubs, seed=seed, noise_model=noise_model) if pubs else ())
@@ -171,27 +224,44 @@ class RunPlan:
         return ok
 
     def _closed_counts(self, entries: list, seed: int) -> list[np.ndarray]:
-        """Counts of the closed-form entries: spot-check first, then one generator a PUB."""
+        """Counts of the closed-form entries: P(f = f_hi) of every block not yet asked (all blocks
+        of one template and side at once: a model forward has hundreds), the spot check, then one
+        generator a PUB."""
         if not entries:
             return []
         from qac import seeds
         from qac.execution import closed_form
 
-        checks = []
-        for block, sub, circuit, values, _, _ in entries:
-            if block.p_high is None:
-                k = block.kernel
-                c = closed_form.inner_products(k.lhs_units, k.rhs_units, k.pairs, k.d, negate=block.partner)
-                info = self.templates[block.template]
-                block.p_high = closed_form.high_probability(c, info.signed, info.values)
-            checks.append((circuit, values, block.p_high[sub], self.templates[block.template].values))
+        self._closed_probabilities([e[0] for e in entries])
+        checks = [(circuit, values, block.p_high[sub], self.templates[block.template].values)
+                  for block, sub, circuit, values, _, _ in entries]
         report = closed_form.spot_check(checks, seed)
         self.paths["rows_checked"] += report["rows_checked"]
         self.paths["max_deviation"] = max(self.paths["max_deviation"], report["max_deviation"])
         self.paths["closed_form_rows"] += sum(len(e[1]) for e in entries)
+        # one generator a PUB: a PUB's draws depend on its own rows only (rows in order), so a
+        # causal model's past positions never see its future tokens' probabilities
         return [closed_form.draw(p_high, np.full(len(p_high), level, dtype=np.int64), values,
                                  seeds.generator(seed, "closed_form", k))
                 for k, ((_, _, _, _, level, _), (_, _, p_high, values)) in enumerate(zip(entries, checks))]
+
+    def _closed_probabilities(self, blocks: list[Block]) -> None:
+        """Set ``p_high`` on the blocks that lack it: the inner products of every block of one
+        template and side in one pass (row by row, so the same bits as one block at a time)."""
+        from qac.execution import closed_form
+
+        groups: dict = {}
+        for block in blocks:
+            if block.p_high is None and id(block) not in groups.get((block.template, block.partner), {}):
+                groups.setdefault((block.template, block.partner), {})[id(block)] = block
+        for (template, partner), members in groups.items():
+            members = list(members.values())
+            c = closed_form.inner_products_of([b.kernel for b in members], negate=partner)
+            info = self.templates[template]
+            p_high = closed_form.high_probability(c, info.signed, info.values)
+            edges = np.cumsum([0] + [len(b.kernel.pairs) for b in members])
+            for block, a, b in zip(members, edges, edges[1:]):
+                block.p_high = p_high[a:b]
 
     def device_cost(self) -> tuple[int, int]:
         """(circuits, shots) a device would run: packed rows count once."""

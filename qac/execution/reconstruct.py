@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from qac.execution.errorbars import bootstrap_head
-from qac.kernels.attention import reconstruct_head, softmax_rows
+from qac.kernels.attention import (
+    HeadResult,
+    delta_heads,
+    reconstruct_head,
+    softmax_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -46,23 +51,36 @@ def dense(kernel, estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, 
     return mean, sem, gradient, covariance
 
 
+#: heads reconstructed in one stack hold at most this many Jacobian entries (N·M·dv each): a
+#: model forward's hundreds of small heads go in a few calls, a long head alone (memory.py's bound)
+STACK_ENTRIES = 1 << 20
+
+
 def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = None) -> Reconstruction:
     """``estimates``: kernel name -> ``KernelEstimate`` over its pairs (None: no pairs).
 
     With ``rng`` (sampled runs) the output's error bars are the parametric bootstrap of
     ``qac.execution.errorbars`` (valid where the softmax is peaked); without it (exact runs, whose inner
-    products carry no error) the delta method, which is then exactly 0.
+    products carry no error, and ``errorbars="delta"``) the delta method, which is then exactly 0.
+    Heads of equal shape without shared errors are reconstructed as one stack
+    (``qac.kernels.attention.delta_heads``: the same bits as one at a time).
     """
     plan = program.module.plan
+    kernels = plan.kernels
+    parts = [dense(k, estimates.get(k.name)) for k in kernels]
+    inputs = [head_inputs(plan.graph, k.head) for k in kernels]
+    heads = _stacked_heads(kernels, parts, inputs)
     outputs, errors, scores, score_errors, inner_products = [], [], [], [], {}
-    for kernel in plan.kernels:
+    for index, kernel in enumerate(kernels):
         e = estimates.get(kernel.name)
         inner_products[kernel.name] = (np.zeros(0), np.zeros(0)) if e is None else (e.mean, e.sem)
-        inner, inner_stderr, gradient, covariance = dense(kernel, e)
-        scale, values = head_inputs(plan.graph, kernel.head)
-        head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
-                                values, shared_gradient=gradient, shared_covariance=covariance,
-                                bias=getattr(kernel, "bias", None))
+        inner, inner_stderr, gradient, covariance = parts[index]
+        scale, values = inputs[index]
+        head = heads.get(index)
+        if head is None:
+            head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
+                                    values, shared_gradient=gradient, shared_covariance=covariance,
+                                    bias=getattr(kernel, "bias", None))
         stderr = head.output_stderr
         if rng is not None:
             stderr = bootstrap_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
@@ -74,6 +92,32 @@ def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = N
         score_errors.append(head.scores_stderr)
     return Reconstruction(np.concatenate(outputs, axis=1), np.concatenate(errors, axis=1), np.stack(scores),
                           np.stack(score_errors), inner_products)
+
+
+def _stacked_heads(kernels, parts, inputs) -> dict[int, HeadResult]:
+    """``HeadResult`` of every kernel without shared errors, heads of one shape in stacks."""
+    groups: dict = {}
+    for index, kernel in enumerate(kernels):
+        if parts[index][2] is None:  # no shared gradient: the independent delta method only
+            bias = getattr(kernel, "bias", None)
+            groups.setdefault((kernel.shape, inputs[index][1].shape[1], bias is None), []).append(index)
+    out = {}
+    for (shape, dv, no_bias), members in groups.items():
+        step = max(1, STACK_ENTRIES // max(1, shape[0] * shape[1] * dv))
+        for start in range(0, len(members), step):
+            chunk = members[start:start + step]
+            ks = [kernels[i] for i in chunk]
+            stack = delta_heads(np.stack([parts[i][0] for i in chunk]), np.stack([parts[i][1] for i in chunk]),
+                                np.stack([k.lhs_norms for k in ks]), np.stack([k.rhs_norms for k in ks]),
+                                np.stack([k.visible for k in ks]),
+                                np.array([inputs[i][0] for i in chunk], dtype=float)[:, None, None],
+                                np.stack([inputs[i][1] for i in chunk]),
+                                None if no_bias else np.stack([k.bias for k in ks]))
+            head_scores, scores_var, output, output_var, _ = stack
+            for n, i in enumerate(chunk):
+                out[i] = HeadResult(head_scores[n], np.sqrt(np.maximum(scores_var[n], 0.0)), output[n],
+                                    np.sqrt(np.maximum(output_var[n], 0.0)))
+    return out
 
 
 def reference_output(program) -> np.ndarray:

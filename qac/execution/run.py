@@ -28,13 +28,13 @@ from qac.limits import PILOT_SHOTS
 
 def run(compiled, shots=None, *, noise=False, seed=None, exact=False, mitigation=None, precision=None,
         pilot_shots=None, engine=DEFAULT_ENGINE, workers=None, scheduler=None, progress=None,
-        options: RunOptions | None = None, weights_keep=None) -> Result:
+        options: RunOptions | None = None, weights_keep=None, errorbars: str = "bootstrap") -> Result:
     """See ``CompiledAttention.run``: the keyword options, or one resolved ``RunOptions``."""
     if options is None:
         options = RunOptions.resolve(compiled.spec, shots=shots, noise=noise, seed=seed, exact=exact,
                                      mitigation=mitigation, precision=precision, pilot_shots=pilot_shots,
                                      engine=engine, workers=workers, scheduler=scheduler,
-                                     pairs=sum(len(k.pairs) for k in compiled.kernels))
+                                     pairs=sum(len(k.pairs) for k in compiled.kernels), errorbars=errorbars)
     engine = resolve_engine(options.engine, workers=options.workers, scheduler=options.scheduler, progress=progress)
     try:
         return _run(compiled, options, engine, weights_keep)
@@ -50,6 +50,10 @@ def _run(compiled, options: RunOptions, engine, weights_keep=None) -> Result:
     if two_stage(compiled.program):  # pv: quantum
         from qac.execution.twostage import run_two_stage
 
+        if o.errorbars != "bootstrap":
+            raise ExecutionError("a pv: quantum run reports the two stages' joint bootstrap; "
+                                 "errorbars='delta' is for one-stage runs")
+
         # this module's single-stage runners are handed over, so twostage does not import run
         return run_two_stage(compiled, exact=o.exact, shots=o.shots, noise_model=noise_model_of(compiled, o.noise),
                              seed=o.seed, mitigation=o.mitigation, precision=o.precision, pilot_shots=o.pilot_shots,
@@ -58,7 +62,7 @@ def _run(compiled, options: RunOptions, engine, weights_keep=None) -> Result:
     if o.exact:
         return run_exact(compiled, engine)
     return run_sampled(compiled, shots=o.shots, noise=o.noise, seed=o.seed, mitigation=o.mitigation,
-                       precision=o.precision, pilot_shots=o.pilot_shots, engine=engine)
+                       precision=o.precision, pilot_shots=o.pilot_shots, engine=engine, bars=o.errorbars)
 
 
 def resolve_engine(engine, *, workers=None, scheduler=None, progress=None):
@@ -111,7 +115,7 @@ def run_exact(compiled, engine=None) -> Result:
 
 
 def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: bool, precision: float | None,
-                pilot_shots: int | None, engine) -> Result:
+                pilot_shots: int | None, engine, bars: str = "bootstrap") -> Result:
     """Sample (and mitigate) every kernel; with ``precision``, a pilot stage then shots per score
     from the bootstrap's sensitivities (``qac/execution/precision.py``)."""
     plan, estimated, report, allocation, first = sample(
@@ -121,7 +125,7 @@ def run_sampled(compiled, *, shots: int, noise: bool, seed: int, mitigation: boo
     path, metadata = describe([plan.paths], engine_name(engine))
     return sampled_result(compiled, estimated, report, shots=first if precision is None else None, noise=noise,
                           mitigation=mitigation, circuits=circuits, shots_used=used, precision=allocation, seed=seed,
-                          engine=engine_name(engine), engine_metadata=metadata, engine_path=path)
+                          engine=engine_name(engine), engine_metadata=metadata, engine_path=path, bars=bars)
 
 
 def noise_model_of(compiled, noise: bool):
@@ -171,15 +175,18 @@ def sample(program, circuits, *, shots: int, noise_model, seed: int, mitigation:
 
 def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None, noise: bool, mitigation: bool,
                    circuits: int, shots_used: int, precision: dict, seed: int, engine: str,
-                   engine_metadata: dict | None = None, engine_path: str = "") -> Result:
+                   engine_metadata: dict | None = None, engine_path: str = "", bars: str = "bootstrap") -> Result:
     """Per-kernel sampled estimates → the Result (raw and, mitigated, both reconstructions, with
-    bootstrap bars from the run seed). The one tail of every sampled path: runs and
-    ``decode_counts`` (``qac/execution/counts.py``). ``shots``: per pair; None: the largest any pair got."""
+    bootstrap bars from the run seed, or the delta method's with ``bars="delta"``). The one tail of
+    every sampled path: runs and ``decode_counts`` (``qac/execution/counts.py``). ``shots``: per
+    pair; None: the largest any pair got."""
     program = compiled.program
-    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()},
-                      rng=errorbars.bootstrap_rng(seed, "raw"))
+
+    def rng(kind: str):
+        return errorbars.bootstrap_rng(seed, kind) if bars == "bootstrap" else None
+    raw = reconstruct(program, {k: None if e is None else e.raw for k, e in estimated.items()}, rng=rng("raw"))
     main = reconstruct(program, {k: None if e is None else e.mitigated for k, e in estimated.items()},
-                       rng=errorbars.bootstrap_rng(seed, "mitigated")) if mitigation else raw
+                       rng=rng("mitigated")) if mitigation else raw
     if shots is None:
         shots = int(max((np.max(e.shots) for e in estimated.values() if e is not None and len(e.shots)), default=0))
     return Result(output=main.output, stderr=main.stderr, exact=compiled.exact, scores=main.scores,
@@ -188,7 +195,7 @@ def sampled_result(compiled, estimated: dict, report: dict, *, shots: int | None
                   mitigated=mitigation, raw_output=raw.output, raw_stderr=raw.stderr, raw_scores=raw.scores,
                   raw_scores_stderr=raw.scores_stderr, raw_inner_products=raw.inner_products, shots_used=shots_used,
                   circuits_run=circuits, pairs_per_circuit=pairs_per_circuit(program), mitigation=report,
-                  precision=precision, error_method=errorbars.method(noise=noise, mitigation=mitigation), engine=engine,
+                  precision=precision, error_method=errorbars.method(noise=noise, mitigation=mitigation, bars=bars), engine=engine,
                   engine_metadata=engine_metadata or {}, engine_path=engine_path)
 
 

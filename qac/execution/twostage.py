@@ -63,10 +63,11 @@ def bind_weights(program, weights: np.ndarray, keep: np.ndarray | None = None):
         kernel = replace(kernel, lhs_units=units, lhs_norms=norms, lhs_angles=None, rhs_angles=None)
         old = module.bindings[kernel.name]
         template = module.templates[old.template]
-        args = (template.estimator, template.encoding, template.tree, kernel.d, kernel.lhs_units,
-                kernel.rhs_units, kernel.pairs)
-        partners = binding.bind_partners(*args) if template.decoding.odd and len(kernel.pairs) else None
-        bindings[kernel.name] = Binding(kernel.name, old.template, binding.bind_pairs(*args), partners)
+        rows = [binding.PairBinder(template.estimator, template.encoding, template.tree, kernel.d,
+                                   template.num_parameters, kernel.lhs_units, kernel.rhs_units, kernel.pairs,
+                                   partner=partner) for partner in (False, True)]
+        partners = rows[1] if template.decoding.odd and len(kernel.pairs) else None
+        bindings[kernel.name] = Binding(kernel.name, old.template, rows[0], partners)  # bound when read
         kernels.append(kernel)
     plan = replace(view.module.plan, kernels=tuple(kernels))
     return replace(program, module=replace(module, plan=plan, bindings=bindings))

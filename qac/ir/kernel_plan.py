@@ -68,15 +68,21 @@ class KernelPlan:
     level = "L2"
 
     def verify(self) -> None:
+        """Unit directions (or zero rows of zero norm) and power-of-two padding; the kernels of one
+        padded width are checked in one call (a model forward has hundreds of small ones)."""
+        widths: dict[int, list[Kernel]] = {}
         for k in self.kernels:
-            norms = np.linalg.norm(k.lhs_units, axis=1)
-            if not np.all((np.abs(norms - 1) < 1e-9) | (k.lhs_norms == 0)):
-                raise CompileError(f"internal: kernel {k.name} has non-unit query directions")
-            norms = np.linalg.norm(k.rhs_units, axis=1)
-            if not np.all((np.abs(norms - 1) < 1e-9) | (k.rhs_norms == 0)):
-                raise CompileError(f"internal: kernel {k.name} has non-unit key directions")
             if k.d_pad & (k.d_pad - 1):
                 raise CompileError(f"internal: kernel {k.name} is padded to {k.d_pad}, not a power of two")
+            widths.setdefault(k.lhs_units.shape[1], []).append(k)
+        for group in widths.values():
+            for side, what in (("lhs", "query"), ("rhs", "key")):
+                units = [getattr(k, f"{side}_units") for k in group]
+                norms = np.linalg.norm(np.concatenate(units), axis=1)
+                ok = (np.abs(norms - 1) < 1e-9) | (np.concatenate([getattr(k, f"{side}_norms") for k in group]) == 0)
+                if not np.all(ok):
+                    first = int(np.searchsorted(np.cumsum([len(u) for u in units]), np.flatnonzero(~ok)[0], "right"))
+                    raise CompileError(f"internal: kernel {group[first].name} has non-unit {what} directions")
 
     def describe(self) -> str:
         head = f"KernelPlan {self.graph.name} (L2): encoding={self.encoding}, estimator={self.estimator}"

@@ -73,19 +73,79 @@ class Template:
     decoding: Decoding | None = None  # set by `estimate`
     calibration: Calibration | None = None  # set by `estimate` (None when no kernel of this shape has pairs)
 
-    @property
+    @cached_property
     def num_parameters(self) -> int:
+        """The circuit's parameter count, read once: Qiskit recounts on every read (≈0.2 ms), and a
+        model forward asks for each of its hundreds of kernels."""
         return self.circuit.num_parameters
 
 
-@dataclass(frozen=True, eq=False)
 class Binding:
-    """The rows of parameter values that turn a template into one kernel's circuits."""
+    """The rows of parameter values that turn a template into one kernel's circuits.
 
-    kernel: str
-    template: str
-    values: np.ndarray  # (P, num_parameters) float64, one row per pair of kernel.pairs
-    partner_values: np.ndarray | None = None  # (P, num_parameters): (â, −b̂) rows when the estimator is odd
+    ``values`` (P, num_parameters), one row per pair of ``kernel.pairs``, and ``partner_values``
+    (the (â, −b̂) rows when the estimator is odd) are given as arrays, or as a *binder*: a
+    callable ``binder(index) -> rows`` with a ``shape`` (``qac.kernels.binding.PairBinder``), a
+    pure function of the compiled kernel's own data. Then a table is bound on first read of
+    ``values``/``partner_values`` and kept; ``rows(index)`` binds only the rows asked for (an
+    ideal closed-form run reads its spot-checked rows only; issue 22, "bind only what the run
+    reads"). Either way the rows are the same numbers (the binder works row by row).
+    """
+
+    __slots__ = ("kernel", "template", "_tables", "_binders", "shape", "has_partners")
+
+    def __init__(self, kernel: str, template: str, values, partner_values=None):
+        self.kernel, self.template = kernel, template
+        self._tables: list = [None, None]
+        self._binders: list = [None, None]
+        for k, source in enumerate((values, partner_values)):
+            if source is None:
+                continue
+            if callable(source):
+                self._binders[k] = source
+            else:
+                self._tables[k] = np.asarray(source, dtype=float)
+        self.shape = tuple(self._source(0).shape)
+        self.has_partners = partner_values is not None
+
+    def _source(self, k: int):
+        return self._tables[k] if self._tables[k] is not None else self._binders[k]
+
+    def _table(self, k: int) -> np.ndarray | None:
+        if self._tables[k] is None and self._binders[k] is not None:
+            table = self._binders[k](np.arange(self.shape[0]))
+            if not np.all(np.isfinite(table)):
+                raise InternalError(f"bindings of {self.kernel} hold non-finite angles")
+            self._tables[k] = table
+        return self._tables[k]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._table(0)
+
+    @property
+    def partner_values(self) -> np.ndarray | None:
+        return self._table(1) if self.has_partners else None
+
+    @property
+    def bound(self) -> bool:
+        """Whether the data table is held (given, or bound by a read of ``values``)."""
+        return self._tables[0] is not None
+
+    def binder(self, partner: bool = False):
+        """The binder of the data (or partner) rows while the table is not held, else None."""
+        k = int(partner)
+        return None if self._tables[k] is not None else self._binders[k]
+
+    def rows(self, index: np.ndarray, *, partner: bool = False) -> np.ndarray:
+        """The rows ``index`` of the data (or partner) table, binding only those if it is not held."""
+        k = int(partner)
+        if self._tables[k] is not None:
+            return self._tables[k][index]
+        rows = self._binders[k](np.asarray(index, dtype=np.int64))
+        if not np.all(np.isfinite(rows)):
+            raise InternalError(f"bindings of {self.kernel} hold non-finite angles")
+        return rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,14 +164,14 @@ class CircuitModule:
             if b is None or b.template not in self.templates:
                 raise CompileError(f"internal: kernel {kernel.name} has no bindings or template")
             t = self.templates[b.template]
-            if b.values.shape != (len(kernel.pairs), t.num_parameters):
-                raise CompileError(f"internal: bindings of {kernel.name} have shape {b.values.shape}, "
+            if b.shape != (len(kernel.pairs), t.num_parameters):
+                raise CompileError(f"internal: bindings of {kernel.name} have shape {b.shape}, "
                                    f"expected {(len(kernel.pairs), t.num_parameters)}")
-            if not np.all(np.isfinite(b.values)):
+            if b.bound and not np.all(np.isfinite(b.values)):  # a binder checks the rows it binds
                 raise CompileError(f"internal: bindings of {kernel.name} hold non-finite angles")
-            if b.partner_values is not None and b.partner_values.shape != b.values.shape:
-                raise InternalError(f"sign partners of {kernel.name} have shape {b.partner_values.shape}, "
-                                    f"not the data rows' {b.values.shape}")
+            if b.has_partners and tuple(b._source(1).shape) != b.shape:
+                raise InternalError(f"sign partners of {kernel.name} have shape {tuple(b._source(1).shape)}, "
+                                    f"not the data rows' {b.shape}")
         for t in self.templates.values():
             cal = t.calibration
             if cal is None:
@@ -128,5 +188,5 @@ class CircuitModule:
             lines.append(f"  template {t.name}: {t.encoding}/{t.estimator}, {t.circuit.num_qubits} qubits, "
                          f"{t.num_parameters} parameters, ops {ops}")
         for b in self.bindings.values():
-            lines.append(f"  bindings {b.kernel} -> {b.template}: {b.values.shape[0]} rows")
+            lines.append(f"  bindings {b.kernel} -> {b.template}: {b.shape[0]} rows")
         return "\n".join(lines)

@@ -15,9 +15,10 @@ import numpy as np
 
 
 def softmax_rows(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=1, keepdims=True)
+    """Softmax over the last axis (rows of one head, or of a stack of heads)."""
+    shifted = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def causal_visible(n: int, m: int) -> np.ndarray:
@@ -57,8 +58,25 @@ class HeadResult:
 
 
 def output_jacobian(probs: np.ndarray, values: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """∂O_ie/∂S_il = P_il (V_le − O_ie), shape (N, M, dv)."""
-    return probs[:, :, None] * (values[None, :, :] - output[:, None, :])
+    """∂O_ie/∂S_il = P_il (V_le − O_ie), shape (N, M, dv) (with leading head axes: (..., N, M, dv))."""
+    return probs[..., :, :, None] * (values[..., None, :, :] - output[..., :, None, :])
+
+
+def delta_heads(inner, inner_stderr, lhs_norms, rhs_norms, visible, scale, values, bias=None):
+    """``reconstruct_head``'s independent part for one head or a stack of heads of equal shape
+    (leading axes on every argument; ``scale`` a number or (..., 1, 1)): scores, their variance,
+    output, its variance and the probabilities. Elementwise and one matmul per head,
+    so a head's numbers are the same bits alone or in a stack (a model forward has hundreds)."""
+    gain = scale * (lhs_norms[..., :, None] * rhs_norms[..., None, :])
+    scores = np.where(visible, biased(gain * inner, bias), -np.inf)
+    scores_var = np.where(visible, (gain * inner_stderr) ** 2, 0.0)
+    probs = softmax_rows(scores)
+    output = probs @ values
+    # Σ_l (P_il (V_le − O_ie))² σ_il², expanded (no (..., N, M, dv) table): with w = P²σ²,
+    # w·V² − 2 O ⊙ w·V + O² ⊙ Σ_l w (rounding can leave −ε where it is 0: clipped by the callers)
+    w = probs**2 * scores_var
+    output_var = w @ values**2 - 2.0 * output * (w @ values) + output**2 * w.sum(axis=-1, keepdims=True)
+    return scores, scores_var, output, output_var, probs
 
 
 def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs_norms, visible,
@@ -72,15 +90,11 @@ def reconstruct_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms, rhs
     so they enter through the summed Jacobian, Var += gᵀΣg with g_t = Σ_l J_il ∂S_il/∂θ_t.
     ``bias`` (N, M), if given, is an additive mask added to the scaled scores before softmax.
     """
-    gain = scale * np.outer(lhs_norms, rhs_norms)
-    scores = np.where(visible, biased(gain * inner, bias), -np.inf)
-    scores_var = np.where(visible, (gain * inner_stderr) ** 2, 0.0)
-    probs = softmax_rows(scores)
-    output = probs @ values
-    jacobian = output_jacobian(probs, values, output)
-    # (N, M, dv): P_il (V_le − O_ie) σ_il, summed in quadrature over l
-    output_var = np.sum((jacobian * np.sqrt(scores_var)[:, :, None]) ** 2, axis=1)
+    scores, scores_var, output, output_var, probs = delta_heads(inner, inner_stderr, lhs_norms, rhs_norms,
+                                                                visible, scale, values, bias)
     if shared_gradient is not None and len(shared_gradient):
+        jacobian = output_jacobian(probs, values, output)
+        gain = scale * (lhs_norms[:, None] * rhs_norms[None, :])
         score_gradient = np.where(visible[None], gain[None] * shared_gradient, 0.0)  # (T, N, M)
         scores_var = scores_var + np.einsum("tnm,ts,snm->nm", score_gradient, shared_covariance, score_gradient)
         g = np.einsum("nme,tnm->tne", jacobian, score_gradient)  # (T, N, dv)

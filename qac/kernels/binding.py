@@ -120,6 +120,51 @@ def bind_partners(estimator: str, encoding: str, tree: str, d: int, lhs_units: n
     return out
 
 
+class PairBinder:
+    """``binder(index)``: the rows of the pairs ``pairs[index]`` (or of their sign partners), bound
+    on demand — what ``qac.ir.Binding`` holds until a run reads the table. A plain object (no
+    closure), so a compiled program still pickles; the rows equal ``bind_pairs`` on all pairs."""
+
+    def __init__(self, estimator: str, encoding: str, tree: str, d: int, columns: int, lhs_units, rhs_units,
+                 pairs, lhs_angles=None, rhs_angles=None, *, partner: bool = False):
+        self.args = (estimator, encoding, tree, d)
+        self.units, self.angles, self.pairs, self.partner = (lhs_units, rhs_units), (lhs_angles, rhs_angles), pairs, partner
+        self.shape = (len(pairs), columns)
+
+    def __call__(self, index: np.ndarray) -> np.ndarray:
+        pairs = self.pairs[index]
+        if not len(pairs):
+            return np.zeros((0, self.shape[1]))
+        if self.partner:
+            return bind_partners(*self.args, *self.units, pairs)
+        return bind_pairs(*self.args, *self.units, pairs, *self.angles)
+
+    @staticmethod
+    def bind_many(requests: list) -> list[np.ndarray]:
+        """``[binder(index) for binder, index in requests]``, the requests of binders of one
+        template (estimator, encoding, tree, d) bound in one call on their gathered vectors: a spot
+        check reads a few rows from each of hundreds of kernels. Rows as the binder's, to rounding
+        (the loaders' angles are recomputed from the same unit vectors)."""
+        groups: dict = {}
+        for n, (binder, index) in enumerate(requests):
+            groups.setdefault((binder.args, binder.shape[1]), []).append(n)
+        out: list = [None] * len(requests)
+        for (args, columns), members in groups.items():
+            lhs, rhs = [], []
+            for n in members:
+                binder, index = requests[n]
+                pairs = binder.pairs[np.asarray(index, dtype=np.int64)]
+                lhs.append(binder.units[0][pairs[:, 0]])
+                rhs.append(-binder.units[1][pairs[:, 1]] if binder.partner else binder.units[1][pairs[:, 1]])
+            lhs, rhs = np.concatenate(lhs), np.concatenate(rhs)
+            rows = bind_pairs(*args, lhs, rhs, np.stack([np.arange(len(lhs))] * 2, axis=1)) if len(lhs) else \
+                np.zeros((0, columns))
+            edges = np.cumsum([0] + [len(requests[n][1]) for n in members])
+            for n, a, b in zip(members, edges, edges[1:]):
+                out[n] = rows[a:b]
+        return out
+
+
 def row_chunks(count: int) -> list[slice]:
     """``count`` rows cut into runs of ``BIND_ROWS`` (read at call time); a last run of one row
     joins the run before it, because numpy multiplies a one-row matrix with gemv, not gemm, and

@@ -53,15 +53,35 @@ MAX_BITS = 20
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
 _SUPPORTED: OrderedDict = OrderedDict()
+_KEYS: OrderedDict = OrderedDict()  # id(circuit) -> (circuit, structure digest)
 _CONTROLLER: list = []  # threadpoolctl's controller, built once (scanning the libraries costs ms)
-_LOWERING = threading.Lock()
+_LOWERING = threading.RLock()  # re-entered: the lowering asks circuit_key under it
+
+
+def circuit_key(circuit) -> str:
+    """The circuit's structure digest (``qac.kernels.digest``), memoised per object: the lowering,
+    support and proof caches are keyed by it, so the copies of one routed template that every
+    compile hands out (a model forward compiles once a layer) share one lowered program."""
+    with _LOWERING:
+        hit = _KEYS.get(id(circuit))
+        if hit is not None and hit[0] is circuit:
+            _KEYS.move_to_end(id(circuit))
+            return hit[1]
+    from qac.kernels.digest import structure_key
+
+    key = structure_key(circuit)
+    with _LOWERING:
+        _KEYS[id(circuit)] = (circuit, key)  # keep the circuit alive: its id stays its own
+        while len(_KEYS) > 4 * PROGRAM_CACHE:
+            _KEYS.popitem(last=False)
+    return key
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
     """(True, "") if the batched engine simulates ``circuit`` under ``noise_model`` exactly as
     Aer would, else (False, why) — for ``engine="auto"`` to fall back to Aer and say why.
-    Cached per (circuit, noise model) object like the lowering (walking a circuit costs ms)."""
-    key = (id(circuit), id(noise_model))
+    Cached per (circuit structure, noise model) like the lowering (walking a circuit costs ms)."""
+    key = (circuit_key(circuit), id(noise_model))
     with _LOWERING:
         if key in _SUPPORTED:
             _SUPPORTED.move_to_end(key)
@@ -97,7 +117,7 @@ def _program(circuit, noise_model):
 def _lowered(circuit, noise_model):
     from qac.simulator.lowering import lower
 
-    key = (id(circuit), id(noise_model))
+    key = (circuit_key(circuit), id(noise_model))
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
     else:

@@ -57,6 +57,10 @@ class QuantumAttentionConfig:
     optimization_level: int = 1
     pv: str = "classical"  # "quantum": O = P·V on circuits too (two-stage runs, docs/kernels.md)
     backward: str = "exact"  # straight-through Jacobian at the exact scores, or "estimated" (qac.torch.training)
+    #: output error bars: "bootstrap", "delta" (free; under-covers peaked rows), or "auto": the
+    #: bootstrap, except in a training forward (train mode, or attention dropout), which reads no
+    #: bar and whose dropout bars are the delta method's anyway (``qac.torch.training``)
+    errorbars: str = "auto"
 
     def __post_init__(self):
         object.__setattr__(self, "layers", _indices(self.layers, "layers"))
@@ -69,6 +73,10 @@ class QuantumAttentionConfig:
             raise SpecError(f"seed must be from 0 to 4294967295, not {self.seed}")
         if self.pv not in ("classical", "quantum"):
             raise SpecError(f"pv must be 'classical' or 'quantum', not {self.pv!r}")
+        if self.errorbars not in ("auto", "bootstrap", "delta"):
+            raise SpecError(f"errorbars must be 'auto', 'bootstrap' or 'delta', not {self.errorbars!r}")
+        if self.errorbars == "delta" and (self.pv == "quantum" or self.precision is not None):
+            raise SpecError("errorbars='delta' is for one-stage runs without a precision; use 'auto' or 'bootstrap'")
         if self.backward not in ("exact", "estimated"):
             raise SpecError(f"backward must be 'exact' or 'estimated', not {self.backward!r}")
         if self.exact and (self.noise or self.precision is not None):
@@ -89,6 +97,13 @@ class QuantumAttentionConfig:
     def for_layer(self, layer: int) -> QuantumAttentionConfig:
         """The same config with a seed of its own for ``layer`` (independent shot noise per layer)."""
         return replace(self, seed=seeds.child_seed(self.seed, "layer", layer))
+
+    def training(self) -> QuantumAttentionConfig:
+        """The config of a training forward: ``errorbars="auto"`` becomes the delta method where it
+        can (one-stage, no precision): a training step reads no error bar."""
+        if self.errorbars == "auto" and self.pv == "classical" and self.precision is None:
+            return replace(self, errorbars="delta")
+        return self
 
     def for_call(self, layer: int, call: int) -> QuantumAttentionConfig:
         """The seed of ``layer``'s ``call``-th forward (0 the first): no two forwards share a stream,

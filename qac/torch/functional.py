@@ -102,11 +102,12 @@ def _run_options(config: QuantumAttentionConfig, compiled):
     """The config's ``RunOptions`` for one compiled call (resolved once, as every run's are)."""
     from qac.execution.options import RunOptions
 
+    bars = "bootstrap" if config.errorbars == "auto" else config.errorbars
     if config.exact:
         return RunOptions.resolve(compiled.spec, seed=config.seed, engine=config.engine, exact=True)
     return RunOptions.resolve(compiled.spec, seed=config.seed, engine=config.engine, shots=config.shots,
                               noise=config.noise, mitigation=config.mitigation, precision=config.precision,
-                              pairs=sum(len(k.pairs) for k in compiled.kernels))
+                              pairs=sum(len(k.pairs) for k in compiled.kernels), errorbars=bars)
 
 
 def _keep_kwargs(keep, chosen: list[int], blocks: int, length: int) -> dict:

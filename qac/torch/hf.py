@@ -116,6 +116,8 @@ def qac_attention_forward(module, query, key, value, attention_mask, dropout: fl
                              "or use layers='all'")
     if config.runs_layer(layer):
         config = config.for_call(layer or 0, state.next_call(layer or 0))
+        if module.training:
+            config = config.training()
     else:
         config = QuantumAttentionConfig(heads=())
     output, info = training.attention(query, key, value, attention_mask, is_causal, scaling, dropout_p=dropout,

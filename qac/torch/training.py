@@ -55,10 +55,13 @@ def _graph_weights(query, key, visible, bias, scale_value, estimated, backward: 
 
 
 def _stderr(weights, keep, value, output, scores_stderr) -> torch.Tensor:
-    """Delta-method σ of (P̂ ⊙ k)·V in the estimated scores (see the module docstring)."""
-    kv = keep[..., None] * value[:, :, None]  # (B, H, L, S, Ev)
-    slope = weights[..., None] * (kv - output[:, :, :, None])
-    return torch.sqrt(((slope * scores_stderr[..., None]) ** 2).sum(-2))
+    """Delta-method σ of (P̂ ⊙ k)·V in the estimated scores (see the module docstring), expanded
+    as Σ_j w_ij (k_ij V_je − O_ie)² = (w k²)·V² − 2 O ⊙ (w k)·V + O² ⊙ Σ_j w_ij with w = (P̂ σ)²:
+    three matmuls instead of a (B, H, L, S, Ev) tensor (a training forward computes it per layer)."""
+    w = (weights * scores_stderr) ** 2  # (B, H, L, S)
+    variance = torch.matmul(w * keep**2, value**2) - 2 * output * torch.matmul(w * keep, value) \
+        + output**2 * w.sum(-1, keepdim=True)
+    return torch.sqrt(variance.clamp_min(0.0))
 
 
 def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
@@ -80,6 +83,8 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
         out = attention(query[None], key[None], value[None], attn_mask, is_causal, scale, dropout_p=dropout_p,
                         config=config, return_result=return_result)
         return (out[0][0], out[1]) if return_result else out[0]
+    if dropout_p:
+        config = config.training()  # its bars are the delta method's below: skip the bootstrap
     keep = None
     if dropout_p and config.pv == "quantum":
         shape = (query.shape[0], query.shape[1], query.shape[2], key.shape[2])
