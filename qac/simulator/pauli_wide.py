@@ -121,7 +121,7 @@ def wide_plan(component: Component, num_parameters: int) -> WidePlan:
     ops = _ops(component, num_parameters)
     last = _cone(ops, component.measured)
     measured = set(component.measured)
-    singles, pending, items, widest = set(range(len(component.qubits))), {}, [], 0
+    singles, pending, items, widest, maps = set(range(len(component.qubits))), {}, [], 0, {}
     order = [ROWS]  # the cluster's axes: qubits, and ROWS where the rows are
 
     def front(k=1):  # the first axes a step on k qubits runs on
@@ -172,7 +172,11 @@ def wide_plan(component: Component, num_parameters: int) -> WidePlan:
             if kind == "rows":
                 items.append(("rows", len(qubits), op.step))
             else:
-                items.append(("fixed", len(front(len(qubits))), _embedded(op.matrix, qubits, front(len(qubits)))))
+                here = front(len(qubits))
+                key = (op.matrix.tobytes(), len(here), tuple(here.index(q) for q in qubits))
+                if key not in maps:  # a template repeats its few noisy blocks (d = 128: 90 maps, 268 steps)
+                    maps[key] = _embedded(op.matrix, qubits, here)
+                items.append(("fixed", len(here), maps[key]))
         for q in qubits:
             if last.get(q) == t and q not in measured and q in order:
                 pending.pop(q, None)  # diagonal: leaves the I digit that is kept alone
