@@ -448,14 +448,19 @@ def test_noisy_eight_qubit_template_equals_aer_density_matrix():
 
 @pytest.mark.parametrize("front", [1, 2, 3, 4])
 def test_qubit_light_cone_matches_aer_on_a_random_circuit(monkeypatch, front):
-    """``pauli_wide`` on a random 6-qubit circuit under a loud non-unital model: qubits outside
-    the measurement's cone (their gates skipped), a qubit traced out early, an sx and a per-row rz
-    after a measured qubit's last two-qubit gate, a measured qubit never entangled, per-row rz
-    waiting for their qubit to reach the front, fronts narrower than a step — equal to Aer's density matrix to 1e-10 for every
-    front size, and a row's bits independent of its chunk."""
+    """``pauli_wide`` on a random circuit under a loud non-unital model: a qubit outside the
+    measurement's cone (its gates skipped), qubits traced out early, an sx and per-row rz after a
+    measured qubit's last two-qubit gate, a measured qubit never entangled, per-row rz waiting for
+    their qubit to reach the front, fronts narrower than a step — equal to Aer's density matrix
+    to 1e-10 for every front size, and a row's bits independent of its chunk."""
     from qiskit import ClassicalRegister, QuantumCircuit
     from qiskit.circuit import Parameter
-    from qiskit_aer.noise import NoiseModel, ReadoutError, amplitude_damping_error, depolarizing_error
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        amplitude_damping_error,
+        depolarizing_error,
+    )
 
     from qac import simulator
     from qac.simulator import pauli_wide
