@@ -200,8 +200,9 @@ def _rotate(tensor: np.ndarray, axis: int, rows_axis: int, step, values: np.ndar
     from qac.simulator.pauli import _rotation
 
     r = _rotation(step, values)  # (rows, 4, 4): [1, 1] = Re w, [2, 1] = Im w
-    # each row's factor repeated over the axes after the rows: then numpy's inner loop runs over
-    # rows × rest contiguous numbers, not over rest alone (≈ 2× faster at 8 qubits, measured)
+    # each row's factor repeated over the axes after the rows: numpy's inner loop then runs over
+    # rows × rest contiguous numbers, not over rest alone (measured: 0.4–1.4× the broadcast's time
+    # by the qubit's axis, no clear gain overall; preallocated temporaries gained nothing either)
     after = tensor.shape[rows_axis + 1:]
     size = int(np.prod(after, dtype=np.int64))
     c, s = (np.repeat(r[:, i, 1], size).reshape((-1,) + after) for i in (1, 2))
