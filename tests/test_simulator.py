@@ -431,17 +431,82 @@ def test_full_pauli_path_equals_density_matrix_path_and_ignores_chunking(monkeyp
 @pytest.mark.slow
 def test_noisy_eight_qubit_template_equals_aer_density_matrix():
     """Binary interference at d = 128 on ibm_fez: 8 entangled qubits with the branch (over
-    PAULI_QUBITS), run in the full Pauli basis, equals Aer's density matrix to 1e-8."""
+    PAULI_QUBITS), run by ``pauli_wide`` (qubit-level light cone, rows batched), equals Aer's
+    density matrix to 1e-8 on every row, and a row's bits do not depend on its chunk."""
     from qac import simulator
 
-    prog = compiled("ibm_fez", "binary", "interference", d=128, n=1)
+    prog = compiled("ibm_fez", "binary", "interference", d=128, n=2)
     noise_model = prog.target.noise_model()
     circuit, values = prog.pubs()[0]
     program = simulator._program(circuit, noise_model)
     assert max(len(c.qubits) for c in program.components) == 8 > simulator.PAULI_QUBITS
     assert supports(circuit, noise_model) == (True, "")
-    np.testing.assert_allclose(probabilities(circuit, values, noise_model), aer_noisy(circuit, values, noise_model),
-                               rtol=0, atol=1e-8)
+    whole = probabilities(circuit, values, noise_model)
+    np.testing.assert_allclose(whole, aer_noisy(circuit, values, noise_model), rtol=0, atol=1e-8)
+    for rows in (1, 3):
+        assert np.array_equal(probabilities(circuit, values, noise_model, max_rows_per_chunk=rows), whole)
+
+
+@pytest.mark.parametrize("front", [1, 2, 3, 4])
+def test_qubit_light_cone_matches_aer_on_a_random_circuit(monkeypatch, front):
+    """``pauli_wide`` on a random circuit under a loud non-unital model: a qubit outside the
+    measurement's cone (its gates skipped), qubits traced out early, an sx and per-row rz after a
+    measured qubit's last two-qubit gate, a measured qubit never entangled, per-row rz waiting for
+    their qubit to reach the front, fronts narrower than a step — equal to Aer's density matrix
+    to 1e-10 for every front size, and a row's bits independent of its chunk."""
+    from qiskit import ClassicalRegister, QuantumCircuit
+    from qiskit.circuit import Parameter
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        amplitude_damping_error,
+        depolarizing_error,
+    )
+
+    from qac import simulator
+    from qac.simulator import pauli_wide
+
+    monkeypatch.setattr(simulator, "PAULI_QUBITS", 0)
+    monkeypatch.setattr(pauli_wide, "FRONT", front)
+    rng = np.random.default_rng(22)
+    angles = [Parameter(f"t{i}") for i in range(6)]
+    circuit = QuantumCircuit(7)
+    circuit.add_register(ClassicalRegister(3, "meas"))
+    circuit.sx(range(7))
+    for layer in range(14):
+        a, b = (int(x) for x in rng.choice(5, size=2, replace=False))  # qubits 0-4 entangle
+        circuit.cz(a, b)
+        circuit.rz(angles[layer % 6], a)
+        circuit.sx(b)
+        circuit.rz(angles[(layer + 2) % 6] * 0.5 + 0.1, int(rng.integers(5)))
+    circuit.cz(1, 5)  # after 1's last step in the cone: 5 and its gates are outside it
+    circuit.sx(5)
+    circuit.rz(angles[2], 5)
+    circuit.cz(3, 4)  # 3 is traced out after this
+    circuit.rz(angles[1], 0)
+    circuit.sx(0)
+    circuit.rz(angles[3], 0)
+    circuit.cz(1, 2)  # outside the cone: neither reaches a measured qubit afterwards
+    circuit.sx(6)  # a component of its own, never entangled
+    circuit.rz(angles[4], 6)
+    circuit.sx(6)
+    circuit.rz(angles[5], 4)
+    circuit.measure([4, 0, 6], [0, 1, 2])
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(amplitude_damping_error(0.06).compose(depolarizing_error(0.03, 1)), ["sx"])
+    model.add_all_qubit_quantum_error(depolarizing_error(0.04, 2).compose(
+        amplitude_damping_error(0.05).tensor(amplitude_damping_error(0.02))), ["cz"])
+    model.add_all_qubit_readout_error(ReadoutError([[0.93, 0.07], [0.15, 0.85]]))
+    values = rng.uniform(-3, 3, (5, 6))
+    program = simulator._program(circuit, model)
+    widest = max(program.components, key=lambda c: len(c.qubits))
+    assert len(widest.qubits) == 6 and sorted(len(c.qubits) for c in program.components) == [1, 6]
+    items = pauli_wide.wide_plan(widest, program.num_parameters).items
+    merged = {item[1] for item in items if item[0] == "merge"}
+    assert merged == {0, 1, 2, 3, 4} and sum(item[0] == "trace" for item in items) == 3  # 1, 2, 3; 5 never in the cone
+    whole = probabilities(circuit, values, model)
+    np.testing.assert_allclose(whole, aer_noisy(circuit, values, model), rtol=0, atol=1e-10)
+    assert np.array_equal(probabilities(circuit.copy(), values, model, max_rows_per_chunk=2), whole)
 
 
 def test_error_term_superoperators_equal_qiskit():

@@ -33,14 +33,15 @@ NOISY_CHUNK_BYTES = 8 * 2**20
 #: 0.6 s at 7 qubits (d = 64) for rows 34× faster, but 12 s at 8 (d = 128, whose light cone
 #: covers all 4^8 coefficients) for rows only 1.2× faster.
 PAULI_QUBITS = 7
-#: Noisy components of more qubits, up to this many, run in the full Pauli basis without a light
-#: cone (``pauli_wide``: no 4^n index walks a step to plan, in-place rotations for rz), in chunks of
-#: ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits (ibm_fez
-#: binary d = 128): see docs/engine.md.
+#: Noisy components of more qubits, up to this many, run in the Pauli basis with a light cone a
+#: qubit at a time (``pauli_wide``: qubits in a product state apart until their first two-qubit
+#: step, traced out after their last one in the measurement's cone; nothing to walk to plan), in
+#: chunks of ``WIDE_CHUNK_BYTES``; wider ones run the density-matrix batch. Measured at 8 qubits
+#: (ibm_fez binary d = 128): see docs/engine.md.
 WIDE_PAULI_QUBITS = 10
-#: A full-Pauli chunk's working set (3 × rows × 4^n × 8 bytes): 5 rows at 8 qubits (measured on the
-#: d = 128 template: 1 and 8-row chunks 92–98 ms a row, 21 rows 102, 64 rows 134).
-WIDE_CHUNK_BYTES = 8 * 2**20
+#: A wide chunk's working set (3 × rows × 4^n × 8 bytes at most): 12 rows at 8 qubits (measured on
+#: the d = 128 template: 8–16-row chunks 8.4–9.3 ms a row, 24 rows 10–11.5, 2 rows 13–15).
+WIDE_CHUNK_BYTES = 18 * 2**20
 #: A density-matrix chunk (3 × rows × 4^n × 16 bytes) this small stays in cache across its ~100
 #: passes (measured: 4 rows of a 4^6 state ran 5× faster than 256 rows).
 DENSITY_CHUNK_BYTES = 768 * 2**10
