@@ -61,17 +61,25 @@ def inner_products(lhs_units: np.ndarray, rhs_units: np.ndarray, pairs: np.ndarr
 
 
 def inner_products_of(kernels: list, negate: bool = False) -> np.ndarray:
-    """``inner_products`` of every pair of several kernels, concatenated in order: their gathered
-    vectors in one pass (row by row, so each kernel's rows are the bits of a call of its own)."""
-    widths = {k.d for k in kernels}
-    if len(widths) != 1:
-        return np.concatenate([inner_products(k.lhs_units, k.rhs_units, k.pairs, k.d, negate) for k in kernels])
-    d = widths.pop()
-    lhs = np.concatenate([k.lhs_units[k.pairs[:, 0], :d] for k in kernels])
-    rhs = np.concatenate([k.rhs_units[k.pairs[:, 1], :d] for k in kernels])
-    out = np.einsum("ij,ij->i", lhs, rhs)
-    np.clip(out, -1.0, 1.0, out=out)
-    return -out if negate else out
+    """c = ⟨â_i|b̂_j⟩ for every pair of several kernels, concatenated in order, clipped to
+    [−1, 1] (−c for sign partners): each kernel's whole Gram matrix â·b̂ᵀ over its first d lanes in
+    one product (kernels of one shape stacked: a model forward has hundreds), read at its pairs.
+    A kernel's product has the same shape whatever else the run holds, so its bits do too."""
+    out = []
+    groups: dict = {}
+    for n, k in enumerate(kernels):
+        groups.setdefault((k.lhs_units.shape[0], k.rhs_units.shape[0], k.d), []).append(n)
+    gram: list = [None] * len(kernels)
+    for (_, _, d), members in groups.items():
+        lhs = np.stack([kernels[n].lhs_units[:, :d] for n in members])
+        rhs = np.stack([kernels[n].rhs_units[:, :d] for n in members])
+        for n, g in zip(members, lhs @ rhs.swapaxes(1, 2)):
+            gram[n] = g
+    for k, g in zip(kernels, gram):
+        out.append(g[k.pairs[:, 0], k.pairs[:, 1]])
+    c = np.concatenate(out) if out else np.zeros(0)
+    np.clip(c, -1.0, 1.0, out=c)
+    return -c if negate else c
 
 
 def high_probability(c: np.ndarray, signed: bool, outcome_values: np.ndarray) -> np.ndarray:

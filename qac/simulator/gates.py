@@ -73,27 +73,43 @@ PARAMETRIC: dict[str, Callable] = {
 }
 
 
+class Affine:
+    """values (rows, P) → values[:, columns] @ slope + offset (a constant when ``columns`` is
+    empty, one column when ``slope`` is None); ``affine`` is (columns, slope, offset), for
+    whole-plan products (``qac.simulator.evolve``'s rz layers)."""
+
+    def __init__(self, columns: list[int], slope: np.ndarray | None, offset: float):
+        self.columns, self.slope, self.offset = columns, slope, offset
+
+    @property
+    def affine(self) -> tuple[list[int], np.ndarray, float]:
+        return self.columns, np.ones(1) if self.slope is None else self.slope, self.offset
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        if not self.columns:
+            return np.full(len(values), self.offset)
+        if self.slope is None:
+            return values[:, self.columns[0]]
+        return values[:, self.columns] @ self.slope + self.offset
+
+
 def parameter_function(expression, parameter_index: dict) -> Callable[[np.ndarray], np.ndarray]:
     """A vectorised function values (rows, P) → (rows,) for one instruction parameter."""
     from qiskit.circuit import ParameterExpression
 
     if not isinstance(expression, ParameterExpression):
-        value = float(expression)
-        return lambda values: np.full(len(values), value)
+        return Affine([], None, float(expression))
     if not expression.parameters:
-        value = float(expression.numeric())
-        return lambda values: np.full(len(values), value)
+        return Affine([], None, float(expression.numeric()))
     if expression.is_symbol():
-        column = parameter_index[next(iter(expression.parameters))]
-        return lambda values: values[:, column]
+        return Affine([parameter_index[next(iter(expression.parameters))]], None, 0.0)
     parameters = sorted(expression.parameters, key=lambda p: parameter_index[p])
     slopes = [expression.gradient(p) for p in parameters]
     if not any(getattr(g, "parameters", None) for g in slopes):
         # affine (rz(θ + π/2), rz(−θ)…): exact slopes and offset, no symbolic algebra per row
         slope = np.array([float(g) for g in slopes])
         offset = float(expression.bind({p: 0.0 for p in parameters}).numeric())
-        columns = [parameter_index[p] for p in parameters]
-        return lambda values: values[:, columns] @ slope + offset
+        return Affine([parameter_index[p] for p in parameters], slope, offset)
     import sympy
 
     parameters = sorted(expression.parameters, key=lambda p: parameter_index[p])
