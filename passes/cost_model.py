@@ -83,6 +83,7 @@ from qac.ir.records import (
 DEFAULT_PRECISION = 0.01
 AUTO_OPTIMIZATION_LEVEL = 3  # the template is transpiled once, so auto can afford to be thorough
 AUTO_TRIALS = 4  # layout seeds per candidate on a coupled target (all-to-all: nothing to route, 1)
+RANK_OPTIMIZATION_LEVEL = 1  # candidates are ranked at this level, one seed; the winner at the layout's
 DOMINATED = {"hadamard": "interference", "swap": "destructive_swap"}
 
 
@@ -131,6 +132,17 @@ def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: fl
     return float(weight @ (((decoded - c[:, None]) ** 2) @ wz))
 
 
+def expected_error(estimator: str, esp: float, shots: int, *, d: int, measured_bits: int) -> float:
+    """``statistics(...)["expected_error"]`` alone (no search for the shots a precision needs)."""
+    from qac.kernels.estimators import ESTIMATORS
+
+    est = ESTIMATORS[estimator]
+    esp = min(max(esp, 1e-12), 1.0)
+    mse = _mean_squared_error(est.signed, est.outcome_values(measured_bits), esp, float(shots),
+                              RESIDUAL_BIAS * (1.0 - esp), d)
+    return float(f"{math.sqrt(mse):.12g}")
+
+
 def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: int, measured_bits: int) -> dict:
     """Variance per shot, expected error at ``shots`` and shots for ``precision`` (module doc)."""
     from qac.kernels.estimators import ESTIMATORS
@@ -173,15 +185,20 @@ def candidate_cost(encoding: str, estimator: str, resources: TemplateResources, 
                                       measured_bits=resources.measured_bits))
 
 
-def routed_candidate(encoding: str, estimator: str, d: int, context: CompileContext, *, optimization_level: int,
-                     trials: int) -> TemplateResources:
-    """Build a candidate's template as ``estimate`` would and route it as ``layout`` would."""
+def candidate_template(encoding: str, estimator: str, d: int, target):
+    """A candidate's logical template, built as ``estimate`` builds it."""
     from qac.kernels.estimators import ESTIMATORS, resolve_tree, template_name
 
     est = ESTIMATORS[estimator]
-    name = template_name(encoding, estimator, est.width(d, encoding))
-    template = est.build(d, name, encoding, resolve_tree("auto", context.target))
-    isa = routed(template, context, optimization_level=optimization_level, trials=trials)
+    return est.build(d, template_name(encoding, estimator, est.width(d, encoding)), encoding,
+                     resolve_tree("auto", target))
+
+
+def routed_candidate(encoding: str, estimator: str, d: int, context: CompileContext, *, optimization_level: int,
+                     trials: int, template=None, managers: dict | None = None) -> TemplateResources:
+    """Build a candidate's template as ``estimate`` would and route it as ``layout`` would."""
+    template = candidate_template(encoding, estimator, d, context.target) if template is None else template
+    isa = routed(template, context, optimization_level=optimization_level, trials=trials, managers=managers)
     return template_resources(isa, context.target)
 
 
@@ -239,35 +256,52 @@ def _smallest_errors(target) -> tuple[float, float]:
 
 
 def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, *, shots: int,
-                precision: float) -> float:
-    """A lower bound on the candidate's expected error from its logical template (module doc)."""
-    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
+                precision: float, template=None, errors: tuple[float, float] | None = None) -> float:
+    """A lower bound on the candidate's expected error from its logical template (module doc).
 
-    est = ESTIMATORS[estimator]
-    template = est.build(d, template_name(encoding, estimator, est.width(d, encoding)), encoding,
-                         resolve_tree("auto", context.target))
-    two, readout = _smallest_errors(context.target)
+    Sound for any routing, at any optimisation level: a routed circuit keeps every connected
+    group of qubits connected, so it holds at least ``links`` two-qubit gates, each with an error
+    at least the target's smallest two-qubit error, whatever the basis (several two-qubit gate
+    types: the smallest over all of them), and it measures the same bits. Not the logical
+    two-qubit count: level 1 already resynthesises 32 logical CXs of unary_parallel/compute_uncompute
+    at d = 8 into 24 on aer."""
+    template = candidate_template(encoding, estimator, d, context.target) if template is None else template
+    two, readout = _smallest_errors(context.target) if errors is None else errors
     esp = (1.0 - two) ** _links(template) * (1.0 - readout) ** template.num_clbits
-    return statistics(estimator, esp, shots, precision, d=d, measured_bits=template.num_clbits)["expected_error"]
+    return expected_error(estimator, esp, shots, d=d, measured_bits=template.num_clbits)
+
+
+def ranking_layout(layout: LayoutOptions) -> LayoutOptions:
+    """How candidates are ranked: one seed at level ≤ 1 (level 3 with several seeds costs 10–100×
+    as much on the all-to-all vendor targets); the winner is then routed with ``layout``."""
+    return LayoutOptions(min(layout.optimization_level, RANK_OPTIMIZATION_LEVEL), 1)
 
 
 def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimator: str = "auto",
-             shots: int = 4096, precision: float | None = None, layout: LayoutOptions | None = None) -> AutoChoice:
+             shots: int = 4096, precision: float | None = None, layout: LayoutOptions | None = None,
+             prune: bool = True, ranking: LayoutOptions | None = None) -> AutoChoice:
     """Rank the candidates for a kernel of width ``d`` on the context's target, best first.
 
-    Candidates that cannot win are skipped with the reason: dominated ones, ones the target
-    cannot hold, ones the transpiler cannot place.
+    Candidates are routed at ``ranking`` (default ``ranking_layout(layout)``), best logical bound
+    first; with ``prune`` one whose bound exceeds the best routed error is skipped untranspiled
+    (it cannot win the ranking). The best is then routed at ``layout`` (the pipeline's, so
+    ``layout`` finds it in the cache) and the ranking redone, until the first is routed at
+    ``layout``: the choice's figures are those of the compiled template. Candidates that cannot
+    win are skipped with the reason: dominated ones, ones the target cannot hold, ones the
+    transpiler cannot place.
     """
     from qac.kernels.estimators import ESTIMATORS
 
     target = context.target
     precision = DEFAULT_PRECISION if precision is None else precision
     layout = auto_layout(target) if layout is None else layout
+    ranking = ranking_layout(layout) if ranking is None else ranking
     pool = candidates(encoding, estimator)
     if not pool:
         raise CompileError(f"cost: encoding '{encoding}' and estimator '{estimator}' do not work together; "
                            f"set one of them to auto")
-    evaluated, skipped, open_pool = [], [], []
+    skipped, open_pool, templates, managers = [], [], {}, {}
+    errors = _smallest_errors(target)
     for enc, est in pool:
         rival = DOMINATED.get(est)
         if rival and (enc, rival) in pool:
@@ -277,25 +311,45 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
         if need > target.num_qubits:
             skipped.append(Skipped(enc, est, f"needs {need} qubits"))
             continue
-        open_pool.append((error_bound(enc, est, d, context, shots=shots, precision=precision), enc, est))
+        templates[enc, est] = candidate_template(enc, est, d, target)
+        open_pool.append((error_bound(enc, est, d, context, shots=shots, precision=precision,
+                                      template=templates[enc, est], errors=errors), enc, est))
+
+    def route(enc: str, est: str, options: LayoutOptions) -> CandidateCost | None:
+        try:
+            resources = routed_candidate(enc, est, d, context, optimization_level=options.optimization_level,
+                                         trials=options.trials, template=templates[enc, est], managers=managers)
+        except QacError as exc:  # e.g. no connected region large enough
+            skipped.append(Skipped(enc, est, str(exc).split(";")[0]))
+            return None
+        return candidate_cost(enc, est, resources, shots=shots, precision=precision, d=d)
+
+    ranked: dict[tuple[str, str], CandidateCost] = {}
     for bound, enc, est in sorted(open_pool, key=lambda t: t[0]):  # stable: ties keep the pool's order
-        best = min(evaluated, key=CandidateCost.rank_key, default=None)
-        if best is not None and bound > best.expected_error:
+        best = min(ranked.values(), key=CandidateCost.rank_key, default=None)
+        if prune and best is not None and bound > best.expected_error:
             skipped.append(Skipped(enc, est, f"cannot beat {best.encoding}/{best.estimator}: expected error "
                                              f">= {bound:.4g} > {best.expected_error:.4g} (bound from its logical circuit)"))
             continue
-        try:
-            resources = routed_candidate(enc, est, d, context, optimization_level=layout.optimization_level,
-                                         trials=layout.trials)
-        except QacError as exc:  # e.g. no connected region large enough
-            skipped.append(Skipped(enc, est, str(exc).split(";")[0]))
-            continue
-        evaluated.append(candidate_cost(enc, est, resources, shots=shots, precision=precision, d=d))
-    if not evaluated:
+        cost = route(enc, est, ranking)
+        if cost is not None:
+            ranked[enc, est] = cost
+    final = set() if ranking != layout else set(ranked)
+    while ranked:
+        key = min(ranked, key=lambda k: ranked[k].rank_key())
+        if key in final:
+            break
+        final.add(key)
+        cost = route(*key, layout)
+        if cost is None:
+            del ranked[key]
+        else:
+            ranked[key] = cost
+    if not ranked:
         reasons = "; ".join(f"{s.encoding}/{s.estimator}: {s.reason}" for s in skipped)
         raise CompileError(f"cost: no candidate fits target '{target.name}' for d={d} ({reasons}); "
                            f"use a larger target or more heads")
-    evaluated.sort(key=CandidateCost.rank_key)
+    evaluated = sorted(ranked.values(), key=CandidateCost.rank_key)
     return AutoChoice(open=open_choices(encoding, estimator), d=d, target=target.name, shots=shots,
                       precision=precision, optimization_level=layout.optimization_level, trials=layout.trials,
                       candidates=tuple(evaluated), skipped=tuple(skipped))
