@@ -1,7 +1,7 @@
 """The cost model: what a kernel costs on a target, and the ranking ``auto`` picks from.
 
 For each candidate (encoding, estimator) of a kernel shape the model transpiles its template
-for the target exactly as ``layout`` would (through the same ``TemplateCache``), then reads
+for the target (through the same ``TemplateCache`` as ``layout``; see the ``auto`` search below), then reads
 the routed two-qubit count, depth, critical-path duration and the estimated success
 probability ESP (``passes/resources.py``), and from these the expected error of the inner
 product ĉ at a shot budget.
@@ -48,13 +48,17 @@ fewer routed two-qubit gates, fewer qubits, then the name). Candidates that cann
 skipped with the reason recorded: templates the target cannot hold, and *dominated* ones
 (``hadamard`` is ``interference`` plus generic controls, ``swap`` is ``destructive_swap``
 plus an ancilla and controlled-SWAPs — same variance, strictly more gates), and *bounded* ones:
-before transpiling, each candidate gets a lower bound on its expected error from its logical
-template (``error_bound``: ESP at most (1 − e₂)^links · (1 − r)^bits, with e₂ and r the target's
+each candidate has a lower bound on its expected error — its noiseless error (ESP = 1, no
+template built), refined when it comes first to the bound from its logical template
+(``error_bound``: ESP at most (1 − e₂)^links · (1 − r)^bits, with e₂ and r the target's
 smallest two-qubit and readout errors, links = Σ (qubits − 1) over the groups of qubits its
 multi-qubit gates connect — a connected group needs a spanning tree of two-qubit gates whatever
 the routing — and bits its measured bits; the error only grows as ESP falls). Candidates are
-then transpiled best bound first, and one whose bound already exceeds the best transpiled
-candidate's error is skipped untranspiled: it cannot win.
+routed best bound first, and one whose bound already exceeds the best routed candidate's
+error is skipped unrouted: it cannot win (``prune=False`` routes them all). Ranking routes are
+cheap (``ranking_layout``: level 1, one seed, one pass manager for all); the winner alone is
+routed at the pipeline's layout options (and the ranking redone until its first is), through
+the compile's ``TemplateCache``, so ``layout`` transpiles nothing of its own.
 
 The ``choose`` pass (``passes/choose.py``) ranks the candidates with ``evaluate`` before
 lowering; the ``cost`` pass (``passes/cost.py``) publishes the figures of the compiled
@@ -284,9 +288,10 @@ def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, 
     Sound for any routing, at any optimisation level: a routed circuit keeps every connected
     group of qubits connected, so it holds at least ``links`` two-qubit gates, each with an error
     at least the target's smallest two-qubit error, whatever the basis (several two-qubit gate
-    types: the smallest over all of them), and it measures the same bits. Not the logical
-    two-qubit count: level 1 already resynthesises 32 logical CXs of unary_parallel/compute_uncompute
-    at d = 8 into 24 on aer."""
+    types: the smallest over all of them), and it measures the same bits — assuming, as every qac
+    template satisfies, that the gates linking a group are not all diagonal gates just before a
+    measurement (which Qiskit may drop). Not the logical two-qubit count: level 1 already turns
+    the 32 logical CXs of unary_parallel/compute_uncompute at d = 8 into 24 on aer."""
     template = candidate_template(encoding, estimator, d, context.target) if template is None else template
     two, readout = _smallest_errors(context.target) if errors is None else errors
     esp = (1.0 - two) ** _links(template) * (1.0 - readout) ** template.num_clbits
