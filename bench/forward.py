@@ -138,8 +138,7 @@ def auto(targets=None) -> dict:
     built-in target (``qac targets``; default) or ``targets``. Sub-second compiles are timed 5
     times each, taking turns, and the fastest run of each counts (``timeit``'s rule: the others
     were slowed by something else): single runs of 0.05 s compiles vary ±50% on a shared machine."""
-    import qac
-    import qac.targets
+    import qac.targets  # binds qac too
     from qac.errors import QacError
 
     targets = qac.targets.names() if targets is None else targets

@@ -219,7 +219,12 @@ def test_bounds_never_exceed_the_routed_error_at_any_level(target):
     for every open candidate, routed at level 1 (how ``auto`` ranks) and at level 3 with 4 seeds
     (how the winner is routed): pruning by either bound cannot cut the best candidate. The fast
     ranking figures equal the ``resources`` analysis's."""
-    from qac.passes.cost_model import (candidate_template, error_bound, noiseless_bound, ranking_figures)
+    from qac.passes.cost_model import (
+        candidate_template,
+        error_bound,
+        noiseless_bound,
+        ranking_figures,
+    )
     from qac.passes.layout import routed
     from qac.passes.resources import template_resources
 
