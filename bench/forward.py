@@ -139,6 +139,7 @@ def auto(targets=None) -> dict:
     times each, taking turns, and the fastest run of each counts (``timeit``'s rule: the others
     were slowed by something else): single runs of 0.05 s compiles vary ±50% on a shared machine."""
     import qac.targets  # binds qac too
+
     from qac.errors import QacError
 
     targets = qac.targets.names() if targets is None else targets
