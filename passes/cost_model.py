@@ -50,10 +50,11 @@ skipped with the reason recorded: templates the target cannot hold, and *dominat
 plus an ancilla and controlled-SWAPs — same variance, strictly more gates), and *bounded* ones:
 each candidate has a lower bound on its expected error — its noiseless error (ESP = 1, no
 template built), refined when it comes first to the bound from its logical template
-(``error_bound``: ESP at most (1 − e₂)^links · (1 − r)^bits, with e₂ and r the target's
-smallest two-qubit and readout errors, links = Σ (qubits − 1) over the groups of qubits its
-multi-qubit gates connect — a connected group needs a spanning tree of two-qubit gates whatever
-the routing — and bits its measured bits; the error only grows as ESP falls). Candidates are
+(``error_bound``: ESP at most Π(1 − e₂) over the target's ``links`` least-error couplers ·
+Π(1 − r) over its ``bits`` least-error readouts, links = Σ (qubits − 1) over the groups of
+qubits its multi-qubit gates connect — a connected group needs a spanning tree of two-qubit
+gates on as many distinct couplers whatever the routing — and bits its measured bits, on
+distinct qubits; the error only grows as ESP falls). Candidates are
 routed best bound first, and one whose bound already exceeds the best routed candidate's
 error is skipped unrouted: it cannot win (``prune=False`` routes them all). Ranking routes are
 cheap (``ranking_layout``: level 1, one seed, one pass manager for all); the winner alone is
@@ -265,36 +266,45 @@ def _links(circuit) -> int:
     return circuit.num_qubits - len({root(q) for q in range(circuit.num_qubits)})
 
 
-def _smallest_errors(target) -> tuple[float, float]:
-    """(smallest two-qubit gate error, smallest readout error) of the target (0 if unknown)."""
+def _sorted_errors(target) -> tuple[list[float], list[float]]:
+    """(two-qubit errors per coupler, readout errors per qubit), each ascending; a coupler's error
+    is its best two-qubit gate's, and an error the calibration does not give counts as 0 (as in
+    ``resources.calibration``). Empty without a calibration (aer)."""
     qiskit_target = target.qiskit_target()
     if qiskit_target is None:
-        return 0.0, 0.0
-    two, readout = [], []
+        return [], []
+    two, readout = {}, {}
     for name in qiskit_target.operation_names:
         op = qiskit_target.operation_from_name(name)
-        errors = [p.error for p in qiskit_target[name].values() if p is not None and p.error is not None]
-        if name == "measure":
-            readout += errors
-        elif getattr(op, "num_qubits", 0) == 2:
-            two += errors
-    return min(two, default=0.0), min(readout, default=0.0)
+        table = readout if name == "measure" else two if getattr(op, "num_qubits", 0) == 2 else None
+        if table is None:
+            continue
+        for qargs, props in qiskit_target[name].items():
+            error = (props.error if props is not None else None) or 0.0
+            key = None if qargs is None else frozenset(qargs)  # None: every qubit (pair): error 0 counts
+            table[key] = min(table.get(key, error), error)
+    return sorted(two.values()), sorted(readout.values())
 
 
 def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, *, shots: int,
-                precision: float, template=None, errors: tuple[float, float] | None = None) -> float:
+                precision: float, template=None, errors: tuple[list, list] | None = None) -> float:
     """A lower bound on the candidate's expected error from its logical template (module doc).
 
     Sound for any routing, at any optimisation level: a routed circuit keeps every connected
-    group of qubits connected, so it holds at least ``links`` two-qubit gates, each with an error
-    at least the target's smallest two-qubit error, whatever the basis (several two-qubit gate
-    types: the smallest over all of them), and it measures the same bits — assuming, as every qac
+    group of qubits connected, so its two-qubit gates cover at least ``links`` distinct couplers,
+    whatever the basis (several two-qubit gate types: a coupler's least error over all of them),
+    and it measures the same bits on distinct qubits — assuming, as every qac
     template satisfies, that the gates linking a group are not all diagonal gates just before a
     measurement (which Qiskit may drop). Not the logical two-qubit count: level 1 already turns
     the 32 logical CXs of unary_parallel/compute_uncompute at d = 8 into 24 on aer."""
     template = candidate_template(encoding, estimator, d, context.target) if template is None else template
-    two, readout = _smallest_errors(context.target) if errors is None else errors
-    esp = (1.0 - two) ** _links(template) * (1.0 - readout) ** template.num_clbits
+    two, readout = _sorted_errors(context.target) if errors is None else errors
+    links, bits = _links(template), template.num_clbits
+    # links two-qubit gates spanning a connected group of physical qubits lie on ≥ links distinct
+    # couplers, and bits measurements on bits distinct qubits: at best the least-error ones (a
+    # list shorter than links only drops factors ≤ 1, which weakens the bound)
+    esp = math.prod(1.0 - min(e, 0.999999) for e in two[:links]) * math.prod(
+        1.0 - min(e, 0.999999) for e in readout[:bits])
     return expected_error(estimator, esp, shots, d=d, measured_bits=template.num_clbits)
 
 
@@ -337,7 +347,7 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
         raise CompileError(f"cost: encoding '{encoding}' and estimator '{estimator}' do not work together; "
                            f"set one of them to auto")
     skipped, heap, templates, managers = [], [], {}, {}
-    errors = _smallest_errors(target)
+    errors = _sorted_errors(target)
     for index, (enc, est) in enumerate(pool):
         rival = DOMINATED.get(est)
         if rival and (enc, rival) in pool:
