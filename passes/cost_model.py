@@ -381,7 +381,8 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
         if prune and best is not None and bound > best.expected_error:
             source = "its logical circuit" if refined else "its shot noise alone"
             skipped.append(Skipped(enc, est, f"cannot beat {best.encoding}/{best.estimator}: expected error "
-                                             f">= {bound:.4g} > {best.expected_error:.4g} (bound from {source})"))
+                                             f">= {bound:.4g} > {best.expected_error:.4g} (bound from {source}; "
+                                             f"ranked at optimization_level={ranking.optimization_level})"))
             continue
         if not refined:
             templates[enc, est] = candidate_template(enc, est, d, target)
