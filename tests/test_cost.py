@@ -195,7 +195,7 @@ def _pairs(report) -> list[tuple[str, str]]:
     return [(c.encoding, c.estimator) for c in report.candidates]
 
 
-@pytest.mark.parametrize("target", ["aer", "ibm_fez", "iqm_garnet", pytest.param("ionq_aria", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("target", ["aer", "ibm_fez", "iqm_garnet", "ionq_aria"])
 def test_pruned_ranking_picks_what_the_exhaustive_one_picks(target):
     """``auto`` cuts candidates whose bound exceeds the best ranked error, unrouted: its choice (and
     the choice's figures), and the figures of every candidate it ranks, equal those of the search
