@@ -281,9 +281,11 @@ def _sorted_errors(target) -> tuple[list[float], list[float]]:
             continue
         for qargs, props in qiskit_target[name].items():
             error = (props.error if props is not None else None) or 0.0
-            key = None if qargs is None else frozenset(qargs)  # None: every qubit (pair): error 0 counts
+            key = None if qargs is None else frozenset(qargs)
             table[key] = min(table.get(key, error), error)
-    return sorted(two.values()), sorted(readout.values())
+    # qargs None: the gate acts on every qubit (pair) alike; a bound takes at most num_qubits of each
+    return tuple(sorted([*(e for k, e in table.items() if k is not None),
+                         *([table[None]] * target.num_qubits if None in table else [])]) for table in (two, readout))
 
 
 def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, *, shots: int,
