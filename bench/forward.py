@@ -13,8 +13,8 @@ Sections (``--only``, repeatable; default all):
   as 6 × that, scaled). Measuring one head and scaling by the heads overstated a layer 2–3×
   (per-call costs), so the whole layer runs.
 * ``auto``: compile seconds of ``encoding: auto, estimator: auto`` against a fixed
-  binary/interference on every built-in target (3×8 kernel), and how many candidates the
-  cost model's logical bound skipped untranspiled.
+  binary/interference on every built-in target (``qac targets``; 3×8 kernel; sub-second compiles
+  the fastest of 5, taking turns), how many candidates the cost model's bound cut unrouted, and the choice.
 
 Every figure is printed with the load average beside it: the machine is shared.
 
@@ -24,6 +24,7 @@ Every figure is printed with the load average beside it: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -32,8 +33,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 
 SECTIONS = ("small", "wide", "layer", "auto")
-#: The built-in targets (``targets/``: IBM snapshots and the vendor device files) ``auto`` is timed on.
-AUTO_TARGETS = ("aer", "ibm_brisbane", "ibm_fez", "ionq_aria", "iqm_garnet", "quantinuum_h2", "rigetti_ankaa3")
+#: The targets whose auto ratio ``python -m bench`` lists row by row (all of them are timed).
+AUTO_ROWS = ("aer", "ibm_brisbane", "ibm_fez", "ionq_aria", "iqm_garnet", "quantinuum_h2", "rigetti_ankaa3")
 
 
 def load() -> str:
@@ -113,13 +114,35 @@ def layer() -> dict:
     return out
 
 
-def auto(targets=AUTO_TARGETS) -> dict:
-    """``encoding: auto, estimator: auto`` against binary/interference, same pipeline otherwise,
-    a 3×8 kernel (3 queries, 3 keys, d = 8), each compile in a fresh template cache."""
-    import qac
+def _fastest_seconds(makes, repeats: int) -> list[tuple[float, object]]:
+    """Per callable in ``makes``: the fewest wall seconds of ``repeats`` calls, and its result.
+    The callables take turns (fixed, auto, fixed, auto, …) so a burst of load from other processes
+    hits both; each call starts from an empty template cache."""
     from qac.compiler import DEFAULT_CACHE
 
-    print("## auto vs a fixed choice: compile seconds, 3x8 kernel, choose/layout{optimization_level=3,trials=4}")
+    best = [(math.inf, None)] * len(makes)
+    for _ in range(repeats):
+        for i, make in enumerate(makes):
+            DEFAULT_CACHE.clear()  # neither compile may reuse the other's (or its own earlier) transpiles
+            start = time.perf_counter()
+            result = make()
+            best[i] = min(best[i], (time.perf_counter() - start, result), key=lambda t: t[0])
+    return best
+
+
+def auto(targets=None) -> dict:
+    """``encoding: auto, estimator: auto`` against binary/interference, same pipeline otherwise,
+    a 3×8 kernel (3 queries, 3 keys, d = 8), each compile in a fresh template cache, on every
+    built-in target (``qac targets``; default) or ``targets``. Sub-second compiles are timed 5
+    times each, taking turns, and the fastest run of each counts (``timeit``'s rule: the others
+    were slowed by something else): single runs of 0.05 s compiles vary ±50% on a shared machine."""
+    import qac.targets  # binds qac too
+
+    from qac.errors import QacError
+
+    targets = qac.targets.names() if targets is None else targets
+    print(f"## auto vs a fixed choice: compile seconds, 3x8 kernel, choose/layout{{optimization_level=3,trials=4}}, "
+          f"{len(targets)} targets")
     rng = np.random.default_rng(0)
     spec = {"Q": rng.standard_normal((3, 8)).tolist(), "K": rng.standard_normal((3, 8)).tolist(),
             "V": rng.standard_normal((3, 2)).tolist()}
@@ -127,33 +150,35 @@ def auto(targets=AUTO_TARGETS) -> dict:
     fixed = f"normalize,encode{{method=binary}},estimate{{method=interference}},{layout}"
     chosen = f"choose{{encoding=auto,estimator=auto}},{layout}"
     out = {}
-    qac.compile(spec, "aer", passes=fixed)  # warm-up: imports and first-use setup are not either's cost
+    warm = {"Q": [[1.0, 0.0, 0.0, 0.0]], "K": [[0.0, 1.0, 0.0, 0.0]], "V": [[1.0]]}  # d = 4: no d = 8 cache warms
+    for passes in (fixed, chosen):  # imports (the cost model's scipy) and first-use setup are not either's cost
+        qac.compile(warm, "aer", passes=passes)
     for target in targets:
-        DEFAULT_CACHE.clear()  # neither compile may reuse the other's transpiles
-        start = time.perf_counter()
-        qac.compile(spec, target, passes=fixed)
-        f = time.perf_counter() - start
-        DEFAULT_CACHE.clear()
-        start = time.perf_counter()
-        compiled = qac.compile(spec, target, passes=chosen)
-        a = time.perf_counter() - start
+        try:
+            qac.targets.get(target).qiskit_target()  # first use of a target (its Qiskit Target) is neither's cost
+            (f, _), = _fastest_seconds([lambda: qac.compile(spec, target, passes=fixed)], 1)
+        except QacError as exc:
+            print(f"{target}: no fixed compile either, not timed ({str(exc).split(';')[0]}); {load()}", flush=True)
+            continue
+        repeats = 5 if f < 1 else 1
+        (f, _), (a, compiled) = _fastest_seconds([lambda: qac.compile(spec, target, passes=fixed),
+                                                  lambda: qac.compile(spec, target, passes=chosen)], repeats)
         ranking = compiled.manifest()["cost"]["auto"]
         cut = sum(1 for s in ranking["skipped"] if s["reason"].startswith("cannot beat"))
+        choice = ranking["choice"]
         out[target] = a / f
-        print(f"{target}: fixed {f:.1f} s, auto {a:.1f} s = {a / f:.1f}x (goal <= 3x); transpiled "
-              f"{len(ranking['candidates'])}, cut by the bound {cut}, choice {ranking['choice']['encoding']}/"
-              f"{ranking['choice']['estimator']}; {load()}", flush=True)
+        print(f"{target}: fixed {f:.3f} s, auto {a:.3f} s = {a / f:.1f}x (goal <= 3x; fastest of {repeats}); ranked "
+              f"{len(ranking['candidates'])}, cut by the bound {cut}, choice {choice['encoding']}/"
+              f"{choice['estimator']} ({choice['two_qubit_gates']} two-qubit gates); {load()}", flush=True)
+    if out:
+        worst = max(out, key=out.get)
+        print(f"worst: {worst} {out[worst]:.1f}x over {len(out)} targets; {load()}")
     return out
-
-
-#: ``python -m bench`` times ``auto`` on these only: on the all-to-all vendor files the unary
-#: candidates survive the bound and take minutes to transpile (``python -m bench.forward --only auto``)
-BENCH_AUTO_TARGETS = ("aer", "ibm_brisbane", "ibm_fez")
 
 
 def run(mode: str):
     """The ``forward`` section of ``python -m bench``: small inputs (both modes); the d = 128 cliff,
-    a noisy MiniLM-size layer and ``auto`` on the IBM targets (full mode)."""
+    a noisy MiniLM-size layer and ``auto`` on every built-in target (full mode)."""
     from bench.common import Section
 
     section = Section("forward", "Model-scale runs: small inputs, the 8-qubit cliff, a noisy layer, auto (issue 22)")
@@ -172,9 +197,16 @@ def run(mode: str):
                      "value": f"{seconds:.1f} s (x6 layers: {6 * seconds:.0f} s)", "goal": "forward < 30 s"})
         section.targets.append(("MiniLM 128-token noisy mitigated forward < 30 s", 6 * seconds < 30,
                                 f"{6 * seconds:.0f} s (6 x one layer)"))
-        for target, ratio in auto(BENCH_AUTO_TARGETS).items():
-            rows.append({"figure": f"auto / fixed compile, {target}", "value": f"{ratio:.1f}x", "goal": "<= 3x"})
-            section.targets.append((f"auto compile <= 3x fixed on {target}", ratio <= 3, f"{ratio:.1f}x"))
+        ratios = auto()
+        for target in AUTO_ROWS:
+            if target in ratios:
+                rows.append({"figure": f"auto / fixed compile, {target}", "value": f"{ratios[target]:.1f}x",
+                             "goal": "<= 3x"})
+        worst = max(ratios, key=ratios.get)
+        rows.append({"figure": f"auto / fixed compile, worst of {len(ratios)} built-in targets ({worst})",
+                     "value": f"{ratios[worst]:.1f}x", "goal": "<= 3x"})
+        section.targets.append((f"auto compile <= 3x fixed on every built-in target ({len(ratios)})",
+                                ratios[worst] <= 3, f"worst {ratios[worst]:.1f}x ({worst})"))
     section.table(f"Model-scale figures ({load()} at the end)", ["figure", "value", "goal"], rows)
     section.losses += [f"{goal}: {measured}" for goal, met, measured in section.targets if met is False]
     return section

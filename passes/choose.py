@@ -59,6 +59,7 @@ class Choose(Pass):
     estimator: str = field(default="auto")
     shots: int = field(default=4096)
     precision: float = field(default=DEFAULT_PRECISION)
+    prune: bool = field(default=True, metadata={"quiet": True})  # false: route every open candidate (to check)
 
     def __post_init__(self):
         for option, table in (("encoding", ENCODINGS), ("estimator", ESTIMATORS)):
@@ -91,12 +92,12 @@ class Choose(Pass):
                                    f"give them the same values")
         layout = rest[where]
         context.choice = evaluate(widest_kernel(module), context, encoding=self.encoding, estimator=self.estimator,
-                                  shots=self.shots, precision=self.precision,
+                                  shots=self.shots, precision=self.precision, prune=self.prune,
                                   layout=LayoutOptions(layout.optimization_level, layout.trials))
         best, open_text = context.choice.choice, context.choice.open
-        rest = [replace(p, auto=open_text) if i in costs else p for i, p in enumerate(rest)]
+        rest = [replace(p, auto=open_text, prune=self.prune) if i in costs else p for i, p in enumerate(rest)]
         if not costs:
-            rest.insert(where + 1, Cost(auto=open_text, shots=self.shots, precision=self.precision))
+            rest.insert(where + 1, Cost(auto=open_text, shots=self.shots, precision=self.precision, prune=self.prune))
         lowering = [Normalize(), Encode(method=best.encoding), Estimate(method=best.estimator)]
         return module, lowering + rest
 

@@ -43,6 +43,7 @@ class Cost(Pass):
     auto: str = field(default="", metadata={"quiet": True})  # "", "encoding", "estimator" or "encoding+estimator"
     shots: int = field(default=4096)
     precision: float = field(default=DEFAULT_PRECISION)
+    prune: bool = field(default=True, metadata={"quiet": True})  # as choose's: the ranking run here matches it
 
     def __post_init__(self):
         if self.auto not in AUTO_CHOICES:
@@ -66,7 +67,7 @@ class Cost(Pass):
                 open_choice = {k: ("auto" if k in self.auto.split("+") else v) for k, v in fixed.items()}
                 layout = module.layout or auto_layout(context.target)
                 auto = evaluate(max(k.d for k in plan.kernels), context, shots=self.shots, precision=self.precision,
-                                layout=layout, **open_choice)
+                                layout=layout, prune=self.prune, **open_choice)
         return replace(module, cost=CostReport(self.shots, self.precision, tuple(templates), auto))
 
 

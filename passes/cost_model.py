@@ -1,7 +1,7 @@
 """The cost model: what a kernel costs on a target, and the ranking ``auto`` picks from.
 
 For each candidate (encoding, estimator) of a kernel shape the model transpiles its template
-for the target exactly as ``layout`` would (through the same ``TemplateCache``), then reads
+for the target (through the same ``TemplateCache`` as ``layout``; see the ``auto`` search below), then reads
 the routed two-qubit count, depth, critical-path duration and the estimated success
 probability ESP (``passes/resources.py``), and from these the expected error of the inner
 product ĉ at a shot budget.
@@ -48,13 +48,18 @@ fewer routed two-qubit gates, fewer qubits, then the name). Candidates that cann
 skipped with the reason recorded: templates the target cannot hold, and *dominated* ones
 (``hadamard`` is ``interference`` plus generic controls, ``swap`` is ``destructive_swap``
 plus an ancilla and controlled-SWAPs — same variance, strictly more gates), and *bounded* ones:
-before transpiling, each candidate gets a lower bound on its expected error from its logical
-template (``error_bound``: ESP at most (1 − e₂)^links · (1 − r)^bits, with e₂ and r the target's
-smallest two-qubit and readout errors, links = Σ (qubits − 1) over the groups of qubits its
-multi-qubit gates connect — a connected group needs a spanning tree of two-qubit gates whatever
-the routing — and bits its measured bits; the error only grows as ESP falls). Candidates are
-then transpiled best bound first, and one whose bound already exceeds the best transpiled
-candidate's error is skipped untranspiled: it cannot win.
+each candidate has a lower bound on its expected error — its noiseless error (ESP = 1, no
+template built), refined when it comes first to the bound from its logical template
+(``error_bound``: ESP at most Π(1 − e₂) over the target's ``links`` least-error couplers ·
+Π(1 − r) over its ``bits`` least-error readouts, links = Σ (qubits − 1) over the groups of
+qubits its multi-qubit gates connect — a connected group needs a spanning tree of two-qubit
+gates on as many distinct couplers whatever the routing — and bits its measured bits, on
+distinct qubits; the error only grows as ESP falls). Candidates are
+routed best bound first, and one whose bound already exceeds the best routed candidate's
+error is skipped unrouted: it cannot win (``prune=False`` routes them all). Ranking routes are
+cheap (``ranking_layout``: level 1, one seed, one pass manager for all); the winner alone is
+routed at the pipeline's layout options (and the ranking redone until its first is), through
+the compile's ``TemplateCache``, so ``layout`` transpiles nothing of its own.
 
 The ``choose`` pass (``passes/choose.py``) ranks the candidates with ``evaluate`` before
 lowering; the ``cost`` pass (``passes/cost.py``) publishes the figures of the compiled
@@ -64,11 +69,12 @@ deterministic (no timings).
 
 from __future__ import annotations
 
+import heapq
 import math
 from functools import lru_cache
 
 from qac.passes.layout import routed
-from qac.passes.resources import template_resources
+from qac.passes.resources import calibration, physical_qubits, template_resources
 
 from qac.errors import CompileError, QacError
 from qac.ir.pipeline import CompileContext
@@ -83,6 +89,7 @@ from qac.ir.records import (
 DEFAULT_PRECISION = 0.01
 AUTO_OPTIMIZATION_LEVEL = 3  # the template is transpiled once, so auto can afford to be thorough
 AUTO_TRIALS = 4  # layout seeds per candidate on a coupled target (all-to-all: nothing to route, 1)
+RANK_OPTIMIZATION_LEVEL = 1  # candidates are ranked at this level, one seed; the winner at the layout's
 DOMINATED = {"hadamard": "interference", "swap": "destructive_swap"}
 
 
@@ -131,6 +138,17 @@ def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: fl
     return float(weight @ (((decoded - c[:, None]) ** 2) @ wz))
 
 
+def expected_error(estimator: str, esp: float, shots: int, *, d: int, measured_bits: int) -> float:
+    """``statistics(...)["expected_error"]`` alone (no search for the shots a precision needs)."""
+    from qac.kernels.estimators import ESTIMATORS
+
+    est = ESTIMATORS[estimator]
+    esp = min(max(esp, 1e-12), 1.0)
+    mse = _mean_squared_error(est.signed, est.outcome_values(measured_bits), esp, float(shots),
+                              RESIDUAL_BIAS * (1.0 - esp), d)
+    return float(f"{math.sqrt(mse):.12g}")
+
+
 def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: int, measured_bits: int) -> dict:
     """Variance per shot, expected error at ``shots`` and shots for ``precision`` (module doc)."""
     from qac.kernels.estimators import ESTIMATORS
@@ -164,25 +182,51 @@ def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: i
 def candidate_cost(encoding: str, estimator: str, resources: TemplateResources, *, shots: int,
                    precision: float, d: int) -> CandidateCost:
     """A routed template's figures and the error model's statistics at ``shots``."""
-    figures = resources.figures()
+    return _cost(encoding, estimator, resources.figures(), resources.measured_bits, shots=shots, precision=precision,
+                 d=d)
+
+
+def _cost(encoding: str, estimator: str, figures: dict, measured_bits: int, *, shots: int, precision: float,
+          d: int) -> CandidateCost:
     return CandidateCost(encoding=encoding, estimator=estimator, qubits=figures["qubits"],
                          two_qubit_gates=figures["two_qubit_gates"], depth=figures["depth"],
                          duration_ns=figures["duration_ns"], esp=figures["esp"],
                          physical_qubits=tuple(figures["physical_qubits"]),
                          **statistics(estimator, figures["esp"], shots, precision, d=d,
-                                      measured_bits=resources.measured_bits))
+                                      measured_bits=measured_bits))
 
 
-def routed_candidate(encoding: str, estimator: str, d: int, context: CompileContext, *, optimization_level: int,
-                     trials: int) -> TemplateResources:
-    """Build a candidate's template as ``estimate`` would and route it as ``layout`` would."""
+def candidate_template(encoding: str, estimator: str, d: int, target):
+    """A candidate's logical template, built as ``estimate`` builds it."""
     from qac.kernels.estimators import ESTIMATORS, resolve_tree, template_name
 
     est = ESTIMATORS[estimator]
-    name = template_name(encoding, estimator, est.width(d, encoding))
-    template = est.build(d, name, encoding, resolve_tree("auto", context.target))
-    isa = routed(template, context, optimization_level=optimization_level, trials=trials)
+    return est.build(d, template_name(encoding, estimator, est.width(d, encoding)), encoding,
+                     resolve_tree("auto", target))
+
+
+def routed_candidate(encoding: str, estimator: str, d: int, context: CompileContext, *, optimization_level: int,
+                     trials: int, template=None, managers: dict | None = None) -> TemplateResources:
+    """Build a candidate's template as ``estimate`` would and route it as ``layout`` would."""
+    template = candidate_template(encoding, estimator, d, context.target) if template is None else template
+    isa = routed(template, context, optimization_level=optimization_level, trials=trials, managers=managers)
     return template_resources(isa, context.target)
+
+
+def ranking_figures(isa, target) -> dict:
+    """``template_resources(isa, target).figures()``, counted on the circuit's DAG (its depth, idle
+    wires and two-qubit operations are native code: 10× faster than walking the circuit, a third
+    of a ranking transpile's cost on heavy-hex) and without what the ranking does not read."""
+    from qiskit.circuit import Qubit
+    from qiskit.converters import circuit_to_dag
+
+    dag = circuit_to_dag(isa, copy_operations=False)
+    directives = "barrier" in dag.count_ops()  # QuantumCircuit.depth skips them; the DAG's does not
+    idle = sum(1 for wire in dag.idle_wires() if isinstance(wire, Qubit))
+    cal = calibration(isa, target)
+    return {"qubits": isa.num_qubits - idle, "two_qubit_gates": len(dag.two_qubit_ops()),
+            "depth": isa.depth() if directives else dag.depth(), "duration_ns": cal["duration_ns"],
+            "esp": float(f"{cal['esp']:.12g}"), "physical_qubits": physical_qubits(isa)}
 
 
 def candidates(encoding: str = "auto", estimator: str = "auto") -> list[tuple[str, str]]:
@@ -222,53 +266,91 @@ def _links(circuit) -> int:
     return circuit.num_qubits - len({root(q) for q in range(circuit.num_qubits)})
 
 
-def _smallest_errors(target) -> tuple[float, float]:
-    """(smallest two-qubit gate error, smallest readout error) of the target (0 if unknown)."""
+def _sorted_errors(target) -> tuple[list[float], list[float]]:
+    """(two-qubit errors per coupler, readout errors per qubit), each ascending; a coupler's error
+    is its best two-qubit gate's, and an error the calibration does not give counts as 0 (as in
+    ``resources.calibration``). Empty without a calibration (aer)."""
     qiskit_target = target.qiskit_target()
     if qiskit_target is None:
-        return 0.0, 0.0
-    two, readout = [], []
+        return [], []
+    two, readout = {}, {}
     for name in qiskit_target.operation_names:
         op = qiskit_target.operation_from_name(name)
-        errors = [p.error for p in qiskit_target[name].values() if p is not None and p.error is not None]
-        if name == "measure":
-            readout += errors
-        elif getattr(op, "num_qubits", 0) == 2:
-            two += errors
-    return min(two, default=0.0), min(readout, default=0.0)
+        table = readout if name == "measure" else two if getattr(op, "num_qubits", 0) == 2 else None
+        if table is None:
+            continue
+        for qargs, props in qiskit_target[name].items():
+            error = (props.error if props is not None else None) or 0.0
+            key = None if qargs is None else frozenset(qargs)
+            table[key] = min(table.get(key, error), error)
+    # qargs None: the gate acts on every qubit (pair) alike; a bound takes at most num_qubits of each
+    return tuple(sorted([*(e for k, e in table.items() if k is not None),
+                         *([table[None]] * target.num_qubits if None in table else [])]) for table in (two, readout))
 
 
 def error_bound(encoding: str, estimator: str, d: int, context: CompileContext, *, shots: int,
-                precision: float) -> float:
-    """A lower bound on the candidate's expected error from its logical template (module doc)."""
-    from qac.passes.estimate import ESTIMATORS, resolve_tree, template_name
+                precision: float, template=None, errors: tuple[list, list] | None = None) -> float:
+    """A lower bound on the candidate's expected error from its logical template (module doc).
 
-    est = ESTIMATORS[estimator]
-    template = est.build(d, template_name(encoding, estimator, est.width(d, encoding)), encoding,
-                         resolve_tree("auto", context.target))
-    two, readout = _smallest_errors(context.target)
-    esp = (1.0 - two) ** _links(template) * (1.0 - readout) ** template.num_clbits
-    return statistics(estimator, esp, shots, precision, d=d, measured_bits=template.num_clbits)["expected_error"]
+    Sound for any routing, at any optimisation level: a routed circuit keeps every connected
+    group of qubits connected, so its two-qubit gates cover at least ``links`` distinct couplers,
+    whatever the basis (several two-qubit gate types: a coupler's least error over all of them),
+    and it measures the same bits on distinct qubits — assuming, as every qac
+    template satisfies, that the gates linking a group are not all diagonal gates just before a
+    measurement (which Qiskit may drop). Not the logical two-qubit count: level 1 already turns
+    the 32 logical CXs of unary_parallel/compute_uncompute at d = 8 into 24 on aer."""
+    template = candidate_template(encoding, estimator, d, context.target) if template is None else template
+    two, readout = _sorted_errors(context.target) if errors is None else errors
+    links, bits = _links(template), template.num_clbits
+    # links two-qubit gates spanning a connected group of physical qubits lie on ≥ links distinct
+    # couplers, and bits measurements on bits distinct qubits: at best the least-error ones (a
+    # list shorter than links only drops factors ≤ 1, which weakens the bound)
+    esp = math.prod(1.0 - min(e, 0.999999) for e in two[:links]) * math.prod(
+        1.0 - min(e, 0.999999) for e in readout[:bits])
+    return expected_error(estimator, esp, shots, d=d, measured_bits=template.num_clbits)
+
+
+def noiseless_bound(estimator: str, d: int, measured_bits: int, *, shots: int) -> float:
+    """The expected error at ESP = 1: a lower bound on ``error_bound`` without building the template.
+
+    At λ = 1 the model reads only the ideal mean and the extreme outcome values (the background
+    β is weighted by 1 − λ = 0), which do not depend on the number of measured bits for any
+    estimator (±1; 0 and 1), and the error only grows as λ falls."""
+    return expected_error(estimator, 1.0, shots, d=d, measured_bits=measured_bits)
+
+
+def ranking_layout(layout: LayoutOptions) -> LayoutOptions:
+    """How candidates are ranked: one seed at level ≤ 1 (level 3 with several seeds costs 10–100×
+    as much on the all-to-all vendor targets); the winner is then routed with ``layout``."""
+    return LayoutOptions(min(layout.optimization_level, RANK_OPTIMIZATION_LEVEL), 1)
 
 
 def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimator: str = "auto",
-             shots: int = 4096, precision: float | None = None, layout: LayoutOptions | None = None) -> AutoChoice:
+             shots: int = 4096, precision: float | None = None, layout: LayoutOptions | None = None,
+             prune: bool = True, ranking: LayoutOptions | None = None) -> AutoChoice:
     """Rank the candidates for a kernel of width ``d`` on the context's target, best first.
 
-    Candidates that cannot win are skipped with the reason: dominated ones, ones the target
-    cannot hold, ones the transpiler cannot place.
+    Candidates are routed at ``ranking`` (default ``ranking_layout(layout)``), best logical bound
+    first; with ``prune`` one whose bound exceeds the best routed error is skipped untranspiled
+    (it cannot win the ranking). The best is then routed at ``layout`` (the pipeline's, so
+    ``layout`` finds it in the cache) and the ranking redone, until the first is routed at
+    ``layout``: the choice's figures are those of the compiled template. Candidates that cannot
+    win are skipped with the reason: dominated ones, ones the target cannot hold, ones the
+    transpiler cannot place.
     """
     from qac.kernels.estimators import ESTIMATORS
 
     target = context.target
     precision = DEFAULT_PRECISION if precision is None else precision
     layout = auto_layout(target) if layout is None else layout
+    ranking = ranking_layout(layout) if ranking is None else ranking
     pool = candidates(encoding, estimator)
     if not pool:
         raise CompileError(f"cost: encoding '{encoding}' and estimator '{estimator}' do not work together; "
                            f"set one of them to auto")
-    evaluated, skipped, open_pool = [], [], []
-    for enc, est in pool:
+    skipped, heap, templates, managers = [], [], {}, {}
+    errors = _sorted_errors(target)
+    for index, (enc, est) in enumerate(pool):
         rival = DOMINATED.get(est)
         if rival and (enc, rival) in pool:
             skipped.append(Skipped(enc, est, f"dominated by {enc}/{rival}"))
@@ -277,25 +359,58 @@ def evaluate(d: int, context: CompileContext, *, encoding: str = "auto", estimat
         if need > target.num_qubits:
             skipped.append(Skipped(enc, est, f"needs {need} qubits"))
             continue
-        open_pool.append((error_bound(enc, est, d, context, shots=shots, precision=precision), enc, est))
-    for bound, enc, est in sorted(open_pool, key=lambda t: t[0]):  # stable: ties keep the pool's order
-        best = min(evaluated, key=CandidateCost.rank_key, default=None)
-        if best is not None and bound > best.expected_error:
-            skipped.append(Skipped(enc, est, f"cannot beat {best.encoding}/{best.estimator}: expected error "
-                                             f">= {bound:.4g} > {best.expected_error:.4g} (bound from its logical circuit)"))
-            continue
+        heap.append((noiseless_bound(est, d, need, shots=shots), index, False, enc, est))
+    heapq.heapify(heap)
+
+    def route(enc: str, est: str, options: LayoutOptions) -> CandidateCost | None:
         try:
-            resources = routed_candidate(enc, est, d, context, optimization_level=layout.optimization_level,
-                                         trials=layout.trials)
+            isa = routed(templates[enc, est], context, optimization_level=options.optimization_level,
+                         trials=options.trials, managers=managers)
         except QacError as exc:  # e.g. no connected region large enough
             skipped.append(Skipped(enc, est, str(exc).split(";")[0]))
+            return None
+        return _cost(enc, est, ranking_figures(isa, target), isa.num_clbits, shots=shots, precision=precision, d=d)
+
+    # Best bound first, bounds refined lazily: a candidate enters with its noiseless bound (no
+    # template built) and is refined to its logical-circuit bound (≥ the noiseless one) when it
+    # comes first; routed when it comes first refined. So candidates are routed in the order of
+    # their logical-circuit bounds (ties: pool order), as if every bound were computed up front,
+    # and once the first bound exceeds the best routed error, every one left is cut.
+    ranked: dict[tuple[str, str], CandidateCost] = {}
+    while heap:
+        bound, index, refined, enc, est = heapq.heappop(heap)
+        best = min(ranked.values(), key=CandidateCost.rank_key, default=None)
+        if prune and best is not None and bound > best.expected_error:
+            source = "its logical circuit" if refined else "its shot noise alone"
+            skipped.append(Skipped(enc, est, f"cannot beat {best.encoding}/{best.estimator}: expected error "
+                                             f">= {bound:.4g} > {best.expected_error:.4g} (bound from {source}; "
+                                             f"ranked at optimization_level={ranking.optimization_level})"))
             continue
-        evaluated.append(candidate_cost(enc, est, resources, shots=shots, precision=precision, d=d))
-    if not evaluated:
+        if not refined:
+            templates[enc, est] = candidate_template(enc, est, d, target)
+            refined_bound = error_bound(enc, est, d, context, shots=shots, precision=precision,
+                                        template=templates[enc, est], errors=errors)
+            heapq.heappush(heap, (refined_bound, index, True, enc, est))
+            continue
+        cost = route(enc, est, ranking)
+        if cost is not None:
+            ranked[enc, est] = cost
+    final = set() if ranking != layout else set(ranked)
+    while ranked:
+        key = min(ranked, key=lambda k: ranked[k].rank_key())
+        if key in final:
+            break
+        final.add(key)
+        cost = route(*key, layout)
+        if cost is None:
+            del ranked[key]
+        else:
+            ranked[key] = cost
+    if not ranked:
         reasons = "; ".join(f"{s.encoding}/{s.estimator}: {s.reason}" for s in skipped)
         raise CompileError(f"cost: no candidate fits target '{target.name}' for d={d} ({reasons}); "
                            f"use a larger target or more heads")
-    evaluated.sort(key=CandidateCost.rank_key)
+    evaluated = sorted(ranked.values(), key=CandidateCost.rank_key)
     return AutoChoice(open=open_choices(encoding, estimator), d=d, target=target.name, shots=shots,
                       precision=precision, optimization_level=layout.optimization_level, trials=layout.trials,
                       candidates=tuple(evaluated), skipped=tuple(skipped))

@@ -32,11 +32,15 @@ from qac.ir.records import LayoutOptions
 from qac.kernels.digest import structure_key
 
 
-def _transpile_once(circuit, target, *, optimization_level: int, seed: int):
+def _transpile_once(circuit, target, *, optimization_level: int, seed: int, managers: dict | None = None):
     from qiskit.transpiler import generate_preset_pass_manager
 
-    manager = generate_preset_pass_manager(optimization_level=optimization_level,
-                                           seed_transpiler=seed, **target.transpile_kwargs())
+    manager = None if managers is None else managers.get((optimization_level, seed))
+    if manager is None:  # building one costs as much as running it on a small template
+        manager = generate_preset_pass_manager(optimization_level=optimization_level,
+                                               seed_transpiler=seed, **target.transpile_kwargs())
+        if managers is not None:
+            managers[optimization_level, seed] = manager
     try:
         return manager.run(circuit)
     except Exception as exc:  # Qiskit raises TranspilerError for e.g. no connected region large enough
@@ -44,15 +48,21 @@ def _transpile_once(circuit, target, *, optimization_level: int, seed: int):
                           f"use a larger target or a smaller d") from None
 
 
-def transpile_template(circuit, target, *, optimization_level: int, seed: int, trials: int = 1):
+def transpile_template(circuit, target, *, optimization_level: int, seed: int, trials: int = 1,
+                       managers: dict | None = None):
     """Transpile one logical template for ``target`` (a ``qac.targets.TargetDescription``);
-    the best of ``trials`` seeds (fewest two-qubit gates, then depth, then highest ESP)."""
+    the best of ``trials`` seeds (fewest two-qubit gates, then depth, then highest ESP).
+
+    ``managers``: a dict the caller keeps for one target, reusing the pass manager of a
+    (level, seed) across templates (``auto`` ranks every candidate with one); output unchanged."""
     if circuit.num_qubits > target.num_qubits:
         raise TargetError(f"the kernel needs {circuit.num_qubits} qubits but target '{target.name}' has "
                           f"{target.num_qubits}; use a larger target or a smaller d (or more heads)")
+    if trials <= 1:  # nothing to compare: skip the scoring (auto ranks every candidate this way)
+        return _transpile_once(circuit, target, optimization_level=optimization_level, seed=seed, managers=managers)
     best, best_key = None, None
-    for k in range(max(1, trials)):
-        isa = _transpile_once(circuit, target, optimization_level=optimization_level, seed=seed + k)
+    for k in range(trials):
+        isa = _transpile_once(circuit, target, optimization_level=optimization_level, seed=seed + k, managers=managers)
         figures = counts(isa)
         key = (figures["two_qubit_gates"], figures["depth"], -calibration(isa, target)["esp"])
         if best_key is None or key < best_key:
@@ -85,11 +95,13 @@ class TemplateCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def transpile(self, circuit, target, *, optimization_level: int, seed: int, trials: int = 1):
+    def transpile(self, circuit, target, *, optimization_level: int, seed: int, trials: int = 1,
+                  managers: dict | None = None):
         key = (structure_key(circuit), target_fingerprint(target), optimization_level, trials, seed)
         isa = self._entries.get(key)
         if isa is None:
-            isa = transpile_template(circuit, target, optimization_level=optimization_level, seed=seed, trials=trials)
+            isa = transpile_template(circuit, target, optimization_level=optimization_level, seed=seed, trials=trials,
+                                     managers=managers)
             self.transpiles += 1
             self._entries[key] = isa
             while len(self._entries) > self.maxsize:
@@ -100,13 +112,13 @@ class TemplateCache:
         return isa.copy()
 
 
-def routed(circuit, context: CompileContext, *, optimization_level: int, trials: int):
+def routed(circuit, context: CompileContext, *, optimization_level: int, trials: int, managers: dict | None = None):
     """Transpile through the context's cache (or directly when it has none)."""
     if context.cache is None:
         return transpile_template(circuit, context.target, optimization_level=optimization_level,
-                                  seed=context.seed, trials=trials)
+                                  seed=context.seed, trials=trials, managers=managers)
     return context.cache.transpile(circuit, context.target, optimization_level=optimization_level,
-                                   seed=context.seed, trials=trials)
+                                   seed=context.seed, trials=trials, managers=managers)
 
 
 @dataclass(frozen=True)

@@ -191,26 +191,85 @@ def test_the_model_ranks_kernels_as_noisy_mitigated_runs_do():
     assert predicted["interference"] == pytest.approx(measured["interference"], rel=0.5)
 
 
-@pytest.mark.parametrize("target", ["ibm_fez", pytest.param("ionq_aria", marks=pytest.mark.slow)])
-def test_pruning_by_the_logical_bound_keeps_the_choice_and_the_bound_holds(monkeypatch, target):
-    """``auto`` skips candidates whose logical-circuit bound exceeds the best transpiled error: the
-    ranking of what it transpiles, and its choice, equal the unpruned ranking's; every candidate's
-    bound is at most its transpiled expected error; and it transpiles fewer candidates."""
-    from qac.passes import cost_model
+def _pairs(report) -> list[tuple[str, str]]:
+    return [(c.encoding, c.estimator) for c in report.candidates]
 
+
+@pytest.mark.parametrize("target", ["aer", "ibm_fez", "iqm_garnet", "ionq_aria"])
+def test_pruned_ranking_picks_what_the_exhaustive_one_picks(target):
+    """``auto`` cuts candidates whose bound exceeds the best ranked error, unrouted: its choice (and
+    the choice's figures), and the figures of every candidate it ranks, equal those of the search
+    with pruning off (``prune=False``: every open candidate routed), and it routes fewer."""
     context = CompileContext(targets.get(target))
-    pruned = evaluate(4, context, shots=4096, layout=LayoutOptions(3, 1))
-    bounds = {}
-    real = cost_model.error_bound
+    layout = LayoutOptions(3, 4)
+    pruned = evaluate(8, context, shots=4096, layout=layout)
+    full = evaluate(8, context, shots=4096, layout=layout, prune=False)
+    assert pruned.choice == full.choice
+    by_pair = {(c.encoding, c.estimator): c for c in full.candidates}
+    assert all(by_pair[c.encoding, c.estimator] == c for c in pruned.candidates)
+    assert _pairs(pruned) == [p for p in _pairs(full) if p in set(_pairs(pruned))]  # same order
+    cut = [(s.encoding, s.estimator) for s in pruned.skipped if s.reason.startswith("cannot beat")]
+    assert cut and sorted(cut + _pairs(pruned)) == sorted(_pairs(full))
+    assert not [s for s in full.skipped if s.reason.startswith("cannot beat")]
 
-    def no_bound(encoding, estimator, d, ctx, **kw):
-        bounds[(encoding, estimator)] = real(encoding, estimator, d, ctx, **kw)
-        return 0.0
-    monkeypatch.setattr(cost_model, "error_bound", no_bound)
-    full = evaluate(4, context, shots=4096, layout=LayoutOptions(3, 1))
-    assert (pruned.choice.encoding, pruned.choice.estimator) == (full.choice.encoding, full.choice.estimator)
-    assert list(pruned.candidates) == [c for c in full.candidates if c in pruned.candidates]
-    for c in full.candidates:
-        assert bounds[(c.encoding, c.estimator)] <= c.expected_error + 1e-12, (c.encoding, c.estimator)
-    cut = [s for s in pruned.skipped if s.reason.startswith("cannot beat")]
-    assert cut and len(pruned.candidates) + len(cut) == len(full.candidates)
+
+@pytest.mark.parametrize("target", ["aer", "ibm_brisbane", "iqm_garnet", "rigetti_ankaa3"])
+def test_bounds_never_exceed_the_routed_error_at_any_level(target):
+    """The noiseless bound ≤ the logical-circuit bound ≤ the expected error of the routed template,
+    for every open candidate, routed at level 1 (how ``auto`` ranks) and at level 3 with 4 seeds
+    (how the winner is routed): pruning by either bound cannot cut the best candidate. The fast
+    ranking figures equal the ``resources`` analysis's."""
+    from qac.passes.cost_model import (
+        candidate_template,
+        error_bound,
+        noiseless_bound,
+        ranking_figures,
+    )
+    from qac.passes.layout import routed
+    from qac.passes.resources import template_resources
+
+    context, d = CompileContext(targets.get(target)), 8
+    report = evaluate(d, context, shots=4096, layout=LayoutOptions(3, 4), prune=False)
+    checked = 0
+    for c in report.candidates:
+        template = candidate_template(c.encoding, c.estimator, d, context.target)
+        low = noiseless_bound(c.estimator, d, ESTIMATORS[c.estimator].qubits(d, c.encoding), shots=4096)
+        bound = error_bound(c.encoding, c.estimator, d, context, shots=4096, precision=0.01, template=template)
+        assert low <= bound + 1e-15, (c.encoding, c.estimator)
+        for level, trials in ((1, 1), (3, 4)):
+            isa = routed(template, context, optimization_level=level, trials=trials)
+            figures = ranking_figures(isa, context.target)
+            assert figures == template_resources(isa, context.target).figures()
+            error = statistics(c.estimator, figures["esp"], 4096, 0.01, d=d,
+                               measured_bits=isa.num_clbits)["expected_error"]
+            assert bound <= error + 1e-12, (c.encoding, c.estimator, level)
+            checked += 1
+    assert checked >= 8
+
+
+def test_the_winner_is_routed_once_at_the_layout_options_and_layout_reuses_it():
+    """``choose`` ranks at level 1 with one seed and routes only the winner at the pipeline's
+    layout options; ``layout`` then finds it in the same cache (no transpile of its own), and the
+    compiled template's figures are the choice's. ``choose{...,prune=false}`` picks the same and
+    writes the same kernel files, recording ``cost{...,prune=False}`` so the resolved text
+    recompiles to the same manifest."""
+    from qac.passes.layout import TemplateCache
+
+    rng = np.random.default_rng(5)
+    mapping = spec_mapping(rng.standard_normal((3, 8)), rng.standard_normal((3, 8)), rng.standard_normal((3, 2)))
+    layout = "layout{optimization_level=3,trials=4}"
+    cache = TemplateCache()
+    compiled = qac.compile(mapping, "ibm_fez", passes=f"choose{{encoding=auto,estimator=auto}},{layout}", cache=cache)
+    auto = compiled.manifest()["cost"]["auto"]
+    assert cache.transpiles == len(auto["candidates"]) + 1 and cache.hits >= 1
+    template = next(iter(compiled.manifest()["cost"]["templates"].values()))
+    assert template["two_qubit_gates"] == auto["choice"]["two_qubit_gates"]
+    assert template["expected_error"] == auto["choice"]["expected_error"]
+    full = qac.compile(mapping, "ibm_fez", passes=f"choose{{encoding=auto,estimator=auto,prune=false}},{layout}",
+                       cache=TemplateCache())
+    assert "prune=False" in full.pipeline and "prune" not in compiled.pipeline
+    assert full.manifest()["cost"]["auto"]["choice"] == auto["choice"]
+    assert full.qasm() == compiled.qasm()  # the same routed kernel
+    assert len(full.manifest()["cost"]["auto"]["candidates"]) > len(auto["candidates"])
+    again = qac.compile(mapping, "ibm_fez", passes=full.pipeline, cache=TemplateCache())
+    assert again.manifest()["cost"] == full.manifest()["cost"]
