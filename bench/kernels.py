@@ -103,7 +103,8 @@ def main(argv=None) -> list[dict]:
         for d in dims:
             sample = args.sample or (1 if args.quick else (2 if d >= 64 else 4))
             pairs = [(rng.standard_normal(d), rng.standard_normal(d)) for _ in range(sample)]
-            report = evaluate(d, CompileContext(target), layout=LayoutOptions(AUTO_OPTIMIZATION_LEVEL, trials))
+            report = evaluate(d, CompileContext(target), layout=LayoutOptions(AUTO_OPTIMIZATION_LEVEL, trials),
+                              ranking=LayoutOptions(AUTO_OPTIMIZATION_LEVEL, trials))  # every row at the compile's level
             swap = peer(textbook_swap_circuit, target, pairs, 3)
             per_pair = peer(per_pair_interference_circuit, target, pairs, 3)
             base = {"target": name, "d": d}
