@@ -204,3 +204,31 @@ def test_a_training_forward_reads_delta_bars_and_an_eval_forward_the_bootstrap()
     with pytest.raises(SpecError, match="errorbars"):
         qt.QuantumAttentionConfig(errorbars="none")
     assert qt.QuantumAttentionConfig(pv="quantum").training().errorbars == "auto"  # two-stage keeps its bootstrap
+
+
+def test_stacked_bootstrap_draws_each_head_as_one_call_per_head_would():
+    """Heads of one shape share the softmax and ·V of the bootstrap; the draws stay head by head,
+    so every head's σ is bit-equal to sequential ``bootstrap_head`` calls on one generator —
+    including heads with shared errors, no noise, or too many rows for one chunk among them."""
+    from qac.execution import errorbars
+
+    rng = np.random.default_rng(0)
+    heads = []
+    for k, (n, m) in enumerate([(3, 3), (3, 3), (4, 5), (3, 3), (300, 20), (4, 5), (3, 3)]):
+        inner = np.clip(rng.standard_normal((n, m)) * 0.4, -1, 1)
+        sem = rng.uniform(0.01, 0.1, (n, m)) * (k != 3)  # head 3: no noise
+        visible = rng.random((n, m)) > 0.2
+        gradient = covariance = None
+        if k == 5:  # shared errors (a mitigated run's rescale)
+            gradient, covariance = rng.standard_normal((2, n, m)) * 0.01, np.diag([1e-4, 4e-4])
+        bias = rng.standard_normal((n, m)) if k == 6 else None
+        heads.append((inner, sem, rng.uniform(0.5, 2, n), rng.uniform(0.5, 2, m), visible, 0.7,
+                      rng.standard_normal((m, 2)), bias, gradient, covariance))
+    stacked = errorbars.bootstrap_stack(heads, np.random.default_rng(9))
+    one = np.random.default_rng(9)
+    for head, got in zip(heads, stacked):
+        inner, sem, ln, rn, visible, scale, values, bias, gradient, covariance = head
+        want = errorbars.bootstrap_head(inner, sem, ln, rn, visible, scale, values, rng=one, bias=bias,
+                                        shared_gradient=gradient, shared_covariance=covariance).output_stderr
+        assert np.array_equal(got, want)
+    assert np.any(stacked[0] > 0) and not np.any(stacked[3])

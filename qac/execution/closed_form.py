@@ -142,9 +142,16 @@ def _prove(circuit, template, d: int) -> tuple[bool, str]:
 
 
 def outcome_indices(outcome_values: np.ndarray) -> tuple[int, int]:
-    """The outcomes the draws land on: the lowest with f = f_hi and the lowest with f = f_lo."""
-    hi, lo = two_values(outcome_values)
-    return int(np.flatnonzero(outcome_values == hi)[0]), int(np.flatnonzero(outcome_values == lo)[0])
+    """The outcomes the draws land on: the lowest with f = f_hi and the lowest with f = f_lo
+    (kept per f table: every PUB of a template asks)."""
+    key = outcome_values.tobytes()
+    if key not in _INDICES:
+        hi, lo = two_values(outcome_values)
+        _INDICES[key] = int(np.flatnonzero(outcome_values == hi)[0]), int(np.flatnonzero(outcome_values == lo)[0])
+    return _INDICES[key]
+
+
+_INDICES: dict = {}
 
 
 def draw(p_high: np.ndarray, shots: np.ndarray, outcome_values: np.ndarray, generator) -> np.ndarray:

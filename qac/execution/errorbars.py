@@ -128,6 +128,66 @@ def bootstrap_head(inner: np.ndarray, inner_stderr: np.ndarray, lhs_norms: np.nd
     return HeadErrors(output_stderr, scores_stderr, slopes)
 
 
+def _noises(heads: list) -> list[tuple[np.ndarray, bool]]:
+    """Per head, its independent noise (σ where visible, else 0) and whether any is non-zero:
+    heads of one shape in one pass."""
+    groups: dict = {}
+    for index, head in enumerate(heads):
+        groups.setdefault(head[0].shape, []).append(index)
+    out: list = [None] * len(heads)
+    for members in groups.values():
+        noise = np.where(np.stack([np.asarray(heads[i][4], dtype=bool) for i in members]),
+                         np.stack([heads[i][1] for i in members]), 0.0)
+        any_noise = noise.reshape(len(members), -1).any(axis=1) if noise.size else np.zeros(len(members), bool)
+        for n, i in enumerate(members):
+            out[i] = (noise[n], bool(any_noise[n]))
+    return out
+
+
+def bootstrap_stack(heads: list, rng: np.random.Generator, draws: int = DRAWS,
+                    bounds: tuple[float, float] = (-1.0, 1.0)) -> list[np.ndarray]:
+    """Output standard errors of many heads, each exactly as ``bootstrap_head`` would give it.
+
+    ``heads``: per head (inner, inner_stderr, lhs_norms, rhs_norms, visible, scale, values, bias,
+    shared_gradient, shared_covariance), in the order the run reconstructs them. The generator is
+    consumed head by head in that order, as one ``bootstrap_head`` call per head would; heads that
+    fit one chunk and share no error are then pushed through softmax and ·V in stacks of one shape
+    (a model forward has hundreds of small heads), the others one at a time."""
+    out: list = [None] * len(heads)
+    queued: dict = {}
+    noises = _noises(heads)
+    for index, head in enumerate(heads):
+        inner, inner_stderr, lhs_norms, rhs_norms, visible, scale, values, bias, gradient, covariance = head
+        n, m = inner.shape
+        noise, noisy = noises[index]
+        shared = gradient is not None and len(gradient)
+        if shared or not n or not m or n > max(1, CHUNK_ENTRIES // max(1, draws * m)) or not noisy:
+            out[index] = bootstrap_head(inner, inner_stderr, lhs_norms, rhs_norms, visible, scale, values, rng=rng,
+                                        bias=bias, shared_gradient=gradient, shared_covariance=covariance,
+                                        draws=draws, bounds=bounds).output_stderr
+            continue
+        z = rng.standard_normal((draws, n, m))  # what bootstrap_head draws for a one-chunk head
+        queued.setdefault((n, m, values.shape[1], bias is None), []).append((index, z, noise))
+    for (n, m, dv, no_bias), members in queued.items():
+        step = max(1, CHUNK_ENTRIES // (draws * n * m))
+        for start in range(0, len(members), step):
+            chunk = members[start:start + step]
+            rows = [heads[i] for i, _, _ in chunk]
+            inner = np.stack([h[0] for h in rows])[:, None]
+            noise = np.stack([z for _, _, z in chunk])[:, None]
+            gain = np.stack([h[5] * np.outer(h[2], h[3]) for h in rows])[:, None]
+            visible = np.stack([np.asarray(h[4], dtype=bool) for h in rows])[:, None]
+            values = np.stack([h[6] for h in rows])[:, None]
+            bias = 0.0 if no_bias else np.stack([h[7] for h in rows])[:, None]
+            replica = np.clip(inner + noise * np.stack([z for _, z, _ in chunk]), *bounds)
+            outputs = softmax_rows(np.where(visible, gain * replica + bias, -np.inf)) @ values  # (K, draws, n, dv)
+            plug_in = softmax_rows(np.where(visible, gain * inner + bias, -np.inf)) @ values  # (K, 1, n, dv)
+            stderr = np.sqrt(np.sum((outputs - plug_in) ** 2, axis=1) / (draws - 1))
+            for (i, _, _), sigma in zip(chunk, stderr):
+                out[i] = sigma
+    return out
+
+
 #: the bootstrap's replicas, one stream of ``qac.seeds`` per reconstruction of a run
 BOOTSTRAPS = {"raw": 0, "mitigated": 1, "pilot": 2, "stage2_raw": 3, "stage2_mitigated": 4}
 

@@ -110,6 +110,22 @@ def rows_of(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return table[rows]
 
 
+def _levels(extra: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(shots, rows asking for them) per distinct positive entry of ``extra``, in increasing order
+    (one level for every row is the common case: no sort)."""
+    if len(extra) and extra[0] > 0 and (extra == extra[0]).all():
+        return [(int(extra[0]), np.arange(len(extra)))]
+    return [(int(level), np.flatnonzero(extra == level)) for level in np.unique(extra[extra > 0])]
+
+
+def _copies(copy: np.ndarray, rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(copy, its rows) per distinct copy of ``rows``, in increasing order."""
+    picked = copy[rows]
+    if len(picked) and (picked == picked[0]).all():
+        return [(int(picked[0]), rows)]
+    return [(int(c), rows[picked == c]) for c in np.unique(picked)]
+
+
 class RunPlan:
     """Everything one run executes, and the counts collected so far."""
 
@@ -175,10 +191,8 @@ class RunPlan:
         closed_ok = noise_model is None and not self.mitigation and getattr(engine, "closed_form", False)
         entries = []  # (block, rows, circuit, values, shots, closed?)
         for block, extra in requests:
-            for level in np.unique(extra[extra > 0]):
-                rows = np.flatnonzero(extra == level)
-                for copy in np.unique(block.copy[rows]):
-                    sub = rows[block.copy[rows] == copy]
+            for level, rows in _levels(extra):
+                for copy, sub in _copies(block.copy, rows):
                     circuit = block.circuit if block.circuit is not None else self.circuits.circuit(block.template,
                                                                                                     int(copy))
                     closed = closed_ok and self._proven(block, circuit)

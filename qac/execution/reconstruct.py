@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qac.execution.errorbars import bootstrap_head
+from qac.execution.errorbars import bootstrap_stack
 from qac.kernels.attention import (
     HeadResult,
     delta_heads,
@@ -70,6 +70,9 @@ def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = N
     parts = [dense(k, estimates.get(k.name)) for k in kernels]
     inputs = [head_inputs(plan.graph, k.head) for k in kernels]
     heads = _stacked_heads(kernels, parts, inputs)
+    booted = None if rng is None else bootstrap_stack(
+        [(parts[i][0], parts[i][1], k.lhs_norms, k.rhs_norms, k.visible, inputs[i][0], inputs[i][1],
+          getattr(k, "bias", None), parts[i][2], parts[i][3]) for i, k in enumerate(kernels)], rng)
     outputs, errors, scores, score_errors, inner_products = [], [], [], [], {}
     for index, kernel in enumerate(kernels):
         e = estimates.get(kernel.name)
@@ -81,11 +84,7 @@ def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = N
             head = reconstruct_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
                                     values, shared_gradient=gradient, shared_covariance=covariance,
                                     bias=getattr(kernel, "bias", None))
-        stderr = head.output_stderr
-        if rng is not None:
-            stderr = bootstrap_head(inner, inner_stderr, kernel.lhs_norms, kernel.rhs_norms, kernel.visible, scale,
-                                    values, rng=rng, bias=getattr(kernel, "bias", None), shared_gradient=gradient,
-                                    shared_covariance=covariance).output_stderr
+        stderr = head.output_stderr if booted is None else booted[index]
         outputs.append(head.output)
         errors.append(stderr)
         scores.append(head.scores)
@@ -121,20 +120,30 @@ def _stacked_heads(kernels, parts, inputs) -> dict[int, HeadResult]:
 
 
 def reference_output(program) -> np.ndarray:
-    """numpy's softmax(Q·Kᵀ·scale + bias, masked)·V per head, from the L1 graph and L2 masks."""
+    """numpy's softmax(Q·Kᵀ·scale + bias, masked)·V per head, from the L1 graph and L2 masks;
+    heads of one shape as one stack (one product per head: each head's bits as alone)."""
     plan = program.module.plan
     graph = plan.graph
-    outputs = []
+    heads = []  # (kernel, lhs, rhs, scale, values), stage-1 kernels in order
     for kernel in plan.kernels:
         if kernel.stage != 1:  # P·V kernels (pv: quantum) share the head's Q·Kᵀ kernel's reference
             continue
         op = graph.chain(kernel.head)["scores"]
         lo, hi = op.columns
         scale, values = head_inputs(graph, kernel.head)
-        scores = graph.arrays[op.lhs][:, lo:hi] @ graph.arrays[op.rhs][:, lo:hi].T * scale
-        bias = getattr(kernel, "bias", None)
-        if bias is not None:
-            scores = scores + bias
-        scores = np.where(kernel.visible, scores, -np.inf)
-        outputs.append(softmax_rows(scores) @ values)
+        heads.append((kernel, graph.arrays[op.lhs][:, lo:hi], graph.arrays[op.rhs][:, lo:hi], scale, values))
+    groups: dict = {}
+    for n, (kernel, lhs, rhs, _, values) in enumerate(heads):
+        key = (lhs.shape, rhs.shape, values.shape, getattr(kernel, "bias", None) is None)
+        groups.setdefault(key, []).append(n)
+    outputs: list = [None] * len(heads)
+    for (_, _, _, no_bias), members in groups.items():
+        rows = [heads[n] for n in members]
+        scores = np.stack([h[1] for h in rows]) @ np.stack([h[2] for h in rows]).swapaxes(1, 2)
+        scores = scores * np.array([h[3] for h in rows], dtype=float)[:, None, None]
+        if not no_bias:
+            scores = scores + np.stack([h[0].bias for h in rows])
+        scores = np.where(np.stack([h[0].visible for h in rows]), scores, -np.inf)
+        for n, out in zip(members, softmax_rows(scores) @ np.stack([h[4] for h in rows])):
+            outputs[n] = out
     return np.concatenate(outputs, axis=1)

@@ -136,9 +136,13 @@ class AttentionGraph:
         return [(n, d["op"]) for n, d in self.graph.nodes(data=True) if isinstance(d["op"], kind)]
 
     def chain(self, head: int) -> dict[str, Any]:
-        """The ops of one head's chain, by role."""
-        return {role: self.graph.nodes[f"h{head}.{role}"]["op"]
-                for role in ("scores", "scaled", "masked", "probs", "out")}
+        """The ops of one head's chain, by role (read once per head: an L1 graph is not changed
+        after it is built, and a model forward reads hundreds of chains several times)."""
+        chains = self.__dict__.setdefault("_chains", {})
+        if head not in chains:
+            chains[head] = {role: self.graph.nodes[f"h{head}.{role}"]["op"]
+                            for role in ("scores", "scaled", "masked", "probs", "out")}
+        return dict(chains[head])
 
     @property
     def heads(self) -> int:
