@@ -39,6 +39,9 @@ METHOD = f"parametric bootstrap ({DRAWS} draws)"
 #: what a noisy run without mitigation cannot put in its bars: the device's bias on every estimate
 UNMITIGATED = "shot noise only: the device noise's bias is not in these bars (mitigation is off)"
 CHUNK_ENTRIES = 1 << 22  # replicas × scores held at once (≈ 32 MiB of float64 per array)
+#: small heads bootstrapped together hold at most this many replica entries (≈ 2 MiB a table), so a
+#: stack never holds more than the one head's chunk the memory bound counts, or 2 MiB a table
+STACK_ENTRIES = 1 << 18
 
 
 #: ``errorbars="delta"``: the linearisation at the estimate (``qac.kernels.attention.reconstruct_head``)
@@ -166,26 +169,31 @@ def bootstrap_stack(heads: list, rng: np.random.Generator, draws: int = DRAWS,
                                         bias=bias, shared_gradient=gradient, shared_covariance=covariance,
                                         draws=draws, bounds=bounds).output_stderr
             continue
+        key = (n, m, values.shape[1], bias is None)
         z = rng.standard_normal((draws, n, m))  # what bootstrap_head draws for a one-chunk head
-        queued.setdefault((n, m, values.shape[1], bias is None), []).append((index, z, noise))
-    for (n, m, dv, no_bias), members in queued.items():
-        step = max(1, CHUNK_ENTRIES // (draws * n * m))
-        for start in range(0, len(members), step):
-            chunk = members[start:start + step]
-            rows = [heads[i] for i, _, _ in chunk]
-            inner = np.stack([h[0] for h in rows])[:, None]
-            noise = np.stack([z for _, _, z in chunk])[:, None]
-            gain = np.stack([h[5] * np.outer(h[2], h[3]) for h in rows])[:, None]
-            visible = np.stack([np.asarray(h[4], dtype=bool) for h in rows])[:, None]
-            values = np.stack([h[6] for h in rows])[:, None]
-            bias = 0.0 if no_bias else np.stack([h[7] for h in rows])[:, None]
-            replica = np.clip(inner + noise * np.stack([z for _, z, _ in chunk]), *bounds)
-            outputs = softmax_rows(np.where(visible, gain * replica + bias, -np.inf)) @ values  # (K, draws, n, dv)
-            plug_in = softmax_rows(np.where(visible, gain * inner + bias, -np.inf)) @ values  # (K, 1, n, dv)
-            stderr = np.sqrt(np.sum((outputs - plug_in) ** 2, axis=1) / (draws - 1))
-            for (i, _, _), sigma in zip(chunk, stderr):
-                out[i] = sigma
+        queued.setdefault(key, []).append((index, z, noise))
+        if len(queued[key]) * draws * n * m >= STACK_ENTRIES:  # a full stack: push it through now
+            _push(heads, queued.pop(key), out, draws, bounds)
+    for members in queued.values():
+        _push(heads, members, out, draws, bounds)
     return out
+
+
+def _push(heads: list, chunk: list, out: list, draws: int, bounds: tuple[float, float]) -> None:
+    """One stack of heads of one shape: replicas → softmax → ·V, σ of each head into ``out``."""
+    rows = [heads[i] for i, _, _ in chunk]
+    inner = np.stack([h[0] for h in rows])[:, None]
+    noise = np.stack([z for _, _, z in chunk])[:, None]
+    gain = np.stack([h[5] * np.outer(h[2], h[3]) for h in rows])[:, None]
+    visible = np.stack([np.asarray(h[4], dtype=bool) for h in rows])[:, None]
+    values = np.stack([h[6] for h in rows])[:, None]
+    bias = 0.0 if rows[0][7] is None else np.stack([h[7] for h in rows])[:, None]
+    replica = np.clip(inner + noise * np.stack([z for _, z, _ in chunk]), *bounds)
+    outputs = softmax_rows(np.where(visible, gain * replica + bias, -np.inf)) @ values  # (K, draws, n, dv)
+    plug_in = softmax_rows(np.where(visible, gain * inner + bias, -np.inf)) @ values  # (K, 1, n, dv)
+    stderr = np.sqrt(np.sum((outputs - plug_in) ** 2, axis=1) / (draws - 1))
+    for (i, _, _), sigma in zip(chunk, stderr):
+        out[i] = sigma
 
 
 #: the bootstrap's replicas, one stream of ``qac.seeds`` per reconstruction of a run

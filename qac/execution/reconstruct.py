@@ -51,9 +51,10 @@ def dense(kernel, estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, 
     return mean, sem, gradient, covariance
 
 
-#: heads reconstructed in one stack hold at most this many Jacobian entries (N·M·dv each): a
-#: model forward's hundreds of small heads go in a few calls, a long head alone (memory.py's bound)
-STACK_ENTRIES = 1 << 20
+#: heads reconstructed in one stack hold at most this many entries (N·max(M, dv) each, a few
+#: tables): a model forward's hundreds of small heads go in a few calls, a long head alone, so a
+#: stack never holds more than one head's tables or 2 MiB a table (memory.py's bound)
+STACK_ENTRIES = 1 << 18
 
 
 def reconstruct(program, estimates: dict, *, rng: np.random.Generator | None = None) -> Reconstruction:
@@ -102,7 +103,7 @@ def _stacked_heads(kernels, parts, inputs) -> dict[int, HeadResult]:
             groups.setdefault((kernel.shape, inputs[index][1].shape[1], bias is None), []).append(index)
     out = {}
     for (shape, dv, no_bias), members in groups.items():
-        step = max(1, STACK_ENTRIES // max(1, shape[0] * shape[1] * dv))
+        step = max(1, STACK_ENTRIES // max(1, shape[0] * max(shape[1], dv)))
         for start in range(0, len(members), step):
             chunk = members[start:start + step]
             ks = [kernels[i] for i in chunk]
@@ -137,7 +138,11 @@ def reference_output(program) -> np.ndarray:
         key = (lhs.shape, rhs.shape, values.shape, getattr(kernel, "bias", None) is None)
         groups.setdefault(key, []).append(n)
     outputs: list = [None] * len(heads)
-    for (_, _, _, no_bias), members in groups.items():
+    stacks = []
+    for (lhs, rhs, values, no_bias), members in groups.items():
+        step = max(1, STACK_ENTRIES // max(1, lhs[0] * max(rhs[0], values[1])))
+        stacks += [(no_bias, members[a:a + step]) for a in range(0, len(members), step)]
+    for no_bias, members in stacks:
         rows = [heads[n] for n in members]
         scores = np.stack([h[1] for h in rows]) @ np.stack([h[2] for h in rows]).swapaxes(1, 2)
         scores = scores * np.array([h[3] for h in rows], dtype=float)[:, None, None]
