@@ -138,13 +138,24 @@ def _mean_squared_error(signed: bool, values, esp: float, shots: float, bias: fl
     return float(weight @ (((decoded - c[:, None]) ** 2) @ wz))
 
 
+#: the model reads f's extremes and mean only: f over at most 2^MODEL_BITS outcomes (a unary
+#: compute-uncompute measures d bits: 2^32 outcomes at d = 32 would be 32 GiB; past 20 bits its
+#: background mean 2^-bits moves the expected error below its 6th digit)
+MODEL_BITS = 20
+
+
+def model_outcome_values(est, measured_bits: int):
+    """f over the outcomes of ``min(measured_bits, MODEL_BITS)`` bits, for the error model."""
+    return est.outcome_values(min(int(measured_bits), MODEL_BITS))
+
+
 def expected_error(estimator: str, esp: float, shots: int, *, d: int, measured_bits: int) -> float:
     """``statistics(...)["expected_error"]`` alone (no search for the shots a precision needs)."""
     from qac.kernels.estimators import ESTIMATORS
 
     est = ESTIMATORS[estimator]
     esp = min(max(esp, 1e-12), 1.0)
-    mse = _mean_squared_error(est.signed, est.outcome_values(measured_bits), esp, float(shots),
+    mse = _mean_squared_error(est.signed, model_outcome_values(est, measured_bits), esp, float(shots),
                               RESIDUAL_BIAS * (1.0 - esp), d)
     return float(f"{math.sqrt(mse):.12g}")
 
@@ -154,7 +165,7 @@ def statistics(estimator: str, esp: float, shots: int, precision: float, *, d: i
     from qac.kernels.estimators import ESTIMATORS
 
     est = ESTIMATORS[estimator]
-    values = est.outcome_values(measured_bits)
+    values = model_outcome_values(est, measured_bits)
     variance = float(est.per_shot_variance(0.0))
     esp = min(max(esp, 1e-12), 1.0)
     bias = RESIDUAL_BIAS * (1.0 - esp)

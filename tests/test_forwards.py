@@ -169,6 +169,7 @@ def test_rz_layers_in_one_product_equal_the_gate_by_gate_phases(monkeypatch):
 
     assert any(evolve._rz_layers(evolve.plan(c, False), len(c.qubits), values.shape[1]) is not None
                for c in _program(circuit, None).components)
+    assert len(values) <= evolve.FUSED_ROWS
     monkeypatch.setattr(evolve, "_rz_layers", lambda *a: None)
     np.testing.assert_allclose(fast, probabilities(circuit, values), rtol=0, atol=1e-13)
 
@@ -232,3 +233,15 @@ def test_stacked_bootstrap_draws_each_head_as_one_call_per_head_would():
                                         shared_gradient=gradient, shared_covariance=covariance).output_stderr
         assert np.array_equal(got, want)
     assert np.any(stacked[0] > 0) and not np.any(stacked[3])
+
+
+def test_the_error_model_of_a_wide_unary_register_needs_no_table_of_every_outcome():
+    """A unary compute-uncompute at d = 32 measures 32 bits: the cost model reads f's extremes and
+    mean, so it must not build f over 2^32 outcomes (`python -m bench` died on 64 GiB here)."""
+    from qac.passes.cost_model import MODEL_BITS, expected_error
+
+    wide = expected_error("compute_uncompute", 0.95, 4096, d=32, measured_bits=33)
+    at_cap = expected_error("compute_uncompute", 0.95, 4096, d=32, measured_bits=MODEL_BITS)
+    assert wide == at_cap
+    narrow = expected_error("compute_uncompute", 0.95, 4096, d=32, measured_bits=8)
+    assert abs(narrow - wide) / wide < 1e-2  # the background mean 2^-bits barely moves it
