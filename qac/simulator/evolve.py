@@ -100,10 +100,12 @@ DIAGONAL = {"rz", "p", "u1", "rzz"}
 DENSE_QUBITS = 7
 #: Dense chunks are padded to a multiple of this many rows (see ``evolve``).
 DENSE_ROW_MULTIPLE = 8
-#: Up to this many rows a dense plan takes all its rz layers' phases in one product (``_rz_layers``):
-#: at 32 rows 3× faster than gate by gate; at 16,384 rows 3× slower (64 complex exps a row and
-#: layer against 2 a gate)
+#: Up to this many rows a dense plan takes all its rz layers' phases in one gather and product
+#: (``_rz_layers``): no per-gate Python, which is what costs at a spot check's 32 rows; past it the
+#: (rows, layers, gates, 2^n) gather outweighs the per-gate steps it saves
 FUSED_ROWS = 64
+#: A dense plan's fused fixed block goes sparse at or below this share of non-zero entries
+SPARSE_DENSITY = 0.25
 
 
 @dataclass
@@ -209,10 +211,22 @@ def plan(component: Component, noisy: bool) -> StepPlan:
     n = len(component.qubits)
     dense = not noisy and n <= DENSE_QUBITS and not any(item[0] == "rows" for item in items)
     if dense:
-        items = _densify(items, n)
+        items = [item + [_sparse_transpose(item[2])] if item[0] == "fixed" else item for item in _densify(items, n)]
     result = StepPlan([tuple(item) for item in items], dense)
     setattr(component, key, result)
     return result
+
+
+def _sparse_transpose(matrix: np.ndarray):
+    """A fused block as a CSR matrix of its transpose when most entries are 0 (a layer of sx and cz
+    between two rz layers maps each basis state to 1–8 others: 2–13% of the entries), else None:
+    ``(Mᵀ @ stateᵀ)ᵀ`` then costs rows × nnz, against rows × 4^n for the dense product. Each row
+    of the state is a column of its own in the product, so a row's bits do not depend on the chunk."""
+    if np.count_nonzero(matrix) > SPARSE_DENSITY * matrix.size:
+        return None
+    from scipy import sparse
+
+    return sparse.csr_matrix(matrix.T)
 
 
 def _densify(items: list, n: int) -> list:
@@ -278,11 +292,12 @@ def _phases(entries, order, rows, noisy) -> np.ndarray:
 
 
 def _rz_layers(program: StepPlan, n: int, parameters: int):
-    """For a dense plan whose diag items are all rz gates of affine angles: (W, c, layers) with the
-    phase of every layer in one product, exp(−i/2 (values @ W + c)) of shape (rows, layers·2^n):
-    layer l's columns l·2^n … hold Σ_g θ_g s_g(b), s_g(b) = ±1 as gate g's qubit is 0 or 1 in basis
-    state b (little-endian), θ_g = values @ slope_g + offset_g. Built on first use and kept on the
-    plan (None when a diag item holds another gate): a state step per layer, no per-gate work."""
+    """For a dense plan whose diag items are all rz gates of affine angles: (slope, offset, index),
+    every layer's phases from one small product: the G gates' angles θ = values @ slope + offset,
+    e = exp(−iθ/2) (rows, G), and layer l's phase at basis state b the product over its gates of e_g
+    (gate g's qubit 0 in b, little-endian) or ē_g (1): ``index`` (layers, most gates, 2^n) picks
+    from [e, ē, 1] (1 pads short layers). Built on first use and kept on the plan (None when a diag
+    item holds another gate): one state step per layer and 2 exps a gate, no per-gate Python."""
     cache = program.__dict__.setdefault("_rz_layers", {})
     if parameters not in cache:
         basis = np.arange(1 << n)
@@ -292,17 +307,18 @@ def _rz_layers(program: StepPlan, n: int, parameters: int):
         if not ok or not diags:
             cache[parameters] = None
         else:
-            W = np.zeros((parameters, len(diags) << n))
-            c = np.zeros(len(diags) << n)
+            gates = sum(len(entries) for entries in diags)
+            slope, offset = np.zeros((parameters, gates)), np.zeros(gates)
+            index = np.full((len(diags), max(len(e) for e in diags), 1 << n), 2 * gates)
+            g = 0
             for layer, entries in enumerate(diags):
-                cols = slice(layer << n, (layer + 1) << n)
-                for qubits, step in entries:
-                    columns, slope, offset = step.functions[0].affine
-                    signs = 1.0 - 2.0 * ((basis >> qubits[0]) & 1)
-                    for column, a in zip(columns, slope):
-                        W[column, cols] += a * signs
-                    c[cols] += offset * signs
-            cache[parameters] = (W, c, len(diags))
+                for slot, (qubits, step) in enumerate(entries):
+                    columns, weights, constant = step.functions[0].affine
+                    slope[columns, g] += weights
+                    offset[g] = constant
+                    index[layer, slot] = g + gates * ((basis >> qubits[0]) & 1)
+                    g += 1
+            cache[parameters] = (slope, offset, index)
     return cache[parameters]
 
 
@@ -325,8 +341,9 @@ def evolve(component: Component, values: np.ndarray, noisy: bool) -> tuple[np.nd
     # one product; many rows: the per-layer exps (rows × 2^n each, against 2 a gate) dominate instead
     layers = _rz_layers(program, n, values.shape[1]) if program.dense and not noisy and rows <= FUSED_ROWS else None
     if layers is not None:  # every rz layer's phases at once (state in C order throughout)
-        W, c, count = layers
-        phases = np.exp(-0.5j * (values @ W + c)).reshape(rows, count, 1 << n)
+        slope, offset, index = layers
+        e = np.exp(-0.5j * (values @ slope + offset))
+        phases = np.concatenate([e, e.conj(), np.ones((rows, 1))], axis=1)[:, index].prod(axis=2)
         layer = 0
     for item in program.items:
         kind = item[0]
@@ -336,6 +353,8 @@ def evolve(component: Component, values: np.ndarray, noisy: bool) -> tuple[np.nd
         elif kind == "diag":
             entries = [(qubits, np.diagonal(_operator(step, values, noisy), axis1=1, axis2=2)) for qubits, step in item[1]]
             state = state * _phases(entries, order, rows, noisy)
+        elif kind == "fixed" and program.dense and item[3] is not None:  # sparse: Mᵀ·stateᵀ
+            state = np.ascontiguousarray((item[3] @ state.reshape(rows, -1).T).T).reshape(state.shape)
         elif kind == "fixed" and program.dense:  # the whole component's matrix, state in C order
             state = (state.reshape(rows, -1) @ item[2]).reshape(state.shape)
         elif kind == "fixed":
