@@ -245,3 +245,24 @@ def test_the_error_model_of_a_wide_unary_register_needs_no_table_of_every_outcom
     assert wide == at_cap
     narrow = expected_error("compute_uncompute", 0.95, 4096, d=32, measured_bits=8)
     assert abs(narrow - wide) / wide < 1e-2  # the background mean 2^-bits barely moves it
+
+
+def test_aer_templates_with_per_row_ry_stay_dense_and_equal_the_local_path(monkeypatch):
+    """aer keeps ry in its basis: those per-row gates now step a dense (C-order) state in place;
+    the probabilities equal the local path's (every gate a gemm on its qubits) and the exact
+    statevector's."""
+    from qac.kernels.exact import exact_distribution
+    from qac.simulator import _program, evolve, probabilities
+
+    compiled = compile_graph(graph(heads=1, d=16), "aer", seed=0)
+    circuit, values = compiled.pubs()[0]
+    dense = probabilities(circuit, values)
+    plans = [evolve.plan(c, False) for c in _program(circuit, None).components]
+    assert any(p.dense and any(item[0] == "rows" for item in p.items) for p in plans)
+    local_circuit = circuit.copy()
+    local_circuit.name = f"{circuit.name}_local"  # another digest: planned afresh
+    monkeypatch.setattr(evolve, "DENSE_QUBITS", 0)
+    local = probabilities(local_circuit, values)
+    np.testing.assert_allclose(dense, local, rtol=0, atol=1e-13)
+    exact = np.array([exact_distribution(circuit.assign_parameters(row)) for row in values[:5]])
+    np.testing.assert_allclose(dense[:5], exact, rtol=0, atol=1e-10)

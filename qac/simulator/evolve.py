@@ -209,7 +209,8 @@ def plan(component: Component, noisy: bool) -> StepPlan:
     for q in sorted(fixed):
         flush(q)
     n = len(component.qubits)
-    dense = not noisy and n <= DENSE_QUBITS and not any(item[0] == "rows" for item in items)
+    # dense: the state stays in C order; a per-row gate on one qubit (aer's ry) steps it in place
+    dense = not noisy and n <= DENSE_QUBITS and all(len(item[1]) == 1 for item in items if item[0] == "rows")
     if dense:
         items = [item + [_sparse_transpose(item[2])] if item[0] == "fixed" else item for item in _densify(items, n)]
     result = StepPlan([tuple(item) for item in items], dense)
@@ -291,6 +292,32 @@ def _phases(entries, order, rows, noisy) -> np.ndarray:
     return phase
 
 
+def _row_gate(state: np.ndarray, n: int, qubit: int, ops: np.ndarray) -> np.ndarray:
+    """Per-row 2×2 matrices ``ops`` (rows, 2, 2) on ``qubit`` of a C-order (rows, 2, …, 2) state:
+    the amplitude pairs that differ in that bit, as (rows, high bits, 2, low bits) views."""
+    rows = state.shape[0]
+    x = state.reshape(rows, 1 << (n - 1 - qubit), 2, 1 << qubit)
+    a, b = x[:, :, 0, :], x[:, :, 1, :]
+    m = ops[:, :, :, None, None]  # (rows, 2, 2, 1, 1) against (rows, high, low)
+    out = np.empty_like(x)
+    out[:, :, 0, :] = m[:, 0, 0] * a + m[:, 0, 1] * b
+    out[:, :, 1, :] = m[:, 1, 0] * a + m[:, 1, 1] * b
+    return out.reshape(state.shape)
+
+
+def _row_rotation(state: np.ndarray, n: int, qubit: int, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """ry(θ) per row on ``qubit`` of a C-order state, from cos(θ/2) and sin(θ/2) (real): the
+    matrix [[c, −s], [s, c]] without building (rows, 2, 2) complex matrices."""
+    rows = state.shape[0]
+    x = state.reshape(rows, 1 << (n - 1 - qubit), 2, 1 << qubit)
+    a, b = x[:, :, 0, :], x[:, :, 1, :]
+    c, s = cos[:, None, None], sin[:, None, None]
+    out = np.empty_like(x)
+    out[:, :, 0, :] = c * a - s * b
+    out[:, :, 1, :] = s * a + c * b
+    return out.reshape(state.shape)
+
+
 def _rz_layers(program: StepPlan, n: int, parameters: int):
     """For a dense plan whose diag items are all rz gates of affine angles: (slope, offset, index),
     every layer's phases from one small product: the G gates' angles θ = values @ slope + offset,
@@ -353,6 +380,11 @@ def evolve(component: Component, values: np.ndarray, noisy: bool) -> tuple[np.nd
         elif kind == "diag":
             entries = [(qubits, np.diagonal(_operator(step, values, noisy), axis1=1, axis2=2)) for qubits, step in item[1]]
             state = state * _phases(entries, order, rows, noisy)
+        elif kind == "rows" and program.dense and item[2].operation.name == "ry":  # aer's per-row ry
+            half = 0.5 * item[2].functions[0](values)
+            state = _row_rotation(state, n, item[1][0], np.cos(half), np.sin(half))
+        elif kind == "rows" and program.dense:  # a per-row one-qubit gate, state in C order
+            state = _row_gate(state, n, item[1][0], _operator(item[2], values, noisy))
         elif kind == "fixed" and program.dense and item[3] is not None:  # sparse: Mᵀ·stateᵀ
             state = np.ascontiguousarray((item[3] @ state.reshape(rows, -1).T).T).reshape(state.shape)
         elif kind == "fixed" and program.dense:  # the whole component's matrix, state in C order
