@@ -10,6 +10,7 @@ build, a simulated run), and an ideal closed-form run binds only the rows it spo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 from qac.passes.calibration import calibration
@@ -62,7 +63,7 @@ class Estimate(Pass):
             width = estimator.width(kernel.d, module.encoding)
             name = template_name(module.encoding, self.method, width)
             if name not in templates:
-                circuit = estimator.build(kernel.d, name, module.encoding, tree)
+                circuit = _built(estimator, kernel.d, name, module.encoding, tree)
                 templates[name] = Template(name, circuit, module.encoding, self.method, width, tree,
                                            decoding=estimator.decoding(circuit.num_clbits))
             if len(kernel.pairs):
@@ -72,7 +73,35 @@ class Estimate(Pass):
                                        kernel.rhs_angles, partner=partner) for partner in (False, True)]
             bindings[kernel.name] = Binding(kernel.name, name, rows[0], rows[1] if estimator.odd else None)
         for name, kernel in shapes.items():
-            templates[name] = replace(templates[name], calibration=calibration(estimator, templates[name], kernel,
-                                                                               seed=context.seed))
+            templates[name] = replace(templates[name], calibration=_calibrated(estimator, templates[name], kernel,
+                                                                               context.seed))
         plan = KernelPlan(module.graph, module.kernels, module.encoding, self.method)
         return CircuitModule(plan, templates, bindings)
+
+
+#: logical templates and calibration tables already built, by everything they are a function of
+#: (a model forward compiles once a layer: the same template and rows every time); read only
+_BUILT: OrderedDict = OrderedDict()
+CACHE_SIZE = 64
+
+
+def _remember(key, make):
+    if key not in _BUILT:
+        _BUILT[key] = make()
+        while len(_BUILT) > CACHE_SIZE:
+            _BUILT.popitem(last=False)
+    return _BUILT[key]
+
+
+def _built(estimator, d: int, name: str, encoding: str, tree: str):
+    """``estimator.build(...)``, built once per (estimator, d, name, encoding, tree)."""
+    return _remember(("template", estimator.name, d, name, encoding, tree),
+                     lambda: estimator.build(d, name, encoding, tree))
+
+
+def _calibrated(estimator, template: Template, kernel: Kernel, seed: int):
+    """``calibration(...)`` once per (template, d, width, seed): the rows depend on nothing else,
+    and sharing the record shares its lazily computed ideal means too."""
+    key = ("calibration", estimator.name, template.name, template.encoding, template.tree, id(template.circuit),
+           kernel.d, kernel.lhs_units.shape[1], seed)
+    return _remember(key, lambda: calibration(estimator, template, kernel, seed=seed))

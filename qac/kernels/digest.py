@@ -12,9 +12,25 @@ from __future__ import annotations
 
 import hashlib
 
+_KEYS: dict = {}  # id(circuit) -> (circuit, digest): the circuit kept alive, so its id stays its own
+MEMO_SIZE = 256
+
 
 def structure_key(circuit) -> str:
-    """The sha256 of everything about ``circuit`` a transpile or a simulation can see."""
+    """The sha256 of everything about ``circuit`` a transpile or a simulation can see, memoised per
+    object (a cached logical template is keyed again by every compile that reuses it). A circuit
+    changed after it was keyed keeps its old key: keyed circuits are templates, never changed."""
+    hit = _KEYS.get(id(circuit))
+    if hit is not None and hit[0] is circuit:
+        return hit[1]
+    key = _digest(circuit)
+    _KEYS[id(circuit)] = (circuit, key)
+    if len(_KEYS) > MEMO_SIZE:
+        _KEYS.pop(next(iter(_KEYS)))
+    return key
+
+
+def _digest(circuit) -> str:
     qubits = {q: i for i, q in enumerate(circuit.qubits)}
     clbits = {c: i for i, c in enumerate(circuit.clbits)}
     text = [circuit.name, str(circuit.num_qubits), str(circuit.num_clbits), repr(circuit.global_phase),
