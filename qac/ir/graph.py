@@ -114,19 +114,22 @@ class AttentionGraph:
             seen = seen & np.isfinite(bias)
             bias = np.where(seen, bias, 0.0)
         g = nx.DiGraph()
-        for key, array in (("Q", Q), ("K", K), ("V", V)):
-            g.add_node(key, op=Input(key, tuple(array.shape)))
+        nodes = [(key, {"op": Input(key, tuple(array.shape))}) for key, array in (("Q", Q), ("K", K), ("V", V))]
+        edges = []  # every head's chain added in one call each (a model forward has hundreds of heads)
         for h in range(heads):
             scores, scaled, masked, probs, out = (f"h{h}.{s}" for s in ("scores", "scaled", "masked", "probs", "out"))
-            g.add_node(scores, op=MatMul("Q", "K", h, (h * d, (h + 1) * d), transpose_rhs=True, quantum=True))
-            g.add_node(scaled, op=Scale(float(scale)))
-            g.add_node(masked, op=Mask("explicit", visible=seen[h].copy(), bias=None if bias is None else bias[h].copy()))
-            g.add_node(probs, op=Softmax())
-            g.add_node(out, op=MatMul(probs, "V", h, (h * dv, (h + 1) * dv), transpose_rhs=False,
-                                      quantum=pv == "quantum"))
-            g.add_edges_from([("Q", scores), ("K", scores), (scores, scaled), (scaled, masked),
-                              (masked, probs), (probs, out), ("V", out), (out, "output")])
-        g.add_node("output", op=Output(heads))
+            nodes += [(scores, {"op": MatMul("Q", "K", h, (h * d, (h + 1) * d), transpose_rhs=True, quantum=True)}),
+                      (scaled, {"op": Scale(float(scale))}),
+                      (masked, {"op": Mask("explicit", visible=seen[h].copy(),
+                                           bias=None if bias is None else bias[h].copy())}),
+                      (probs, {"op": Softmax()}),
+                      (out, {"op": MatMul(probs, "V", h, (h * dv, (h + 1) * dv), transpose_rhs=False,
+                                          quantum=pv == "quantum")})]
+            edges += [("Q", scores), ("K", scores), (scores, scaled), (scaled, masked),
+                      (masked, probs), (probs, out), ("V", out), (out, "output")]
+        nodes.append(("output", {"op": Output(heads)}))
+        g.add_nodes_from(nodes)
+        g.add_edges_from(edges)
         graph = cls(g, {"Q": Q, "K": K, "V": V}, name)
         graph.verify()
         return graph
