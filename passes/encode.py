@@ -14,18 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from qac.errors import CompileError
 from qac.ir import KernelPlan
 from qac.ir.pipeline import CompileContext, Pass
-from qac.kernels.binding import vectors_for
 from qac.kernels.encodings import ENCODINGS
 
 
 @dataclass(frozen=True)
 class Encode(Pass):
-    """Compute every direction's encoding parameters (per-vector angles, no offset)."""
+    """Choose every direction's loader. Its angles (per vector, no offset) are computed where they
+    are read: by the kernel's binder, with its rows (``qac.kernels.binding.vector_parameters``), so
+    a run that binds few rows — an ideal closed-form one — computes few (issue 22; the joint tree
+    of binary interference reads none)."""
 
     name = "encode"
     reads = "L2"
@@ -37,18 +37,4 @@ class Encode(Pass):
             raise CompileError(f"encode: unknown encoding '{self.method}'; choose one of {', '.join(ENCODINGS)}")
 
     def run(self, module: KernelPlan, context: CompileContext) -> KernelPlan:
-        """Kernels of one width are encoded in one call (a model forward has hundreds of small
-        ones); the map works row by row, so each row's angles are those of a call of its own."""
-        encoding = ENCODINGS[self.method]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for index, k in enumerate(module.kernels):
-            groups.setdefault((k.d, encoding.width(k.d)), []).append(index)
-        kernels = list(module.kernels)
-        for (d, width), members in groups.items():
-            units = [side for k in members for side in (kernels[k].lhs_units, kernels[k].rhs_units)]
-            angles = encoding.vector_parameters(vectors_for(np.concatenate(units), d, width, False))
-            edges = np.cumsum([0] + [len(u) for u in units])
-            for n, k in enumerate(members):
-                kernels[k] = replace(kernels[k], lhs_angles=angles[edges[2 * n]:edges[2 * n + 1]],
-                                     rhs_angles=angles[edges[2 * n + 1]:edges[2 * n + 2]])
-        return replace(module, kernels=tuple(kernels), encoding=self.method)
+        return replace(module, encoding=self.method)

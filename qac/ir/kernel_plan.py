@@ -48,9 +48,14 @@ class Kernel:
         """Visible entries settled classically because a vector is zero."""
         return int(self.visible.sum()) - len(self.pairs)
 
-    def summary(self) -> str:
+    def summary(self, encoding: str | None = None) -> str:
         n, m = self.shape
         enc = "" if self.lhs_angles is None else f", angles {self.lhs_angles.shape[1]}/vector"
+        if not enc and encoding is not None:
+            from qac.kernels.encodings import ENCODINGS
+
+            loader = ENCODINGS[encoding]
+            enc = f", angles {loader.num_parameters(loader.width(self.d))}/vector (bound with the rows)"
         return (f"kernel {self.name}: head {self.head}, {n}x{m} scores, d={self.d} (padded {self.d_pad}), "
                 f"{len(self.pairs)} pairs on circuits, {self.settled_zero} settled zero, "
                 f"{int((~self.visible).sum())} masked{enc}")
@@ -86,4 +91,4 @@ class KernelPlan:
 
     def describe(self) -> str:
         head = f"KernelPlan {self.graph.name} (L2): encoding={self.encoding}, estimator={self.estimator}"
-        return "\n".join([head] + ["  " + k.summary() for k in self.kernels])
+        return "\n".join([head] + ["  " + k.summary(self.encoding) for k in self.kernels])
