@@ -3,6 +3,8 @@ results to a run in this process: each chunk is seeded from (run seed, PUB, chun
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -20,8 +22,11 @@ def test_workers_do_not_change_a_single_bit(monkeypatch):
     compiled = qac.compile(spec_mapping(Q, K, V, shots=512, seed=3), "ibm_fez")
     local = compiled.run(noise=True, engine="batched")
     assert local.engine == "batched" and local.engine_metadata["rows"] > 4 * 7
+    environment = dict(os.environ)
     for workers in (1, 2, 3):
         spread = compiled.run(noise=True, engine="batched", workers=workers)
+        # Dask's nanny writes OMP_NUM_THREADS, MALLOC_TRIM_THRESHOLD_ … into os.environ: not ours to keep
+        assert dict(os.environ) == environment
         assert spread.engine_metadata["workers"] == workers
         for name in ARRAYS:
             assert np.array_equal(getattr(spread, name), getattr(local, name)), (workers, name)

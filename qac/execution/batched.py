@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import CancelledError as _CancelledError
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -357,9 +358,25 @@ def _dask_client(workers: int | None, scheduler: str | None):
                                      ) from None
         return client, None
     # no dashboard; the scheduler's HTTP routes on any free port (its default 8787 warns when taken)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1", silence_logs=50, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    with own_environment():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               host="127.0.0.1", silence_logs=50, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     return Client(cluster), cluster
+
+
+@contextmanager
+def own_environment():
+    """Keep this process's environment as it was: Dask's nanny writes its workers' settings
+    (``distributed.nanny.pre-spawn-environ``: OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_=65536, …)
+    into ``os.environ`` before it spawns them, and every later subprocess of the user's process
+    inherited them (a noisy layer in a later subprocess ran 6× slower: glibc trimming on every free)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 class AutoEngine:
