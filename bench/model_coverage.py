@@ -36,8 +36,8 @@ def read_pairs(path: str) -> tuple[list[str], list[tuple[int, int]]]:
 def main(argv=None) -> dict:
     import torch
 
+    from bench.model import forward as timed_forward
     from qac.torch.config import QuantumAttentionConfig
-    from qac.torch.hf import register
     from qac.torch.model import embeddings, load
     from qac.torch.uncertainty import coverage, forward, rms_sigma
 
@@ -91,13 +91,7 @@ def main(argv=None) -> dict:
     # the replicas' cost: one batch with and without them (ideal 1024 shots)
     config = QuantumAttentionConfig(shots=1024, layers="all", seed=1)
     batch = tokenizer(sentences[:args.batch], padding=True, return_tensors="pt")
-    register(config)
-    model.set_attn_implementation("qac")
-    start = time.perf_counter()
-    with torch.no_grad():
-        model(**batch)
-    plain = time.perf_counter() - start
-    model.set_attn_implementation("sdpa")
+    plain, _ = timed_forward(model, batch, config)
     errors = forward(model, batch, config, replicas=args.replicas, with_exact=False)
     results["cost"] = {"plain_quantum_forward": plain, "with_replicas": errors.seconds["forward"],
                        "replica_attention": errors.seconds["replica_attention"], "replicas": args.replicas,

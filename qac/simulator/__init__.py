@@ -54,28 +54,19 @@ MAX_BITS = 20
 PROGRAM_CACHE = 64
 _PROGRAMS: OrderedDict = OrderedDict()
 _SUPPORTED: OrderedDict = OrderedDict()
-_KEYS: OrderedDict = OrderedDict()  # id(circuit) -> (circuit, structure digest)
 _CONTROLLER: list = []  # threadpoolctl's controller, built once (scanning the libraries costs ms)
 _LOWERING = threading.RLock()  # re-entered: the lowering asks circuit_key under it
 
 
 def circuit_key(circuit) -> str:
-    """The circuit's structure digest (``qac.kernels.digest``), memoised per object: the lowering,
-    support and proof caches are keyed by it, so the copies of one routed template that every
-    compile hands out (a model forward compiles once a layer) share one lowered program."""
-    with _LOWERING:
-        hit = _KEYS.get(id(circuit))
-        if hit is not None and hit[0] is circuit:
-            _KEYS.move_to_end(id(circuit))
-            return hit[1]
+    """The circuit's structure digest (``qac.kernels.digest.structure_key``, memoised per object
+    there): the lowering, support and proof caches are keyed by it, so the copies of one routed
+    template that every compile hands out (a model forward compiles once a layer) share one
+    lowered program. Taken under the lowering lock: chunks may ask from several threads."""
     from qac.kernels.digest import structure_key
 
-    key = structure_key(circuit)
     with _LOWERING:
-        _KEYS[id(circuit)] = (circuit, key)  # keep the circuit alive: its id stays its own
-        while len(_KEYS) > 4 * PROGRAM_CACHE:
-            _KEYS.popitem(last=False)
-    return key
+        return structure_key(circuit)
 
 
 def supports(circuit, noise_model=None) -> tuple[bool, str]:
